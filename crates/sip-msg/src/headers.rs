@@ -1,0 +1,439 @@
+//! Header fields kept as raw text with typed views on demand. A header we do not know is
+//! stored and printed byte for byte; a header we know is parsed only when asked.
+
+use std::fmt;
+
+use crate::error::ParseError;
+use crate::method::Method;
+use crate::name_addr::NameAddr;
+use crate::text::{is_lws, split_commas, unfold};
+use crate::via::Via;
+
+macro_rules! header_names {
+    ($( $variant:ident => $canon:literal $(, $compact:literal)? ;)*) => {
+        /// A header field name. Known names are matched case-insensitively and in compact
+        /// form (RFC 3261 §7.3.3); others are kept as written.
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub enum HeaderName {
+            $(
+                #[doc = $canon]
+                $variant,
+            )*
+            /// Any other header, as written.
+            Other(Box<str>),
+        }
+
+        impl HeaderName {
+            /// Canonical spelling.
+            #[must_use]
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $( Self::$variant => $canon, )*
+                    Self::Other(s) => s,
+                }
+            }
+
+            /// Recognise a name, long or compact, in any case.
+            #[must_use]
+            pub fn parse(name: &str) -> Self {
+                $(
+                    if name.eq_ignore_ascii_case($canon) $( || name.eq_ignore_ascii_case($compact) )? {
+                        return Self::$variant;
+                    }
+                )*
+                Self::Other(name.into())
+            }
+        }
+    };
+}
+
+header_names! {
+    Via => "Via", "v";
+    From => "From", "f";
+    To => "To", "t";
+    CallId => "Call-ID", "i";
+    CSeq => "CSeq";
+    Contact => "Contact", "m";
+    ContentLength => "Content-Length", "l";
+    ContentType => "Content-Type", "c";
+    ContentEncoding => "Content-Encoding", "e";
+    MaxForwards => "Max-Forwards";
+    Route => "Route";
+    RecordRoute => "Record-Route";
+    Expires => "Expires";
+    MinExpires => "Min-Expires";
+    Authorization => "Authorization";
+    ProxyAuthorization => "Proxy-Authorization";
+    WwwAuthenticate => "WWW-Authenticate";
+    ProxyAuthenticate => "Proxy-Authenticate";
+    AuthenticationInfo => "Authentication-Info";
+    Allow => "Allow";
+    Supported => "Supported", "k";
+    Require => "Require";
+    ProxyRequire => "Proxy-Require";
+    Unsupported => "Unsupported";
+    Accept => "Accept";
+    Subject => "Subject", "s";
+    UserAgent => "User-Agent";
+    Server => "Server";
+    RetryAfter => "Retry-After";
+    Event => "Event", "o";
+    ReferTo => "Refer-To", "r";
+    ReferredBy => "Referred-By", "b";
+    SessionExpires => "Session-Expires", "x";
+    Date => "Date";
+    Timestamp => "Timestamp";
+}
+
+impl fmt::Display for HeaderName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One header line: its name, the spelling it arrived with when different from the
+/// canonical one, and the raw value (folding kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// The recognised name.
+    pub name: HeaderName,
+    /// The name as received when it differs from `name.as_str()` (compact or other case).
+    pub raw_name: Option<Box<str>>,
+    /// The value exactly as received, without the leading LWS and trailing CRLF.
+    pub value: String,
+}
+
+impl Header {
+    /// A header built by us.
+    pub fn new(name: HeaderName, value: impl Into<String>) -> Self {
+        Self {
+            name,
+            raw_name: None,
+            value: value.into(),
+        }
+    }
+
+    /// The name as it will be printed.
+    #[must_use]
+    pub fn printed_name(&self) -> &str {
+        self.raw_name.as_deref().unwrap_or_else(|| self.name.as_str())
+    }
+}
+
+/// The header section in order of arrival.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Headers(Vec<Header>);
+
+/// `CSeq: 4711 INVITE` (RFC 3261 §20.16).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CSeq {
+    /// Sequence number, less than 2^31 (§8.1.1.5).
+    pub seq: u32,
+    /// Method.
+    pub method: Method,
+}
+
+impl CSeq {
+    /// Parse a CSeq value.
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        let bad = |reason| ParseError::InvalidHeader {
+            header: "CSeq",
+            reason,
+        };
+        let s = s.trim_matches(is_lws);
+        let (num, method) = s.split_once(is_lws).ok_or_else(|| bad("missing method"))?;
+        if num.is_empty() || num.len() > 10 || !num.bytes().all(|c| c.is_ascii_digit()) {
+            return Err(bad("sequence number is not a 32-bit number"));
+        }
+        let seq: u64 = num.parse().map_err(|_| bad("sequence number"))?;
+        if seq >= 1 << 31 {
+            return Err(bad("sequence number not below 2^31"));
+        }
+        let method = method.trim_matches(is_lws).parse().map_err(|_| bad("method"))?;
+        Ok(Self {
+            seq: seq as u32,
+            method,
+        })
+    }
+}
+
+impl fmt::Display for CSeq {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.seq, self.method)
+    }
+}
+
+impl Headers {
+    /// No headers.
+    #[must_use]
+    pub fn new() -> Self {
+        Self(Vec::new())
+    }
+
+    /// All headers in order.
+    pub fn iter(&self) -> impl Iterator<Item = &Header> {
+        self.0.iter()
+    }
+
+    /// Number of header lines.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when there are no headers.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Append a header line.
+    pub fn push(&mut self, name: HeaderName, value: impl Into<String>) {
+        self.0.push(Header::new(name, value));
+    }
+
+    /// Append an already-built header.
+    pub fn push_header(&mut self, h: Header) {
+        self.0.push(h);
+    }
+
+    /// Insert a header line before all others of any name (used for a new top Via).
+    pub fn push_front(&mut self, name: HeaderName, value: impl Into<String>) {
+        self.0.insert(0, Header::new(name, value));
+    }
+
+    /// Remove every line with this name.
+    pub fn remove(&mut self, name: &HeaderName) {
+        self.0.retain(|h| &h.name != name);
+    }
+
+    /// Replace every line with this name by one line.
+    pub fn set(&mut self, name: HeaderName, value: impl Into<String>) {
+        if let Some(i) = self.0.iter().position(|h| h.name == name) {
+            self.0[i] = Header::new(name.clone(), value);
+            let mut seen = false;
+            self.0.retain(|h| {
+                if h.name == name {
+                    let keep = !seen;
+                    seen = true;
+                    keep
+                } else {
+                    true
+                }
+            });
+        } else {
+            self.push(name, value);
+        }
+    }
+
+    /// The raw value of the first line with this name.
+    #[must_use]
+    pub fn get(&self, name: &HeaderName) -> Option<&str> {
+        self.0.iter().find(|h| &h.name == name).map(|h| h.value.as_str())
+    }
+
+    /// Raw values of every line with this name.
+    pub fn get_all<'a>(&'a self, name: &'a HeaderName) -> impl Iterator<Item = &'a str> + 'a {
+        self.0.iter().filter(move |h| &h.name == name).map(|h| h.value.as_str())
+    }
+
+    /// Every comma-separated value over every line with this name, unfolded.
+    #[must_use]
+    pub fn values(&self, name: &HeaderName) -> Vec<String> {
+        let mut out = Vec::new();
+        for v in self.get_all(name) {
+            let v = unfold(v);
+            for item in split_commas(&v) {
+                out.push(item.to_owned());
+            }
+        }
+        out
+    }
+
+    /// The single value of a header that must not repeat (Call-ID, CSeq, From, To, ...).
+    pub fn single(&self, name: &HeaderName, label: &'static str) -> Result<Option<String>, ParseError> {
+        let mut it = self.get_all(name);
+        let Some(first) = it.next() else { return Ok(None) };
+        if it.next().is_some() {
+            return Err(ParseError::MultipleValues(label));
+        }
+        Ok(Some(unfold(first).trim_matches(is_lws).to_owned()))
+    }
+
+    /// Every Via value, top first.
+    pub fn vias(&self) -> Result<Vec<Via>, ParseError> {
+        self.values(&HeaderName::Via).iter().map(|v| Via::parse(v)).collect()
+    }
+
+    /// The top Via.
+    pub fn top_via(&self) -> Result<Via, ParseError> {
+        let first = self.get(&HeaderName::Via).ok_or(ParseError::MissingHeader("Via"))?;
+        let first = unfold(first);
+        let top = split_commas(&first).next().unwrap_or_default();
+        Via::parse(top)
+    }
+
+    /// Parsed CSeq.
+    pub fn cseq(&self) -> Result<CSeq, ParseError> {
+        let v = self.single(&HeaderName::CSeq, "CSeq")?.ok_or(ParseError::MissingHeader("CSeq"))?;
+        CSeq::parse(&v)
+    }
+
+    /// Call-ID value.
+    pub fn call_id(&self) -> Result<String, ParseError> {
+        let v = self
+            .single(&HeaderName::CallId, "Call-ID")?
+            .ok_or(ParseError::MissingHeader("Call-ID"))?;
+        if v.is_empty() || v.bytes().any(|c| c == b' ' || c == b'\t') {
+            return Err(ParseError::InvalidHeader {
+                header: "Call-ID",
+                reason: "empty or contains whitespace",
+            });
+        }
+        Ok(v)
+    }
+
+    /// From as name-addr.
+    pub fn from_addr(&self) -> Result<NameAddr, ParseError> {
+        let v = self.single(&HeaderName::From, "From")?.ok_or(ParseError::MissingHeader("From"))?;
+        NameAddr::parse(&v, "From")
+    }
+
+    /// To as name-addr.
+    pub fn to_addr(&self) -> Result<NameAddr, ParseError> {
+        let v = self.single(&HeaderName::To, "To")?.ok_or(ParseError::MissingHeader("To"))?;
+        NameAddr::parse(&v, "To")
+    }
+
+    /// Max-Forwards (0..=255), if present.
+    pub fn max_forwards(&self) -> Result<Option<u8>, ParseError> {
+        let Some(v) = self.single(&HeaderName::MaxForwards, "Max-Forwards")? else {
+            return Ok(None);
+        };
+        if v.is_empty() || v.len() > 3 || !v.bytes().all(|c| c.is_ascii_digit()) {
+            return Err(ParseError::InvalidHeader {
+                header: "Max-Forwards",
+                reason: "not a number from 0 to 255",
+            });
+        }
+        v.parse::<u8>().map(Some).map_err(|_| ParseError::InvalidHeader {
+            header: "Max-Forwards",
+            reason: "not a number from 0 to 255",
+        })
+    }
+
+    /// Expires as delta-seconds (RFC 3261 §20.19), if present.
+    pub fn expires(&self) -> Result<Option<u32>, ParseError> {
+        self.single(&HeaderName::Expires, "Expires")?
+            .map(|v| parse_delta_seconds(&v, "Expires"))
+            .transpose()
+    }
+
+    /// Contact values. `Ok(None)` when absent; `Contact: *` yields [`Contacts::Star`].
+    pub fn contacts(&self) -> Result<Option<Contacts>, ParseError> {
+        let values = self.values(&HeaderName::Contact);
+        if values.is_empty() {
+            return Ok(None);
+        }
+        if values.iter().any(|v| v == "*") {
+            if values.len() != 1 {
+                return Err(ParseError::InvalidHeader {
+                    header: "Contact",
+                    reason: "* combined with other contacts",
+                });
+            }
+            return Ok(Some(Contacts::Star));
+        }
+        values
+            .iter()
+            .map(|v| NameAddr::parse(v, "Contact"))
+            .collect::<Result<Vec<_>, _>>()
+            .map(|v| Some(Contacts::List(v)))
+    }
+
+    /// Option tags of a Require-like header, lower-cased.
+    #[must_use]
+    pub fn option_tags(&self, name: &HeaderName) -> Vec<String> {
+        self.values(name)
+            .into_iter()
+            .filter(|t| !t.is_empty())
+            .map(|t| t.to_ascii_lowercase())
+            .collect()
+    }
+
+    /// Write every header line as `Name: value\r\n`.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        for h in &self.0 {
+            out.extend_from_slice(h.printed_name().as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(h.value.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+}
+
+/// Contact header contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Contacts {
+    /// `Contact: *` (only valid in REGISTER with Expires: 0, RFC 3261 §10.2.2).
+    Star,
+    /// One or more addresses.
+    List(Vec<NameAddr>),
+}
+
+/// Parse delta-seconds, rejecting values that do not fit 32 bits (RFC 4475 §3.1.2.4).
+pub fn parse_delta_seconds(v: &str, header: &'static str) -> Result<u32, ParseError> {
+    let v = v.trim_matches(is_lws);
+    if v.is_empty() || v.len() > 10 || !v.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(ParseError::InvalidHeader {
+            header,
+            reason: "not delta-seconds",
+        });
+    }
+    v.parse().map_err(|_| ParseError::InvalidHeader {
+        header,
+        reason: "delta-seconds larger than 2^32-1",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compact_and_case_insensitive_names() {
+        assert_eq!(HeaderName::parse("i"), HeaderName::CallId);
+        assert_eq!(HeaderName::parse("cAlL-iD"), HeaderName::CallId);
+        assert_eq!(HeaderName::parse("v"), HeaderName::Via);
+        assert_eq!(HeaderName::parse("X-Custom"), HeaderName::Other("X-Custom".into()));
+    }
+
+    #[test]
+    fn cseq_bounds() {
+        assert_eq!(CSeq::parse("2147483647 INVITE").expect("max").seq, 2_147_483_647);
+        assert!(CSeq::parse("2147483648 INVITE").is_err());
+        assert!(CSeq::parse("36893488147419103232 INVITE").is_err());
+        assert!(CSeq::parse("-1 INVITE").is_err());
+        assert!(CSeq::parse("1").is_err());
+    }
+
+    #[test]
+    fn set_replaces_all_lines_of_a_name() {
+        let mut h = Headers::new();
+        h.push(HeaderName::Via, "a");
+        h.push(HeaderName::To, "t");
+        h.push(HeaderName::Via, "b");
+        h.set(HeaderName::Via, "c");
+        assert_eq!(h.get_all(&HeaderName::Via).collect::<Vec<_>>(), vec!["c"]);
+        assert_eq!(h.len(), 2);
+    }
+
+    #[test]
+    fn star_contact_must_be_alone() {
+        let mut h = Headers::new();
+        h.push(HeaderName::Contact, "*");
+        assert_eq!(h.contacts().expect("star"), Some(Contacts::Star));
+        h.push(HeaderName::Contact, "<sip:a@b>");
+        assert!(h.contacts().is_err());
+    }
+}

@@ -1,0 +1,284 @@
+//! Requests, responses and their printing. Parsing lives in [`crate::parse`].
+
+use bytes::Bytes;
+
+use crate::error::ParseError;
+use crate::headers::{CSeq, HeaderName, Headers};
+use crate::method::Method;
+use crate::name_addr::NameAddr;
+use crate::uri::Uri;
+use crate::via::Via;
+
+/// A SIP request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// Method from the Request-Line.
+    pub method: Method,
+    /// Request-URI.
+    pub uri: Uri,
+    /// Header section.
+    pub headers: Headers,
+    /// Body (exactly Content-Length octets).
+    pub body: Bytes,
+}
+
+/// A SIP response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// Status code, 100..=699.
+    pub status: u16,
+    /// Reason phrase as received (may be empty).
+    pub reason: String,
+    /// Header section.
+    pub headers: Headers,
+    /// Body.
+    pub body: Bytes,
+}
+
+/// Either kind of message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// A request.
+    Request(Request),
+    /// A response.
+    Response(Response),
+}
+
+/// The headers every request and response must carry (RFC 3261 §8.1.1), parsed once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Core {
+    /// Call-ID.
+    pub call_id: String,
+    /// CSeq.
+    pub cseq: CSeq,
+    /// From (with tag in any RFC 3261 request).
+    pub from: NameAddr,
+    /// To.
+    pub to: NameAddr,
+    /// Top Via.
+    pub via: Via,
+}
+
+impl Core {
+    fn from_headers(h: &Headers) -> Result<Self, ParseError> {
+        Ok(Self {
+            via: h.top_via()?,
+            call_id: h.call_id()?,
+            cseq: h.cseq()?,
+            from: h.from_addr()?,
+            to: h.to_addr()?,
+        })
+    }
+}
+
+impl Request {
+    /// A request with no headers and an empty body.
+    #[must_use]
+    pub fn new(method: Method, uri: Uri) -> Self {
+        Self {
+            method,
+            uri,
+            headers: Headers::new(),
+            body: Bytes::new(),
+        }
+    }
+
+    /// Parse and check the mandatory headers; the CSeq method must match the
+    /// Request-Line (RFC 4475 §3.1.2.17).
+    pub fn core(&self) -> Result<Core, ParseError> {
+        let core = Core::from_headers(&self.headers)?;
+        if core.cseq.method != self.method {
+            return Err(ParseError::MethodMismatch {
+                start_line: self.method.to_string(),
+                cseq: core.cseq.method.to_string(),
+            });
+        }
+        Ok(core)
+    }
+
+    /// Print the request. Content-Length is printed as present in the headers.
+    #[must_use]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(512 + self.body.len());
+        out.extend_from_slice(self.method.as_str().as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(self.uri.to_string().as_bytes());
+        out.extend_from_slice(b" SIP/2.0\r\n");
+        self.headers.write_to(&mut out);
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(&self.body);
+        out
+    }
+
+    /// Set the body and a matching Content-Length (and Content-Type when given).
+    pub fn set_body(&mut self, content_type: Option<&str>, body: Bytes) {
+        set_body(&mut self.headers, &mut self.body, content_type, body);
+    }
+}
+
+impl Response {
+    /// A response to `req` copying Via, From, To, Call-ID and CSeq (RFC 3261 §8.2.6.2).
+    #[must_use]
+    pub fn to_request(req: &Request, status: u16) -> Self {
+        Self::from_headers(&req.headers, status)
+    }
+
+    /// A response built from a request's header section (also used for requests whose
+    /// start line could not be parsed, to answer 400/505).
+    #[must_use]
+    pub fn from_headers(req: &Headers, status: u16) -> Self {
+        let mut headers = Headers::new();
+        for h in req.iter() {
+            if matches!(
+                h.name,
+                HeaderName::Via | HeaderName::From | HeaderName::To | HeaderName::CallId | HeaderName::CSeq
+            ) {
+                headers.push_header(h.clone());
+            }
+        }
+        // RFC 3261 §8.2.6.1: Timestamp is copied into 100 Trying.
+        if status == 100 {
+            if let Some(ts) = req.get(&HeaderName::Timestamp) {
+                headers.push(HeaderName::Timestamp, ts);
+            }
+        }
+        headers.push(HeaderName::ContentLength, "0");
+        Self {
+            status,
+            reason: default_reason(status).to_owned(),
+            headers,
+            body: Bytes::new(),
+        }
+    }
+
+    /// Parse and check the mandatory headers.
+    pub fn core(&self) -> Result<Core, ParseError> {
+        Core::from_headers(&self.headers)
+    }
+
+    /// 1xx.
+    #[must_use]
+    pub fn is_provisional(&self) -> bool {
+        self.status < 200
+    }
+
+    /// Print the response.
+    #[must_use]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(384 + self.body.len());
+        out.extend_from_slice(b"SIP/2.0 ");
+        out.extend_from_slice(self.status.to_string().as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(self.reason.as_bytes());
+        out.extend_from_slice(b"\r\n");
+        self.headers.write_to(&mut out);
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(&self.body);
+        out
+    }
+
+    /// Set the body and a matching Content-Length.
+    pub fn set_body(&mut self, content_type: Option<&str>, body: Bytes) {
+        set_body(&mut self.headers, &mut self.body, content_type, body);
+    }
+
+    /// Add a tag to the To header if it has none (RFC 3261 §8.2.6.2).
+    pub fn ensure_to_tag(&mut self, tag: &str) -> Result<(), ParseError> {
+        let mut to = self.headers.to_addr()?;
+        if to.tag().is_none() {
+            to.set_param("tag", Some(tag));
+            self.headers.set(HeaderName::To, to.to_string());
+        }
+        Ok(())
+    }
+}
+
+fn set_body(headers: &mut Headers, slot: &mut Bytes, content_type: Option<&str>, body: Bytes) {
+    headers.set(HeaderName::ContentLength, body.len().to_string());
+    match content_type {
+        Some(ct) => headers.set(HeaderName::ContentType, ct),
+        None if body.is_empty() => headers.remove(&HeaderName::ContentType),
+        None => {}
+    }
+    *slot = body;
+}
+
+impl Message {
+    /// Print either kind.
+    #[must_use]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            Self::Request(r) => r.to_bytes(),
+            Self::Response(r) => r.to_bytes(),
+        }
+    }
+
+    /// The header section.
+    #[must_use]
+    pub fn headers(&self) -> &Headers {
+        match self {
+            Self::Request(r) => &r.headers,
+            Self::Response(r) => &r.headers,
+        }
+    }
+}
+
+/// The reason phrase we send for a status code (RFC 3261 §21 and extensions).
+#[must_use]
+pub fn default_reason(status: u16) -> &'static str {
+    match status {
+        100 => "Trying",
+        180 => "Ringing",
+        181 => "Call Is Being Forwarded",
+        182 => "Queued",
+        183 => "Session Progress",
+        200 => "OK",
+        202 => "Accepted",
+        300 => "Multiple Choices",
+        301 => "Moved Permanently",
+        302 => "Moved Temporarily",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        407 => "Proxy Authentication Required",
+        408 => "Request Timeout",
+        410 => "Gone",
+        413 => "Request Entity Too Large",
+        415 => "Unsupported Media Type",
+        416 => "Unsupported URI Scheme",
+        420 => "Bad Extension",
+        421 => "Extension Required",
+        423 => "Interval Too Brief",
+        480 => "Temporarily Unavailable",
+        481 => "Call/Transaction Does Not Exist",
+        482 => "Loop Detected",
+        483 => "Too Many Hops",
+        484 => "Address Incomplete",
+        486 => "Busy Here",
+        487 => "Request Terminated",
+        488 => "Not Acceptable Here",
+        491 => "Request Pending",
+        500 => "Server Internal Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Server Time-out",
+        505 => "Version Not Supported",
+        513 => "Message Too Large",
+        600 => "Busy Everywhere",
+        603 => "Decline",
+        604 => "Does Not Exist Anywhere",
+        606 => "Not Acceptable",
+        _ => match status / 100 {
+            1 => "Progress",
+            2 => "OK",
+            3 => "Redirect",
+            4 => "Client Error",
+            5 => "Server Error",
+            _ => "Global Failure",
+        },
+    }
+}

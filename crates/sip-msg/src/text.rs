@@ -1,0 +1,287 @@
+//! Lexical helpers from RFC 3261 §25.1: tokens, quoted strings, LWS and list splitting.
+//! Everything here works on already-unfolded text (see [`unfold`]).
+
+use std::borrow::Cow;
+
+/// `token` characters (RFC 3261 §25.1).
+#[must_use]
+pub fn is_token_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&c)
+}
+
+/// True when `s` is a non-empty `token`.
+#[must_use]
+pub fn is_token(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(is_token_char)
+}
+
+/// Replace line folding (CRLF followed by SP/HT) by a single space (RFC 3261 §7.3.1).
+/// Borrows when there is nothing to unfold, which is the common case.
+#[must_use]
+pub fn unfold(value: &str) -> Cow<'_, str> {
+    if !value.contains('\r') && !value.contains('\n') {
+        return Cow::Borrowed(value);
+    }
+    let mut out = String::with_capacity(value.len());
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\r' || c == '\n' {
+            while matches!(chars.peek(), Some('\r' | '\n')) {
+                chars.next();
+            }
+            out.push(' ');
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Split a header value at top-level commas: commas inside quoted strings or `<...>`
+/// do not separate (RFC 3261 §7.3.1). Items are trimmed; an empty item is kept so
+/// that callers can reject `a,,b`.
+pub fn split_commas(value: &str) -> impl Iterator<Item = &str> {
+    SplitTop {
+        rest: Some(value),
+        sep: b',',
+    }
+}
+
+/// Split at top-level semicolons (parameters), same quoting rules as [`split_commas`].
+pub fn split_semicolons(value: &str) -> impl Iterator<Item = &str> {
+    SplitTop {
+        rest: Some(value),
+        sep: b';',
+    }
+}
+
+struct SplitTop<'a> {
+    rest: Option<&'a str>,
+    sep: u8,
+}
+
+impl<'a> Iterator for SplitTop<'a> {
+    type Item = &'a str;
+    fn next(&mut self) -> Option<&'a str> {
+        let s = self.rest?;
+        let bytes = s.as_bytes();
+        let mut in_quote = false;
+        let mut angle = 0usize;
+        let mut i = 0;
+        while i < bytes.len() {
+            let c = bytes[i];
+            if in_quote {
+                if c == b'\\' {
+                    i += 1;
+                } else if c == b'"' {
+                    in_quote = false;
+                }
+            } else if c == b'"' {
+                in_quote = true;
+            } else if c == b'<' {
+                angle += 1;
+            } else if c == b'>' {
+                angle = angle.saturating_sub(1);
+            } else if c == self.sep && angle == 0 {
+                self.rest = Some(&s[i + 1..]);
+                return Some(s[..i].trim_matches(is_lws));
+            }
+            i += 1;
+        }
+        self.rest = None;
+        Some(s.trim_matches(is_lws))
+    }
+}
+
+/// Linear white space after unfolding.
+#[must_use]
+pub fn is_lws(c: char) -> bool {
+    c == ' ' || c == '\t'
+}
+
+/// Parse a `quoted-string` at the start of `s` (after optional LWS). Returns the
+/// unescaped content and the rest after the closing quote.
+pub fn parse_quoted(s: &str) -> Option<(String, &str)> {
+    let s = s.trim_start_matches(is_lws);
+    let body = s.strip_prefix('"')?;
+    let mut out = String::new();
+    let mut chars = body.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => {
+                let (_, esc) = chars.next()?;
+                // quoted-pair excludes CR and LF (RFC 3261 §25.1)
+                if esc == '\r' || esc == '\n' {
+                    return None;
+                }
+                out.push(esc);
+            }
+            '"' => return Some((out, &body[i + 1..])),
+            _ => out.push(c),
+        }
+    }
+    None
+}
+
+/// Quote `s` as a `quoted-string`, escaping `"` and `\`.
+#[must_use]
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+/// Decode `%HH` escapes once (RFC 3261 §19.1.2). Invalid escapes are kept literally,
+/// matching RFC 4475 §3.1.1.5 (a `%` that is not an escape is accepted as-is).
+#[must_use]
+pub fn unescape(s: &str) -> Cow<'_, str> {
+    if !s.contains('%') {
+        return Cow::Borrowed(s);
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push(h * 16 + l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    match String::from_utf8(out) {
+        Ok(s) => Cow::Owned(s),
+        Err(e) => Cow::Owned(String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    }
+}
+
+fn hex(c: u8) -> Option<u8> {
+    (c as char).to_digit(16).map(|d| d as u8)
+}
+
+/// Parse `name[=value]` parameters after the first `;`. Names are compared
+/// case-insensitively by callers; values keep their original spelling.
+/// Returns `None` for an empty or non-token parameter name (RFC 4475 §3.1.2.1).
+pub fn parse_params(s: &str) -> Option<Vec<Param>> {
+    let mut out = Vec::new();
+    for item in split_semicolons(s) {
+        let (name, value) = match item.split_once('=') {
+            Some((n, v)) => (n.trim_matches(is_lws), Some(v.trim_matches(is_lws))),
+            None => (item, None),
+        };
+        if !is_token(name) {
+            return None;
+        }
+        if let Some(v) = value {
+            if v.is_empty() {
+                return None;
+            }
+            if v.starts_with('"') {
+                let (_, rest) = parse_quoted(v)?;
+                if !rest.trim().is_empty() {
+                    return None;
+                }
+            } else if !v.bytes().all(|c| is_token_char(c) || b"[]:".contains(&c)) {
+                return None;
+            }
+        }
+        out.push(Param {
+            name: name.to_owned(),
+            value: value.map(str::to_owned),
+        });
+    }
+    Some(out)
+}
+
+/// A `generic-param`: `name` or `name=value`, value kept as written (quoted or not).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Param {
+    /// Parameter name as written.
+    pub name: String,
+    /// Value as written, including quotes if it was quoted.
+    pub value: Option<String>,
+}
+
+impl Param {
+    /// A parameter with a value.
+    pub fn new(name: impl Into<String>, value: Option<impl Into<String>>) -> Self {
+        Self {
+            name: name.into(),
+            value: value.map(Into::into),
+        }
+    }
+}
+
+/// Find a parameter by case-insensitive name.
+#[must_use]
+pub fn find_param<'a>(params: &'a [Param], name: &str) -> Option<&'a Param> {
+    params.iter().find(|p| p.name.eq_ignore_ascii_case(name))
+}
+
+/// Write parameters as `;name=value` pairs.
+pub fn write_params(out: &mut String, params: &[Param]) {
+    for p in params {
+        out.push(';');
+        out.push_str(&p.name);
+        if let Some(v) = &p.value {
+            out.push('=');
+            out.push_str(v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commas_inside_quotes_and_angles_do_not_split() {
+        let items: Vec<_> =
+            split_commas(r#""Doe, John" <sip:a@b;x=1,2>, <sip:c@d> , sip:e@f"#).collect();
+        assert_eq!(
+            items,
+            vec![r#""Doe, John" <sip:a@b;x=1,2>"#, "<sip:c@d>", "sip:e@f"]
+        );
+    }
+
+    #[test]
+    fn quoted_string_unescapes_quoted_pairs() {
+        let (s, rest) = parse_quoted(r#" "a \"b\" \\c" <x>"#).expect("quoted");
+        assert_eq!(s, r#"a "b" \c"#);
+        assert_eq!(rest, " <x>");
+        assert!(parse_quoted(r#""unterminated"#).is_none());
+    }
+
+    #[test]
+    fn unescape_decodes_once_and_keeps_invalid_escapes() {
+        assert_eq!(unescape("a%2541"), "a%41");
+        assert_eq!(unescape("100%"), "100%");
+        assert_eq!(unescape("%zz"), "%zz");
+        assert_eq!(unescape("%41%42"), "AB");
+    }
+
+    #[test]
+    fn unfold_joins_continuation_lines() {
+        assert_eq!(unfold("a,\r\n b"), "a,  b");
+        assert!(matches!(unfold("plain"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn empty_parameter_is_rejected() {
+        assert!(parse_params("a=1;;b").is_none());
+        assert!(parse_params("a=").is_none());
+        let p = parse_params("lr;transport=udp;x=\"q;v\"").expect("params");
+        assert_eq!(p.len(), 3);
+        assert_eq!(p[2].value.as_deref(), Some("\"q;v\""));
+    }
+}

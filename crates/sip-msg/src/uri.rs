@@ -1,0 +1,455 @@
+//! URIs: `sip:`/`sips:` (RFC 3261 §19.1), `tel:` (RFC 3966) and any other absolute URI
+//! kept as written. User parts keep their `%` escapes; [`SipUri::user_unescaped`]
+//! decodes them exactly once, when a comparison or lookup needs the value.
+
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::str::FromStr;
+
+use crate::error::ParseError;
+use crate::text::{Param, find_param, parse_params, unescape, write_params};
+
+/// A URI as it appears in a Request-URI or a name-addr.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Uri {
+    /// `sip:` or `sips:`.
+    Sip(SipUri),
+    /// `tel:`.
+    Tel(TelUri),
+    /// Any other scheme, kept verbatim (RFC 4475 §3.3.4: unknown schemes in headers pass).
+    Other { scheme: String, rest: String },
+}
+
+/// `sip` or `sips`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    /// `sip:`
+    Sip,
+    /// `sips:` (TLS to every hop, RFC 3261 §26.2.2).
+    Sips,
+}
+
+/// Host part of a SIP URI or Via sent-by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Host {
+    /// A DNS name, kept as written (compare case-insensitively).
+    Domain(String),
+    /// A dotted IPv4 address.
+    V4(Ipv4Addr),
+    /// An IPv6 reference, printed in brackets.
+    V6(Ipv6Addr),
+}
+
+impl Host {
+    /// Parse a host: `[v6]`, dotted IPv4, or a hostname (RFC 3261 §25.1 `host`).
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        if let Some(inner) = s.strip_prefix('[') {
+            let inner = inner.strip_suffix(']').ok_or(ParseError::Uri("unclosed IPv6 reference"))?;
+            return inner.parse().map(Self::V6).map_err(|_| ParseError::Uri("bad IPv6 reference"));
+        }
+        if s.is_empty() {
+            return Err(ParseError::Uri("empty host"));
+        }
+        if s.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
+            return s.parse().map(Self::V4).map_err(|_| ParseError::Uri("bad IPv4 address"));
+        }
+        let ok = s.split('.').enumerate().all(|(i, label)| {
+            // a trailing dot (fully qualified) leaves one empty last label
+            (label.is_empty() && i > 0 && s.ends_with('.'))
+                || (!label.is_empty()
+                    && label.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
+                    && !label.starts_with('-')
+                    && !label.ends_with('-'))
+        });
+        if ok {
+            Ok(Self::Domain(s.to_owned()))
+        } else {
+            Err(ParseError::Uri("bad hostname"))
+        }
+    }
+
+    /// The IP address, when the host is a literal address.
+    #[must_use]
+    pub fn ip(&self) -> Option<std::net::IpAddr> {
+        match self {
+            Self::V4(a) => Some((*a).into()),
+            Self::V6(a) => Some((*a).into()),
+            Self::Domain(_) => None,
+        }
+    }
+
+    /// Case-insensitive host comparison (RFC 3261 §19.1.4).
+    #[must_use]
+    pub fn matches(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Domain(a), Self::Domain(b)) => {
+                a.trim_end_matches('.').eq_ignore_ascii_case(b.trim_end_matches('.'))
+            }
+            _ => self == other,
+        }
+    }
+}
+
+impl From<std::net::IpAddr> for Host {
+    fn from(ip: std::net::IpAddr) -> Self {
+        match ip {
+            std::net::IpAddr::V4(a) => Self::V4(a),
+            std::net::IpAddr::V6(a) => Self::V6(a),
+        }
+    }
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Domain(d) => f.write_str(d),
+            Self::V4(a) => write!(f, "{a}"),
+            Self::V6(a) => write!(f, "[{a}]"),
+        }
+    }
+}
+
+/// A `sip:` or `sips:` URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SipUri {
+    /// sip or sips.
+    pub scheme: Scheme,
+    /// User part with escapes as written, or `None`.
+    pub user: Option<String>,
+    /// Password as written (discouraged by RFC 3261 §19.1.1 but legal).
+    pub password: Option<String>,
+    /// Host.
+    pub host: Host,
+    /// Explicit port.
+    pub port: Option<u16>,
+    /// URI parameters (`;transport=tcp;lr`), as written.
+    pub params: Vec<Param>,
+    /// URI headers (`?subject=x&priority=urgent`), as written without the `?`.
+    pub headers: Option<String>,
+}
+
+impl SipUri {
+    /// A plain `sip:user@host` URI.
+    #[must_use]
+    pub fn new(user: Option<&str>, host: Host, port: Option<u16>) -> Self {
+        Self {
+            scheme: Scheme::Sip,
+            user: user.map(str::to_owned),
+            password: None,
+            host,
+            port,
+            params: Vec::new(),
+            headers: None,
+        }
+    }
+
+    /// The user part with `%` escapes decoded once.
+    #[must_use]
+    pub fn user_unescaped(&self) -> Option<std::borrow::Cow<'_, str>> {
+        self.user.as_deref().map(unescape)
+    }
+
+    /// A URI parameter by case-insensitive name.
+    #[must_use]
+    pub fn param(&self, name: &str) -> Option<&Param> {
+        find_param(&self.params, name)
+    }
+
+    /// The `transport` parameter, lower-cased.
+    #[must_use]
+    pub fn transport(&self) -> Option<String> {
+        self.param("transport")
+            .and_then(|p| p.value.as_deref())
+            .map(str::to_ascii_lowercase)
+    }
+
+    /// True if the URI has the `lr` parameter (loose routing, RFC 3261 §16.12).
+    #[must_use]
+    pub fn is_loose_route(&self) -> bool {
+        self.param("lr").is_some()
+    }
+
+    fn parse_after_scheme(scheme: Scheme, s: &str) -> Result<Self, ParseError> {
+        if s.bytes().any(|c| c.is_ascii_whitespace() || c == b'<' || c == b'>' || c == b'"') {
+            return Err(ParseError::Uri("whitespace or delimiter inside URI"));
+        }
+        let (userinfo, rest) = match s.find('@') {
+            Some(i) => (Some(&s[..i]), &s[i + 1..]),
+            None => (None, s),
+        };
+        let (user, password) = match userinfo {
+            None => (None, None),
+            Some(ui) => {
+                let (u, p) = match ui.split_once(':') {
+                    Some((u, p)) => (u, Some(p)),
+                    None => (ui, None),
+                };
+                if u.is_empty() {
+                    return Err(ParseError::Uri("empty user part"));
+                }
+                if !u.bytes().all(is_user_char) {
+                    return Err(ParseError::Uri("invalid character in user part"));
+                }
+                (Some(u.to_owned()), p.map(str::to_owned))
+            }
+        };
+        let (hostport_params, headers) = match rest.split_once('?') {
+            Some((a, h)) => (a, Some(h.to_owned())),
+            None => (rest, None),
+        };
+        let (hostport, params) = match hostport_params.split_once(';') {
+            Some((hp, p)) => (hp, parse_params(p).ok_or(ParseError::Uri("bad URI parameter"))?),
+            None => (hostport_params, Vec::new()),
+        };
+        let (host, port) = split_host_port(hostport)?;
+        Ok(Self {
+            scheme,
+            user,
+            password,
+            host,
+            port,
+            params,
+            headers,
+        })
+    }
+}
+
+/// Split `host[:port]`, honouring IPv6 brackets.
+pub(crate) fn split_host_port(s: &str) -> Result<(Host, Option<u16>), ParseError> {
+    let (host, port) = if s.starts_with('[') {
+        let end = s.find(']').ok_or(ParseError::Uri("unclosed IPv6 reference"))?;
+        let port = &s[end + 1..];
+        let port = if port.is_empty() {
+            None
+        } else {
+            Some(port.strip_prefix(':').ok_or(ParseError::Uri("junk after IPv6 reference"))?)
+        };
+        (&s[..=end], port)
+    } else {
+        match s.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (s, None),
+        }
+    };
+    let port = match port {
+        None => None,
+        Some(p) => {
+            if p.is_empty() || p.len() > 5 || !p.bytes().all(|c| c.is_ascii_digit()) {
+                return Err(ParseError::Uri("bad port"));
+            }
+            Some(p.parse::<u16>().map_err(|_| ParseError::Uri("port out of range"))?)
+        }
+    };
+    Ok((Host::parse(host)?, port))
+}
+
+fn is_user_char(c: u8) -> bool {
+    // unreserved / escaped / user-unreserved (RFC 3261 §25.1), plus UTF-8 is not allowed.
+    c.is_ascii_alphanumeric() || b"-_.!~*'()%&=+$,;?/".contains(&c)
+}
+
+impl fmt::Display for SipUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.scheme {
+            Scheme::Sip => "sip:",
+            Scheme::Sips => "sips:",
+        })?;
+        if let Some(u) = &self.user {
+            f.write_str(u)?;
+            if let Some(p) = &self.password {
+                write!(f, ":{p}")?;
+            }
+            f.write_str("@")?;
+        }
+        write!(f, "{}", self.host)?;
+        if let Some(p) = self.port {
+            write!(f, ":{p}")?;
+        }
+        let mut params = String::new();
+        write_params(&mut params, &self.params);
+        f.write_str(&params)?;
+        if let Some(h) = &self.headers {
+            write!(f, "?{h}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A `tel:` URI (RFC 3966): the number as written plus parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TelUri {
+    /// `+4543591000` or a local number; visual separators kept.
+    pub number: String,
+    /// Parameters such as `phone-context`.
+    pub params: Vec<Param>,
+}
+
+impl TelUri {
+    /// The number with visual separators (`-.()`) removed (RFC 3966 §5.1.1).
+    #[must_use]
+    pub fn digits(&self) -> String {
+        self.number.chars().filter(|c| !"-.() ".contains(*c)).collect()
+    }
+}
+
+impl fmt::Display for TelUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = format!("tel:{}", self.number);
+        write_params(&mut s, &self.params);
+        f.write_str(&s)
+    }
+}
+
+impl Uri {
+    /// The SIP URI, if this is one.
+    #[must_use]
+    pub fn as_sip(&self) -> Option<&SipUri> {
+        match self {
+            Self::Sip(u) => Some(u),
+            _ => None,
+        }
+    }
+
+    /// The scheme as written, lower-cased.
+    #[must_use]
+    pub fn scheme(&self) -> &str {
+        match self {
+            Self::Sip(u) => match u.scheme {
+                Scheme::Sip => "sip",
+                Scheme::Sips => "sips",
+            },
+            Self::Tel(_) => "tel",
+            Self::Other { scheme, .. } => scheme,
+        }
+    }
+}
+
+impl FromStr for Uri {
+    type Err = ParseError;
+
+    fn from_str(s: &str) -> Result<Self, ParseError> {
+        let (scheme, rest) = s.split_once(':').ok_or(ParseError::Uri("no scheme"))?;
+        let valid_scheme = scheme.bytes().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && scheme.bytes().all(|c| c.is_ascii_alphanumeric() || b"+-.".contains(&c));
+        if !valid_scheme {
+            return Err(ParseError::Uri("bad scheme"));
+        }
+        if scheme.eq_ignore_ascii_case("sip") {
+            SipUri::parse_after_scheme(Scheme::Sip, rest).map(Self::Sip)
+        } else if scheme.eq_ignore_ascii_case("sips") {
+            SipUri::parse_after_scheme(Scheme::Sips, rest).map(Self::Sip)
+        } else if scheme.eq_ignore_ascii_case("tel") {
+            let (number, params) = match rest.split_once(';') {
+                Some((n, p)) => (n, parse_params(p).ok_or(ParseError::Uri("bad tel parameter"))?),
+                None => (rest, Vec::new()),
+            };
+            let ok = !number.is_empty()
+                && number
+                    .bytes()
+                    .all(|c| c.is_ascii_hexdigit() || b"+-.()*#".contains(&c));
+            if !ok {
+                return Err(ParseError::Uri("bad telephone number"));
+            }
+            Ok(Self::Tel(TelUri {
+                number: number.to_owned(),
+                params,
+            }))
+        } else {
+            if rest.is_empty() || rest.bytes().any(|c| c.is_ascii_whitespace() || c == b'<' || c == b'>') {
+                return Err(ParseError::Uri("bad absolute URI"));
+            }
+            if !rest.bytes().all(|c| c >= 0x21 && c != 0x7f) {
+                return Err(ParseError::Uri("control character in URI"));
+            }
+            Ok(Self::Other {
+                scheme: scheme.to_owned(),
+                rest: rest.to_owned(),
+            })
+        }
+    }
+}
+
+impl fmt::Display for Uri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sip(u) => u.fmt(f),
+            Self::Tel(t) => t.fmt(f),
+            Self::Other { scheme, rest } => write!(f, "{scheme}:{rest}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sip(s: &str) -> SipUri {
+        match s.parse::<Uri>() {
+            Ok(Uri::Sip(u)) => u,
+            other => panic!("{s}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_user_host_port_params_headers() {
+        let u = sip("sip:alice:secret@example.com:5070;transport=TCP;lr?subject=hi&x=y");
+        assert_eq!(u.user.as_deref(), Some("alice"));
+        assert_eq!(u.password.as_deref(), Some("secret"));
+        assert_eq!(u.host, Host::Domain("example.com".into()));
+        assert_eq!(u.port, Some(5070));
+        assert_eq!(u.transport().as_deref(), Some("tcp"));
+        assert!(u.is_loose_route());
+        assert_eq!(u.headers.as_deref(), Some("subject=hi&x=y"));
+    }
+
+    #[test]
+    fn ipv6_reference_with_port() {
+        let u = sip("sips:[2001:db8::10]:5061");
+        assert_eq!(u.scheme, Scheme::Sips);
+        assert_eq!(u.host, Host::V6("2001:db8::10".parse().expect("v6")));
+        assert_eq!(u.port, Some(5061));
+        assert_eq!(u.to_string(), "sips:[2001:db8::10]:5061");
+    }
+
+    #[test]
+    fn user_part_may_hold_semicolons_and_escapes() {
+        let u = sip("sip:+4543591000;phone-context=example.dk@gw.example.dk;user=phone");
+        assert_eq!(u.user.as_deref(), Some("+4543591000;phone-context=example.dk"));
+        assert_eq!(u.param("user").and_then(|p| p.value.as_deref()), Some("phone"));
+        let e = sip("sip:sips%3Auser%40example.com@example.net");
+        assert_eq!(e.user_unescaped().as_deref(), Some("sips:user@example.com"));
+        // printing keeps the escapes: they are never decoded twice
+        assert_eq!(e.to_string(), "sip:sips%3Auser%40example.com@example.net");
+    }
+
+    #[test]
+    fn rejects_spaces_angle_brackets_and_bad_ports() {
+        for bad in [
+            "sip:user@example.com extra",
+            "sip:<user@example.com>",
+            "sip:user@example.com:99999",
+            "sip:user@example.com:",
+            "sip:@example.com",
+            "sip:user@[::1",
+            "sip:user@-bad-.com",
+        ] {
+            assert!(bad.parse::<Uri>().is_err(), "{bad} should fail");
+        }
+    }
+
+    #[test]
+    fn tel_and_unknown_schemes() {
+        match "tel:+45-43-59-10-00;phone-context=+45".parse::<Uri>() {
+            Ok(Uri::Tel(t)) => assert_eq!(t.digits(), "+4543591000"),
+            other => panic!("{other:?}"),
+        }
+        let u: Uri = "urn:service:sos".parse().expect("urn");
+        assert_eq!(u.scheme(), "urn");
+        assert_eq!(u.to_string(), "urn:service:sos");
+    }
+
+    #[test]
+    fn uppercase_scheme_is_accepted() {
+        assert_eq!(sip("SIP:a@b").scheme, Scheme::Sip);
+    }
+}

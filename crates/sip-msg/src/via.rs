@@ -1,0 +1,144 @@
+//! The Via header (RFC 3261 §20.42, §18.2.1) with RFC 3581 `rport`.
+
+use std::fmt;
+
+use crate::error::ParseError;
+use crate::text::{Param, find_param, is_lws, is_token, parse_params, write_params};
+use crate::uri::{Host, split_host_port};
+
+/// The magic cookie that marks an RFC 3261 branch (§8.1.1.7).
+pub const BRANCH_MAGIC: &str = "z9hG4bK";
+
+/// One Via value: `SIP/2.0/UDP host:port;branch=...`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Via {
+    /// Transport token, upper-cased (`UDP`, `TCP`, `TLS`, `WS`, or an unknown token).
+    pub transport: String,
+    /// sent-by host.
+    pub host: Host,
+    /// sent-by port.
+    pub port: Option<u16>,
+    /// Parameters as written.
+    pub params: Vec<Param>,
+}
+
+impl Via {
+    /// A Via for a request we send.
+    #[must_use]
+    pub fn new(transport: &str, host: Host, port: Option<u16>, branch: &str) -> Self {
+        Self {
+            transport: transport.to_ascii_uppercase(),
+            host,
+            port,
+            params: vec![Param::new("branch", Some(branch)), Param::new("rport", None::<&str>)],
+        }
+    }
+
+    /// Parse one Via value. LWS is allowed around `/` (RFC 3261 §25.1 SLASH).
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        let bad = |reason| ParseError::InvalidHeader {
+            header: "Via",
+            reason,
+        };
+        let mut parts = s.splitn(3, '/');
+        let name = parts.next().unwrap_or_default().trim_matches(is_lws);
+        let version = parts.next().ok_or_else(|| bad("missing protocol version"))?.trim_matches(is_lws);
+        let rest = parts.next().ok_or_else(|| bad("missing transport"))?.trim_start_matches(is_lws);
+        if !name.eq_ignore_ascii_case("SIP") || version != "2.0" {
+            return Err(bad("protocol is not SIP/2.0"));
+        }
+        let t_end = rest.find(|c: char| is_lws(c)).ok_or_else(|| bad("missing sent-by"))?;
+        let transport = &rest[..t_end];
+        if !is_token(transport) {
+            return Err(bad("transport is not a token"));
+        }
+        let rest = rest[t_end..].trim_start_matches(is_lws);
+        let (sent_by, params) = match rest.find(';') {
+            Some(i) => (
+                rest[..i].trim_matches(is_lws),
+                parse_params(&rest[i + 1..]).ok_or_else(|| bad("bad parameter"))?,
+            ),
+            None => (rest.trim_matches(is_lws), Vec::new()),
+        };
+        let (host, port) = split_host_port(sent_by).map_err(|_| bad("bad sent-by"))?;
+        Ok(Self {
+            transport: transport.to_ascii_uppercase(),
+            host,
+            port,
+            params,
+        })
+    }
+
+    /// A parameter by case-insensitive name.
+    #[must_use]
+    pub fn param(&self, name: &str) -> Option<&Param> {
+        find_param(&self.params, name)
+    }
+
+    /// The `branch` parameter.
+    #[must_use]
+    pub fn branch(&self) -> Option<&str> {
+        self.param("branch").and_then(|p| p.value.as_deref())
+    }
+
+    /// True when the branch carries the RFC 3261 magic cookie.
+    #[must_use]
+    pub fn has_rfc3261_branch(&self) -> bool {
+        self.branch().is_some_and(|b| b.starts_with(BRANCH_MAGIC))
+    }
+
+    /// `rport` was requested (RFC 3581 §3): `Some(None)` without a value.
+    #[must_use]
+    pub fn rport(&self) -> Option<Option<u16>> {
+        self.param("rport").map(|p| p.value.as_deref().and_then(|v| v.parse().ok()))
+    }
+
+    /// Set or replace a parameter.
+    pub fn set_param(&mut self, name: &str, value: Option<&str>) {
+        if let Some(p) = self.params.iter_mut().find(|p| p.name.eq_ignore_ascii_case(name)) {
+            p.value = value.map(str::to_owned);
+        } else {
+            self.params.push(Param::new(name, value));
+        }
+    }
+}
+
+impl fmt::Display for Via {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SIP/2.0/{} {}", self.transport, self.host)?;
+        if let Some(p) = self.port {
+            write!(f, ":{p}")?;
+        }
+        let mut s = String::new();
+        write_params(&mut s, &self.params);
+        f.write_str(&s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_spaced_protocol_and_rport() {
+        let v = Via::parse("SIP / 2.0 / UDP 192.0.2.1:5060 ;branch=z9hG4bKabc;rport").expect("via");
+        assert_eq!(v.transport, "UDP");
+        assert_eq!(v.port, Some(5060));
+        assert_eq!(v.branch(), Some("z9hG4bKabc"));
+        assert_eq!(v.rport(), Some(None));
+        assert!(v.has_rfc3261_branch());
+    }
+
+    #[test]
+    fn rejects_empty_params_and_bad_versions() {
+        assert!(Via::parse("SIP/2.0/UDP 192.0.2.15;;,;,,").is_err());
+        assert!(Via::parse("SIP/7.0/UDP host").is_err());
+        assert!(Via::parse("SIP/2.0/UDP").is_err());
+    }
+
+    #[test]
+    fn ipv6_sent_by() {
+        let v = Via::parse("SIP/2.0/TCP [2001:db8::9]:5070;branch=z9hG4bK1").expect("v6");
+        assert_eq!(v.to_string(), "SIP/2.0/TCP [2001:db8::9]:5070;branch=z9hG4bK1");
+    }
+}
