@@ -116,7 +116,9 @@ impl Header {
     /// The name as it will be printed.
     #[must_use]
     pub fn printed_name(&self) -> &str {
-        self.raw_name.as_deref().unwrap_or_else(|| self.name.as_str())
+        self.raw_name
+            .as_deref()
+            .unwrap_or_else(|| self.name.as_str())
     }
 }
 
@@ -149,7 +151,10 @@ impl CSeq {
         if seq >= 1 << 31 {
             return Err(bad("sequence number not below 2^31"));
         }
-        let method = method.trim_matches(is_lws).parse().map_err(|_| bad("method"))?;
+        let method = method
+            .trim_matches(is_lws)
+            .parse()
+            .map_err(|_| bad("method"))?;
         Ok(Self {
             seq: seq as u32,
             method,
@@ -229,12 +234,18 @@ impl Headers {
     /// The raw value of the first line with this name.
     #[must_use]
     pub fn get(&self, name: &HeaderName) -> Option<&str> {
-        self.0.iter().find(|h| &h.name == name).map(|h| h.value.as_str())
+        self.0
+            .iter()
+            .find(|h| &h.name == name)
+            .map(|h| h.value.as_str())
     }
 
     /// Raw values of every line with this name.
     pub fn get_all<'a>(&'a self, name: &'a HeaderName) -> impl Iterator<Item = &'a str> + 'a {
-        self.0.iter().filter(move |h| &h.name == name).map(|h| h.value.as_str())
+        self.0
+            .iter()
+            .filter(move |h| &h.name == name)
+            .map(|h| h.value.as_str())
     }
 
     /// Every comma-separated value over every line with this name, unfolded.
@@ -251,9 +262,15 @@ impl Headers {
     }
 
     /// The single value of a header that must not repeat (Call-ID, CSeq, From, To, ...).
-    pub fn single(&self, name: &HeaderName, label: &'static str) -> Result<Option<String>, ParseError> {
+    pub fn single(
+        &self,
+        name: &HeaderName,
+        label: &'static str,
+    ) -> Result<Option<String>, ParseError> {
         let mut it = self.get_all(name);
-        let Some(first) = it.next() else { return Ok(None) };
+        let Some(first) = it.next() else {
+            return Ok(None);
+        };
         if it.next().is_some() {
             return Err(ParseError::MultipleValues(label));
         }
@@ -262,12 +279,17 @@ impl Headers {
 
     /// Every Via value, top first.
     pub fn vias(&self) -> Result<Vec<Via>, ParseError> {
-        self.values(&HeaderName::Via).iter().map(|v| Via::parse(v)).collect()
+        self.values(&HeaderName::Via)
+            .iter()
+            .map(|v| Via::parse(v))
+            .collect()
     }
 
     /// The top Via.
     pub fn top_via(&self) -> Result<Via, ParseError> {
-        let first = self.get(&HeaderName::Via).ok_or(ParseError::MissingHeader("Via"))?;
+        let first = self
+            .get(&HeaderName::Via)
+            .ok_or(ParseError::MissingHeader("Via"))?;
         let first = unfold(first);
         let top = split_commas(&first).next().unwrap_or_default();
         Via::parse(top)
@@ -275,7 +297,9 @@ impl Headers {
 
     /// Parsed CSeq.
     pub fn cseq(&self) -> Result<CSeq, ParseError> {
-        let v = self.single(&HeaderName::CSeq, "CSeq")?.ok_or(ParseError::MissingHeader("CSeq"))?;
+        let v = self
+            .single(&HeaderName::CSeq, "CSeq")?
+            .ok_or(ParseError::MissingHeader("CSeq"))?;
         CSeq::parse(&v)
     }
 
@@ -295,13 +319,17 @@ impl Headers {
 
     /// From as name-addr.
     pub fn from_addr(&self) -> Result<NameAddr, ParseError> {
-        let v = self.single(&HeaderName::From, "From")?.ok_or(ParseError::MissingHeader("From"))?;
+        let v = self
+            .single(&HeaderName::From, "From")?
+            .ok_or(ParseError::MissingHeader("From"))?;
         NameAddr::parse(&v, "From")
     }
 
     /// To as name-addr.
     pub fn to_addr(&self) -> Result<NameAddr, ParseError> {
-        let v = self.single(&HeaderName::To, "To")?.ok_or(ParseError::MissingHeader("To"))?;
+        let v = self
+            .single(&HeaderName::To, "To")?
+            .ok_or(ParseError::MissingHeader("To"))?;
         NameAddr::parse(&v, "To")
     }
 
@@ -310,16 +338,19 @@ impl Headers {
         let Some(v) = self.single(&HeaderName::MaxForwards, "Max-Forwards")? else {
             return Ok(None);
         };
-        if v.is_empty() || v.len() > 3 || !v.bytes().all(|c| c.is_ascii_digit()) {
-            return Err(ParseError::InvalidHeader {
-                header: "Max-Forwards",
-                reason: "not a number from 0 to 255",
-            });
-        }
-        v.parse::<u8>().map(Some).map_err(|_| ParseError::InvalidHeader {
+        // leading zeros are legal (RFC 4475 §3.1.1.1 sends 0068)
+        let digits = v.trim_start_matches('0');
+        let bad = ParseError::InvalidHeader {
             header: "Max-Forwards",
             reason: "not a number from 0 to 255",
-        })
+        };
+        if v.is_empty() || digits.len() > 3 || !v.bytes().all(|c| c.is_ascii_digit()) {
+            return Err(bad);
+        }
+        if digits.is_empty() {
+            return Ok(Some(0));
+        }
+        digits.parse::<u8>().map(Some).map_err(|_| bad)
     }
 
     /// Expires as delta-seconds (RFC 3261 §20.19), if present.
@@ -405,12 +436,18 @@ mod tests {
         assert_eq!(HeaderName::parse("i"), HeaderName::CallId);
         assert_eq!(HeaderName::parse("cAlL-iD"), HeaderName::CallId);
         assert_eq!(HeaderName::parse("v"), HeaderName::Via);
-        assert_eq!(HeaderName::parse("X-Custom"), HeaderName::Other("X-Custom".into()));
+        assert_eq!(
+            HeaderName::parse("X-Custom"),
+            HeaderName::Other("X-Custom".into())
+        );
     }
 
     #[test]
     fn cseq_bounds() {
-        assert_eq!(CSeq::parse("2147483647 INVITE").expect("max").seq, 2_147_483_647);
+        assert_eq!(
+            CSeq::parse("2147483647 INVITE").expect("max").seq,
+            2_147_483_647
+        );
         assert!(CSeq::parse("2147483648 INVITE").is_err());
         assert!(CSeq::parse("36893488147419103232 INVITE").is_err());
         assert!(CSeq::parse("-1 INVITE").is_err());

@@ -131,7 +131,11 @@ impl Response {
         for h in req.iter() {
             if matches!(
                 h.name,
-                HeaderName::Via | HeaderName::From | HeaderName::To | HeaderName::CallId | HeaderName::CSeq
+                HeaderName::Via
+                    | HeaderName::From
+                    | HeaderName::To
+                    | HeaderName::CallId
+                    | HeaderName::CSeq
             ) {
                 headers.push_header(h.clone());
             }

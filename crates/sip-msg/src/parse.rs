@@ -146,7 +146,9 @@ enum StartLine<'a> {
 }
 
 fn skip_crlf(buf: &[u8]) -> usize {
-    buf.iter().take_while(|&&c| c == b'\r' || c == b'\n').count()
+    buf.iter()
+        .take_while(|&&c| c == b'\r' || c == b'\n')
+        .count()
 }
 
 fn parse_head(head: &[u8]) -> Result<(StartLine<'_>, Headers), ParseError> {
@@ -194,7 +196,9 @@ fn parse_head(head: &[u8]) -> Result<(StartLine<'_>, Headers), ParseError> {
 
 fn parse_start_line(line: &str) -> Result<StartLine<'_>, ParseError> {
     if let Some(rest) = line.strip_prefix("SIP/") {
-        let (version, rest) = rest.split_once(' ').ok_or(ParseError::StartLine("status line"))?;
+        let (version, rest) = rest
+            .split_once(' ')
+            .ok_or(ParseError::StartLine("status line"))?;
         if version != "2.0" {
             return Err(ParseError::UnsupportedVersion(format!("SIP/{version}")));
         }
@@ -202,16 +206,21 @@ fn parse_start_line(line: &str) -> Result<StartLine<'_>, ParseError> {
         if code.len() != 3 || !code.bytes().all(|c| c.is_ascii_digit()) {
             return Err(ParseError::StatusCode(code.to_owned()));
         }
-        let status: u16 = code.parse().map_err(|_| ParseError::StatusCode(code.to_owned()))?;
+        let status: u16 = code
+            .parse()
+            .map_err(|_| ParseError::StatusCode(code.to_owned()))?;
         if !(100..=699).contains(&status) {
             return Err(ParseError::StatusCode(code.to_owned()));
         }
         return Ok(StartLine::Response { status, reason });
     }
     let mut parts = line.split(' ');
-    let (Some(method), Some(uri), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(method), Some(uri), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(ParseError::StartLine("request line must be METHOD SP URI SP SIP/2.0"));
+        return Err(ParseError::StartLine(
+            "request line must be METHOD SP URI SP SIP/2.0",
+        ));
     };
     if method.is_empty() || uri.is_empty() {
         return Err(ParseError::StartLine("empty method or Request-URI"));
@@ -247,9 +256,13 @@ fn content_length(h: &Headers) -> Result<Option<usize>, ParseError> {
             if item.is_empty() || item.len() > 9 || !item.bytes().all(|c| c.is_ascii_digit()) {
                 return Err(ParseError::ContentLength("not a number"));
             }
-            let n: usize = item.parse().map_err(|_| ParseError::ContentLength("not a number"))?;
+            let n: usize = item
+                .parse()
+                .map_err(|_| ParseError::ContentLength("not a number"))?;
             match found {
-                Some(prev) if prev != n => return Err(ParseError::ContentLength("conflicting values")),
+                Some(prev) if prev != n => {
+                    return Err(ParseError::ContentLength("conflicting values"));
+                }
                 _ => found = Some(n),
             }
         }
