@@ -1,0 +1,1056 @@
+//! The transaction layer and UAS core checks as one sans-IO engine.
+//!
+//! Drive it like this (the `net` crate does):
+//!
+//! ```text
+//! loop {
+//!     endpoint.handle_input(Input::Datagram { now, peer, data })   // or Timeout(now)
+//!     while let Some(out) = endpoint.poll_output() { transmit or dispatch event }
+//!     sleep until endpoint.poll_timeout() or the next datagram
+//! }
+//! ```
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use sip_msg::{
+    Core, HeaderName, Host, Message, Method, ParseError, Request, Response, Via, parse_datagram,
+    salvage_headers,
+};
+
+use crate::checks::{Refusal, check_request};
+use crate::rng::IdGen;
+use crate::timers::TimerConfig;
+use crate::transaction::{Action, ClientTx, ServerTx};
+use crate::transport::{Peer, Transport};
+
+/// Identifies a server transaction for the TU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ServerTxId(pub u64);
+
+/// Identifies a client transaction for the TU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClientTxId(pub u64);
+
+/// Static configuration of an endpoint.
+#[derive(Debug, Clone)]
+pub struct EndpointConfig {
+    /// T1, T2, T4.
+    pub timers: TimerConfig,
+    /// The address we put in Via sent-by, per transport.
+    pub via_addrs: Vec<(Transport, SocketAddr)>,
+    /// Methods the TU handles (others get 405 or 501 with this list in Allow).
+    pub allow: Vec<Method>,
+    /// Option tags we support (Require of anything else gets 420).
+    pub supported: Vec<String>,
+    /// Server / User-Agent header value.
+    pub user_agent: String,
+    /// Seed for branches and tags.
+    pub seed: u64,
+}
+
+impl EndpointConfig {
+    /// A config with RFC default timers and the methods svar handles.
+    #[must_use]
+    pub fn new(via_addrs: Vec<(Transport, SocketAddr)>, seed: u64) -> Self {
+        Self {
+            timers: TimerConfig::default(),
+            via_addrs,
+            allow: vec![
+                Method::Invite,
+                Method::Ack,
+                Method::Bye,
+                Method::Cancel,
+                Method::Options,
+                Method::Register,
+                Method::Info,
+                Method::Update,
+            ],
+            supported: Vec::new(),
+            user_agent: "svar".to_owned(),
+            seed,
+        }
+    }
+
+    /// Value for an Allow header.
+    #[must_use]
+    pub fn allow_header(&self) -> String {
+        self.allow
+            .iter()
+            .map(Method::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn via_addr(&self, t: Transport) -> Option<SocketAddr> {
+        self.via_addrs
+            .iter()
+            .find(|(k, _)| *k == t)
+            .map(|(_, a)| *a)
+    }
+}
+
+/// An input to the engine.
+#[derive(Debug)]
+pub enum Input<'a> {
+    /// A datagram (UDP) or one framed stream message's bytes.
+    Datagram {
+        /// Receive time.
+        now: Instant,
+        /// Who sent it.
+        peer: Peer,
+        /// The bytes.
+        data: &'a [u8],
+    },
+    /// A message already framed and parsed by a stream transport.
+    Message {
+        /// Receive time.
+        now: Instant,
+        /// Who sent it.
+        peer: Peer,
+        /// The message.
+        message: Message,
+    },
+    /// The time returned by [`Endpoint::poll_timeout`] has come.
+    Timeout(Instant),
+    /// The transport could not deliver to `peer` (ICMP, refused connection).
+    TransportError {
+        /// When.
+        now: Instant,
+        /// The peer.
+        peer: Peer,
+    },
+}
+
+/// What the engine has for the driver.
+#[derive(Debug)]
+pub enum Output {
+    /// Send bytes.
+    Transmit {
+        /// Destination.
+        peer: Peer,
+        /// Bytes.
+        data: Vec<u8>,
+    },
+    /// Something for the transaction user.
+    Event(Event),
+}
+
+/// Events for the transaction user.
+#[derive(Debug)]
+pub enum Event {
+    /// A new request passed the checks. Answer with [`Endpoint::respond`].
+    Request {
+        /// Its server transaction.
+        tx: ServerTxId,
+        /// The request (top Via carries `received`/`rport`).
+        request: Request,
+        /// Its parsed core headers.
+        core: Core,
+        /// Where it came from.
+        source: Peer,
+    },
+    /// An ACK for a 2xx (it has no transaction of its own, RFC 3261 §17.2.3).
+    Ack {
+        /// The ACK.
+        request: Request,
+        /// Its core.
+        core: Core,
+        /// Where it came from.
+        source: Peer,
+    },
+    /// A CANCEL matched this INVITE server transaction; the CANCEL got 200. The TU should
+    /// answer the INVITE with 487 (RFC 3261 §9.2).
+    Cancelled {
+        /// The INVITE's transaction.
+        invite: ServerTxId,
+    },
+    /// A response for a client transaction (2xx retransmissions included, RFC 6026).
+    Response {
+        /// The transaction.
+        tx: ClientTxId,
+        /// The response.
+        response: Response,
+        /// Its core.
+        core: Core,
+    },
+    /// A 2xx for an INVITE whose transaction is gone: the TU re-sends its ACK.
+    Stray2xx {
+        /// The response.
+        response: Response,
+        /// Its core.
+        core: Core,
+    },
+    /// Timer B/F fired or the transport failed: treat as 408.
+    Timeout {
+        /// The transaction.
+        tx: ClientTxId,
+    },
+    /// A 2xx we sent was never ACKed within 64·T1 (§13.3.1.4: end the dialog).
+    AckTimeout {
+        /// The INVITE's transaction.
+        tx: ServerTxId,
+    },
+    /// A message was dropped or refused; for logs and metrics.
+    Rejected {
+        /// Who sent it.
+        peer: Peer,
+        /// Stable reason code.
+        code: &'static str,
+        /// Status sent back, if any.
+        status: Option<u16>,
+    },
+}
+
+/// Errors the TU can get from a command.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    /// The server transaction no longer exists or already sent a final response.
+    #[error("server transaction {0:?} cannot send this response")]
+    NoSuchServerTx(ServerTxId),
+    /// The client transaction no longer exists.
+    #[error("client transaction {0:?} does not exist")]
+    NoSuchClientTx(ClientTxId),
+    /// No Via address is configured for the transport.
+    #[error("no local address for transport {0}")]
+    NoLocalAddress(Transport),
+    /// The message lacks a header the engine needs.
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+}
+
+/// Counters for metrics, kept by the engine so drivers need not parse.
+#[derive(Debug, Default, Clone)]
+pub struct EndpointStats {
+    /// Requests received, by method.
+    pub requests_in: HashMap<String, u64>,
+    /// Responses sent, by status.
+    pub responses_out: HashMap<u16, u64>,
+    /// Responses received, by status.
+    pub responses_in: HashMap<u16, u64>,
+    /// Requests sent, by method.
+    pub requests_out: HashMap<String, u64>,
+    /// Parse errors by code.
+    pub parse_errors: HashMap<&'static str, u64>,
+    /// Retransmissions sent.
+    pub retransmissions: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum ServerKey {
+    Rfc3261 {
+        branch: String,
+        sent_by: String,
+        method: Method,
+    },
+    Rfc2543 {
+        call_id: String,
+        from_tag: String,
+        cseq: u32,
+        via: String,
+        method: Method,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ClientKey {
+    branch: String,
+    method: Method,
+}
+
+/// Requests that may be merged (RFC 3261 §8.2.2.2): From tag, Call-ID, CSeq.
+type MergeKey = (String, String, u32, Method);
+
+#[derive(Debug)]
+struct ServerEntry {
+    tx: ServerTx,
+    key: ServerKey,
+    merge: Option<MergeKey>,
+}
+
+#[derive(Debug)]
+struct ClientEntry {
+    tx: ClientTx,
+    key: ClientKey,
+    request: Request,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum TxRef {
+    Client(u64),
+    Server(u64),
+}
+
+/// The sans-IO SIP transaction layer.
+#[derive(Debug)]
+pub struct Endpoint {
+    cfg: EndpointConfig,
+    ids: IdGen,
+    next_id: u64,
+    servers: HashMap<u64, ServerEntry>,
+    server_keys: HashMap<ServerKey, u64>,
+    merged: HashMap<MergeKey, ServerKey>,
+    accepted: HashMap<(String, u32), u64>,
+    clients: HashMap<u64, ClientEntry>,
+    client_keys: HashMap<ClientKey, u64>,
+    timers: BinaryHeap<Reverse<(Instant, TxRef)>>,
+    out: VecDeque<Output>,
+    stats: EndpointStats,
+}
+
+impl Endpoint {
+    /// A new engine.
+    #[must_use]
+    pub fn new(cfg: EndpointConfig) -> Self {
+        Self {
+            ids: IdGen::new(cfg.seed),
+            cfg,
+            next_id: 1,
+            servers: HashMap::new(),
+            server_keys: HashMap::new(),
+            merged: HashMap::new(),
+            accepted: HashMap::new(),
+            clients: HashMap::new(),
+            client_keys: HashMap::new(),
+            timers: BinaryHeap::new(),
+            out: VecDeque::new(),
+            stats: EndpointStats::default(),
+        }
+    }
+
+    /// Configuration.
+    #[must_use]
+    pub fn config(&self) -> &EndpointConfig {
+        &self.cfg
+    }
+
+    /// Counters.
+    #[must_use]
+    pub fn stats(&self) -> &EndpointStats {
+        &self.stats
+    }
+
+    /// Live transactions (client, server), for metrics and leak tests.
+    #[must_use]
+    pub fn transaction_count(&self) -> (usize, usize) {
+        (self.clients.len(), self.servers.len())
+    }
+
+    /// The id generator, shared with TUs for tags and Call-IDs.
+    pub fn ids(&mut self) -> &mut IdGen {
+        &mut self.ids
+    }
+
+    /// Feed one input.
+    pub fn handle_input(&mut self, input: Input<'_>) {
+        match input {
+            Input::Datagram { now, peer, data } => match parse_datagram(data) {
+                Ok(Some(msg)) => self.on_message(now, peer, msg),
+                Ok(None) => {}
+                Err(e) => self.on_parse_error(peer, data, &e),
+            },
+            Input::Message { now, peer, message } => self.on_message(now, peer, message),
+            Input::Timeout(now) => self.on_timeout(now),
+            Input::TransportError { now, peer } => self.on_transport_error(now, peer),
+        }
+    }
+
+    /// Next output, if any.
+    #[must_use]
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// When to call `handle_input(Input::Timeout(..))` next.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse((at, _))| *at)
+    }
+
+    // ---- receive path -------------------------------------------------------------
+
+    fn on_parse_error(&mut self, peer: Peer, data: &[u8], e: &ParseError) {
+        *self.stats.parse_errors.entry(e.code()).or_default() += 1;
+        // An unparsable response is dropped silently (RFC 3261 §18.1.2 / §16.7).
+        let status = match salvage_headers(data) {
+            Some((true, headers)) if headers.get(&HeaderName::Via).is_some() => {
+                let mut resp = Response::from_headers(&headers, e.status());
+                resp.reason = format!("{} ({e})", resp.reason);
+                self.send_stateless_to(peer, &resp);
+                Some(resp.status)
+            }
+            _ => None,
+        };
+        self.out.push_back(Output::Event(Event::Rejected {
+            peer,
+            code: e.code(),
+            status,
+        }));
+    }
+
+    fn on_message(&mut self, now: Instant, peer: Peer, msg: Message) {
+        match msg {
+            Message::Request(r) => self.on_request(now, peer, r),
+            Message::Response(r) => self.on_response(now, peer, r),
+        }
+    }
+
+    fn on_request(&mut self, now: Instant, peer: Peer, mut req: Request) {
+        *self
+            .stats
+            .requests_in
+            .entry(req.method.as_str().to_owned())
+            .or_default() += 1;
+        let core = match req.core() {
+            Ok(c) => c,
+            Err(e) => {
+                *self.stats.parse_errors.entry(e.code()).or_default() += 1;
+                let status =
+                    if req.headers.get(&HeaderName::Via).is_some() && req.method != Method::Ack {
+                        let mut resp = Response::to_request(&req, e.status());
+                        resp.reason = format!("{} ({e})", resp.reason);
+                        self.send_stateless_to(peer, &resp);
+                        Some(resp.status)
+                    } else {
+                        None
+                    };
+                self.out.push_back(Output::Event(Event::Rejected {
+                    peer,
+                    code: e.code(),
+                    status,
+                }));
+                return;
+            }
+        };
+        let core = stamp_received(&mut req, core, peer);
+        let reply_to = response_destination(&core.via, peer);
+
+        if req.method == Method::Ack {
+            self.on_ack(now, peer, req, core);
+            return;
+        }
+        let key = server_key(&req, &core, &req.method);
+        if let Some(&id) = self.server_keys.get(&key) {
+            if let Some(entry) = self.servers.get_mut(&id) {
+                let actions = entry.tx.on_request_retransmit();
+                self.stats.retransmissions += actions.len() as u64;
+                self.apply_server(id, actions, now);
+            }
+            return;
+        }
+        if req.method == Method::Cancel {
+            self.on_cancel(now, reply_to, &req, &core);
+            return;
+        }
+        // Merged requests (§8.2.2.2): same From tag, Call-ID and CSeq, no To tag, but a
+        // different transaction: a forking loop reached us twice.
+        let merge = (core.to.tag().is_none()).then(|| {
+            (
+                core.from.tag().unwrap_or_default().to_owned(),
+                core.call_id.clone(),
+                core.cseq.seq,
+                req.method.clone(),
+            )
+        });
+        let refusal = match merge.as_ref().and_then(|m| self.merged.get(m)) {
+            Some(other) if *other != key => Err(Refusal::LoopDetected),
+            _ => check_request(&req, &self.cfg),
+        };
+        let id = self.alloc_id();
+        let tx = ServerTx::new(&req.method, reply_to, &self.cfg.timers);
+        if let Some(m) = &merge {
+            self.merged.entry(m.clone()).or_insert_with(|| key.clone());
+        }
+        self.server_keys.insert(key.clone(), id);
+        self.servers.insert(
+            id,
+            ServerEntry {
+                tx,
+                key,
+                merge: merge.clone(),
+            },
+        );
+        match refusal {
+            Err(refusal) => {
+                let mut resp = refusal.response(&req, &self.cfg);
+                let tag = self.ids.tag();
+                let _ = resp.ensure_to_tag(&tag);
+                self.out.push_back(Output::Event(Event::Rejected {
+                    peer,
+                    code: refusal.code(),
+                    status: Some(resp.status),
+                }));
+                let _ = self.respond(now, ServerTxId(id), resp);
+            }
+            Ok(()) => {
+                if req.method == Method::Invite {
+                    // §17.2.1: answer 100 at once so the client stops retransmitting.
+                    let trying = Response::to_request(&req, 100);
+                    let _ = self.respond(now, ServerTxId(id), trying);
+                }
+                self.out.push_back(Output::Event(Event::Request {
+                    tx: ServerTxId(id),
+                    request: req,
+                    core,
+                    source: peer,
+                }));
+            }
+        }
+    }
+
+    fn on_ack(&mut self, now: Instant, peer: Peer, req: Request, core: Core) {
+        // ACK for a non-2xx shares the INVITE's branch (§17.2.3) and stays in the transaction.
+        let key = server_key(&req, &core, &Method::Invite);
+        if let Some(&id) = self.server_keys.get(&key) {
+            if let Some(entry) = self.servers.get_mut(&id) {
+                let before_accepted = entry.tx.ack_key.is_none();
+                entry.tx.on_ack(now, &self.cfg.timers);
+                if before_accepted {
+                    self.reschedule(TxRef::Server(id));
+                    self.reap_server(id);
+                    return;
+                }
+            }
+        }
+        // ACK for a 2xx: stop our retransmissions and hand it to the TU.
+        if let Some(id) = self.accepted.remove(&(core.call_id.clone(), core.cseq.seq)) {
+            if let Some(entry) = self.servers.get_mut(&id) {
+                entry.tx.on_ack(now, &self.cfg.timers);
+            }
+        }
+        self.out.push_back(Output::Event(Event::Ack {
+            request: req,
+            core,
+            source: peer,
+        }));
+    }
+
+    fn on_cancel(&mut self, now: Instant, reply_to: Peer, req: &Request, core: &Core) {
+        let invite_key = server_key(req, core, &Method::Invite);
+        let invite = self.server_keys.get(&invite_key).copied();
+        let id = self.alloc_id();
+        let key = server_key(req, core, &Method::Cancel);
+        self.server_keys.insert(key.clone(), id);
+        self.servers.insert(
+            id,
+            ServerEntry {
+                tx: ServerTx::new(&Method::Cancel, reply_to, &self.cfg.timers),
+                key,
+                merge: None,
+            },
+        );
+        let status = if invite.is_some() { 200 } else { 481 };
+        let mut resp = Response::to_request(req, status);
+        if status == 481 {
+            let tag = self.ids.tag();
+            let _ = resp.ensure_to_tag(&tag);
+        }
+        let _ = self.respond(now, ServerTxId(id), resp);
+        if let Some(inv) = invite {
+            if self.servers.get(&inv).is_some_and(|e| e.tx.awaits_final()) {
+                self.out.push_back(Output::Event(Event::Cancelled {
+                    invite: ServerTxId(inv),
+                }));
+            }
+        }
+    }
+
+    fn on_response(&mut self, now: Instant, peer: Peer, resp: Response) {
+        *self.stats.responses_in.entry(resp.status).or_default() += 1;
+        let Ok(core) = resp.core() else {
+            *self.stats.parse_errors.entry("response_core").or_default() += 1;
+            self.out.push_back(Output::Event(Event::Rejected {
+                peer,
+                code: "response_core",
+                status: None,
+            }));
+            return;
+        };
+        let key = ClientKey {
+            branch: core.via.branch().unwrap_or_default().to_owned(),
+            method: core.cseq.method.clone(),
+        };
+        let Some(&id) = self.client_keys.get(&key) else {
+            if core.cseq.method == Method::Invite && (200..300).contains(&resp.status) {
+                self.out.push_back(Output::Event(Event::Stray2xx {
+                    response: resp,
+                    core,
+                }));
+            }
+            return;
+        };
+        let Some(entry) = self.clients.get_mut(&id) else {
+            return;
+        };
+        let cfg = self.cfg.timers;
+        let original = &entry.request;
+        let actions = entry
+            .tx
+            .on_response(resp, now, &cfg, |r| build_ack(original, r).to_bytes());
+        let send_cancel = entry.tx.cancel_pending && entry.tx.got_provisional();
+        self.apply_client(id, actions, core, now);
+        if send_cancel {
+            let _ = self.send_cancel(now, ClientTxId(id));
+        }
+    }
+
+    fn on_timeout(&mut self, now: Instant) {
+        while let Some(Reverse((at, r))) = self.timers.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let cfg = self.cfg.timers;
+            match r {
+                TxRef::Client(id) => {
+                    let Some(entry) = self.clients.get_mut(&id) else {
+                        continue;
+                    };
+                    let mut actions = Vec::new();
+                    for t in entry.tx.timers.take_due(now) {
+                        actions.extend(entry.tx.on_timer(t, now, &cfg));
+                    }
+                    let core = entry.request.core();
+                    if let Ok(core) = core {
+                        self.apply_client(id, actions, core, now);
+                    }
+                }
+                TxRef::Server(id) => {
+                    let Some(entry) = self.servers.get_mut(&id) else {
+                        continue;
+                    };
+                    let mut actions = Vec::new();
+                    for t in entry.tx.timers.take_due(now) {
+                        actions.extend(entry.tx.on_timer(t, now, &cfg));
+                    }
+                    self.apply_server(id, actions, now);
+                }
+            }
+        }
+    }
+
+    fn on_transport_error(&mut self, now: Instant, peer: Peer) {
+        let ids: Vec<u64> = self
+            .clients
+            .iter()
+            .filter(|(_, e)| e.tx.peer == peer)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            if let Some(entry) = self.clients.get_mut(&id) {
+                let actions = entry.tx.on_transport_error();
+                if let Ok(core) = entry.request.core() {
+                    self.apply_client(id, actions, core, now);
+                }
+            }
+        }
+    }
+
+    // ---- TU commands ----------------------------------------------------------------
+
+    /// Send a request in a new client transaction. A fresh top Via with our sent-by and a
+    /// new branch is added; Max-Forwards defaults to 70.
+    pub fn send_request(
+        &mut self,
+        now: Instant,
+        mut req: Request,
+        dest: Peer,
+    ) -> Result<ClientTxId, EngineError> {
+        let branch = self.ids.branch();
+        self.push_via(&mut req, dest.transport, &branch)?;
+        if req.headers.get(&HeaderName::MaxForwards).is_none() {
+            req.headers.push(HeaderName::MaxForwards, "70");
+        }
+        if req.headers.get(&HeaderName::ContentLength).is_none() {
+            req.headers
+                .push(HeaderName::ContentLength, req.body.len().to_string());
+        }
+        let core = req.core()?;
+        *self
+            .stats
+            .requests_out
+            .entry(req.method.as_str().to_owned())
+            .or_default() += 1;
+        let id = self.alloc_id();
+        let (tx, actions) = ClientTx::new(&req.method, dest, req.to_bytes(), now, &self.cfg.timers);
+        let key = ClientKey {
+            branch,
+            method: req.method.clone(),
+        };
+        self.client_keys.insert(key.clone(), id);
+        self.clients.insert(
+            id,
+            ClientEntry {
+                tx,
+                key,
+                request: req,
+            },
+        );
+        self.apply_client(id, actions, core, now);
+        Ok(ClientTxId(id))
+    }
+
+    /// Send a request outside any transaction (the ACK for a 2xx, §13.2.2.4). A new
+    /// branch is added unless `reuse_branch` is given (ACK retransmissions reuse theirs).
+    pub fn send_ack(
+        &mut self,
+        mut ack: Request,
+        dest: Peer,
+        reuse_branch: Option<&str>,
+    ) -> Result<String, EngineError> {
+        let branch = reuse_branch.map_or_else(|| self.ids.branch(), str::to_owned);
+        self.push_via(&mut ack, dest.transport, &branch)?;
+        if ack.headers.get(&HeaderName::MaxForwards).is_none() {
+            ack.headers.push(HeaderName::MaxForwards, "70");
+        }
+        if ack.headers.get(&HeaderName::ContentLength).is_none() {
+            ack.headers
+                .push(HeaderName::ContentLength, ack.body.len().to_string());
+        }
+        *self.stats.requests_out.entry("ACK".to_owned()).or_default() += 1;
+        self.out.push_back(Output::Transmit {
+            peer: dest,
+            data: ack.to_bytes(),
+        });
+        Ok(branch)
+    }
+
+    /// Cancel a pending INVITE (§9.1). Sent at once if a provisional arrived, otherwise
+    /// as soon as one does; ignored once a final response arrived.
+    pub fn send_cancel(&mut self, now: Instant, tx: ClientTxId) -> Result<(), EngineError> {
+        let entry = self
+            .clients
+            .get_mut(&tx.0)
+            .ok_or(EngineError::NoSuchClientTx(tx))?;
+        if entry.request.method != Method::Invite {
+            return Ok(());
+        }
+        if !entry.tx.got_provisional() {
+            entry.tx.cancel_pending = !entry.tx.is_terminated();
+            return Ok(());
+        }
+        entry.tx.cancel_pending = false;
+        let cancel = build_cancel(&entry.request);
+        let peer = entry.tx.peer;
+        let core = cancel.core()?;
+        let branch = core.via.branch().unwrap_or_default().to_owned();
+        *self
+            .stats
+            .requests_out
+            .entry("CANCEL".to_owned())
+            .or_default() += 1;
+        let id = self.alloc_id();
+        let (ctx, actions) = ClientTx::new(
+            &Method::Cancel,
+            peer,
+            cancel.to_bytes(),
+            now,
+            &self.cfg.timers,
+        );
+        let key = ClientKey {
+            branch,
+            method: Method::Cancel,
+        };
+        self.client_keys.insert(key.clone(), id);
+        self.clients.insert(
+            id,
+            ClientEntry {
+                tx: ctx,
+                key,
+                request: cancel,
+            },
+        );
+        self.apply_client(id, actions, core, now);
+        Ok(())
+    }
+
+    /// Send a response in a server transaction.
+    pub fn respond(
+        &mut self,
+        now: Instant,
+        tx: ServerTxId,
+        mut resp: Response,
+    ) -> Result<(), EngineError> {
+        let entry = self
+            .servers
+            .get_mut(&tx.0)
+            .ok_or(EngineError::NoSuchServerTx(tx))?;
+        if resp.status > 100 && resp.headers.to_addr().is_ok_and(|t| t.tag().is_none()) {
+            let tag = self.ids.tag();
+            resp.ensure_to_tag(&tag)?;
+        }
+        if resp.headers.get(&HeaderName::Server).is_none() && resp.status != 100 {
+            resp.headers
+                .push(HeaderName::Server, self.cfg.user_agent.as_str());
+        }
+        let status = resp.status;
+        let bytes = resp.to_bytes();
+        let cfg = self.cfg.timers;
+        let actions = entry
+            .tx
+            .on_tu_response(status, bytes, now, &cfg)
+            .ok_or(EngineError::NoSuchServerTx(tx))?;
+        if (200..300).contains(&status) && matches!(entry.key_method(), Method::Invite) {
+            let core = resp.core()?;
+            let k = (core.call_id, core.cseq.seq);
+            entry.tx.ack_key = Some(k.clone());
+            self.accepted.insert(k, tx.0);
+        }
+        *self.stats.responses_out.entry(status).or_default() += 1;
+        self.apply_server(tx.0, actions, now);
+        Ok(())
+    }
+
+    /// Send a response without a transaction (rarely right; used for errors before one
+    /// exists and by tests).
+    pub fn send_stateless(&mut self, peer: Peer, resp: &Response) {
+        self.send_stateless_to(peer, resp);
+    }
+
+    // ---- internals ------------------------------------------------------------------
+
+    fn send_stateless_to(&mut self, peer: Peer, resp: &Response) {
+        *self.stats.responses_out.entry(resp.status).or_default() += 1;
+        self.out.push_back(Output::Transmit {
+            peer,
+            data: resp.to_bytes(),
+        });
+    }
+
+    fn push_via(&self, req: &mut Request, t: Transport, branch: &str) -> Result<(), EngineError> {
+        let addr = self.cfg.via_addr(t).ok_or(EngineError::NoLocalAddress(t))?;
+        let via = Via::new(
+            t.via_token(),
+            Host::from(addr.ip()),
+            Some(addr.port()),
+            branch,
+        );
+        req.headers.push_front(HeaderName::Via, via.to_string());
+        Ok(())
+    }
+
+    fn alloc_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    fn reschedule(&mut self, r: TxRef) {
+        let next = match r {
+            TxRef::Client(id) => self.clients.get(&id).and_then(|e| e.tx.timers.next()),
+            TxRef::Server(id) => self.servers.get(&id).and_then(|e| e.tx.timers.next()),
+        };
+        if let Some(at) = next {
+            self.timers.push(Reverse((at, r)));
+        }
+    }
+
+    fn apply_client(&mut self, id: u64, actions: Vec<Action>, core: Core, _now: Instant) {
+        let Some(entry) = self.clients.get(&id) else {
+            return;
+        };
+        let peer = entry.tx.peer;
+        let mut core = Some(core);
+        for a in actions {
+            match a {
+                Action::Send(data) => self.out.push_back(Output::Transmit { peer, data }),
+                Action::DeliverResponse(response) => {
+                    let c = match response.core() {
+                        Ok(c) => c,
+                        Err(_) => continue,
+                    };
+                    self.out.push_back(Output::Event(Event::Response {
+                        tx: ClientTxId(id),
+                        response,
+                        core: c,
+                    }));
+                }
+                Action::TimedOut => {
+                    core.take();
+                    self.out
+                        .push_back(Output::Event(Event::Timeout { tx: ClientTxId(id) }));
+                }
+                Action::AckTimeout | Action::AckMissing => {}
+            }
+        }
+        self.reschedule(TxRef::Client(id));
+        if self.clients.get(&id).is_some_and(|e| e.tx.is_terminated()) {
+            if let Some(e) = self.clients.remove(&id) {
+                self.client_keys.remove(&e.key);
+            }
+        }
+    }
+
+    fn apply_server(&mut self, id: u64, actions: Vec<Action>, _now: Instant) {
+        let Some(entry) = self.servers.get(&id) else {
+            return;
+        };
+        let peer = entry.tx.reply_to;
+        for a in actions {
+            match a {
+                Action::Send(data) => self.out.push_back(Output::Transmit { peer, data }),
+                Action::AckTimeout => self
+                    .out
+                    .push_back(Output::Event(Event::AckTimeout { tx: ServerTxId(id) })),
+                Action::AckMissing | Action::DeliverResponse(_) | Action::TimedOut => {}
+            }
+        }
+        self.reschedule(TxRef::Server(id));
+        self.reap_server(id);
+    }
+
+    fn reap_server(&mut self, id: u64) {
+        if self.servers.get(&id).is_some_and(|e| e.tx.is_terminated()) {
+            if let Some(e) = self.servers.remove(&id) {
+                self.server_keys.remove(&e.key);
+                if let Some(m) = e.merge {
+                    if self.merged.get(&m) == Some(&e.key) {
+                        self.merged.remove(&m);
+                    }
+                }
+                if let Some(k) = e.tx.ack_key {
+                    self.accepted.remove(&k);
+                }
+            }
+        }
+    }
+}
+
+impl ServerEntry {
+    fn key_method(&self) -> &Method {
+        match &self.key {
+            ServerKey::Rfc3261 { method, .. } | ServerKey::Rfc2543 { method, .. } => method,
+        }
+    }
+}
+
+/// Add `received` and fill `rport` on the top Via (§18.2.1, RFC 3581 §4).
+fn stamp_received(req: &mut Request, mut core: Core, peer: Peer) -> Core {
+    let ip = peer.addr.ip();
+    let mut changed = false;
+    if core.via.host.ip() != Some(ip) {
+        core.via.set_param("received", Some(&ip.to_string()));
+        changed = true;
+    }
+    if core.via.rport() == Some(None) {
+        core.via
+            .set_param("rport", Some(&peer.addr.port().to_string()));
+        changed = true;
+    }
+    if changed {
+        // Rewrite the Via lines: the stamped top value, then the rest unchanged.
+        let rest: Vec<String> = req
+            .headers
+            .values(&HeaderName::Via)
+            .into_iter()
+            .skip(1)
+            .collect();
+        req.headers.remove(&HeaderName::Via);
+        for v in rest.into_iter().rev() {
+            req.headers.push_front(HeaderName::Via, v);
+        }
+        req.headers
+            .push_front(HeaderName::Via, core.via.to_string());
+    }
+    core
+}
+
+/// Where responses go (§18.2.2, RFC 3581 §4): reliable transports answer on the same
+/// connection; with rport to the source; otherwise to `received` and the sent-by port.
+fn response_destination(via: &Via, peer: Peer) -> Peer {
+    if peer.transport.is_reliable() || via.rport().is_some() {
+        return peer;
+    }
+    let port = via.port.unwrap_or(5060);
+    Peer {
+        transport: peer.transport,
+        addr: SocketAddr::new(peer.addr.ip(), port),
+    }
+}
+
+fn server_key(req: &Request, core: &Core, method: &Method) -> ServerKey {
+    if core.via.has_rfc3261_branch() {
+        let port = core.via.port.unwrap_or(5060);
+        ServerKey::Rfc3261 {
+            branch: core.via.branch().unwrap_or_default().to_owned(),
+            sent_by: format!("{}:{port}", core.via.host).to_ascii_lowercase(),
+            method: method.clone(),
+        }
+    } else {
+        // RFC 2543 matching (§17.2.3): Request-URI is part of the key for all but ACK,
+        // whose URI may differ; Call-ID, From tag, CSeq number and top Via identify it.
+        let _ = req;
+        ServerKey::Rfc2543 {
+            call_id: core.call_id.clone(),
+            from_tag: core.from.tag().unwrap_or_default().to_owned(),
+            cseq: core.cseq.seq,
+            via: core.via.to_string(),
+            method: method.clone(),
+        }
+    }
+}
+
+/// The ACK for a non-2xx final (§17.1.1.3).
+fn build_ack(original: &Request, resp: &Response) -> Request {
+    let mut ack = Request::new(Method::Ack, original.uri.clone());
+    if let Some(v) = original.headers.get(&HeaderName::Via) {
+        let top = sip_msg::text::split_commas(v)
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        ack.headers.push(HeaderName::Via, top);
+    }
+    for name in [HeaderName::MaxForwards, HeaderName::From] {
+        if let Some(v) = original.headers.get(&name) {
+            ack.headers.push(name, v);
+        }
+    }
+    if let Some(to) = resp.headers.get(&HeaderName::To) {
+        ack.headers.push(HeaderName::To, to);
+    }
+    if let Some(cid) = original.headers.get(&HeaderName::CallId) {
+        ack.headers.push(HeaderName::CallId, cid);
+    }
+    if let Ok(cseq) = original.headers.cseq() {
+        ack.headers
+            .push(HeaderName::CSeq, format!("{} ACK", cseq.seq));
+    }
+    for r in original.headers.get_all(&HeaderName::Route) {
+        ack.headers.push(HeaderName::Route, r);
+    }
+    ack.headers.push(HeaderName::ContentLength, "0");
+    ack
+}
+
+/// The CANCEL for a pending request (§9.1).
+fn build_cancel(original: &Request) -> Request {
+    let mut c = Request::new(Method::Cancel, original.uri.clone());
+    if let Some(v) = original.headers.get(&HeaderName::Via) {
+        let top = sip_msg::text::split_commas(v)
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        c.headers.push(HeaderName::Via, top);
+    }
+    for name in [
+        HeaderName::MaxForwards,
+        HeaderName::From,
+        HeaderName::To,
+        HeaderName::CallId,
+    ] {
+        if let Some(v) = original.headers.get(&name) {
+            c.headers.push(name, v);
+        }
+    }
+    if let Ok(cseq) = original.headers.cseq() {
+        c.headers
+            .push(HeaderName::CSeq, format!("{} CANCEL", cseq.seq));
+    }
+    for r in original.headers.get_all(&HeaderName::Route) {
+        c.headers.push(HeaderName::Route, r);
+    }
+    c.headers.push(HeaderName::ContentLength, "0");
+    c
+}
