@@ -7,6 +7,8 @@
 //! leave the engine comes out of `poll_output` (see [`endpoint`] for the drive loop).
 
 pub mod checks;
+pub mod digest;
+pub mod registrar;
 pub mod endpoint;
 pub mod rng;
 pub mod timers;
