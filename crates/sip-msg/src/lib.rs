@@ -23,6 +23,7 @@ mod message;
 mod method;
 mod name_addr;
 mod parse;
+mod pii;
 pub mod text;
 mod uri;
 mod via;
@@ -32,6 +33,7 @@ pub use headers::{CSeq, Contacts, Header, HeaderName, Headers, parse_delta_secon
 pub use message::{Core, Message, Request, Response, default_reason};
 pub use method::Method;
 pub use name_addr::NameAddr;
+pub use pii::{Pii, mask};
 pub use parse::{
     MAX_HEADERS, MAX_MESSAGE, StreamFrame, parse_datagram, parse_stream, salvage_headers,
 };

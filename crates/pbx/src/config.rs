@@ -1,0 +1,145 @@
+//! The validated call-control configuration. The server turns its TOML `RawConfig` into
+//! this, refusing to start with every problem listed; nothing here can be invalid.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use sip::digest::Credentials;
+use sip::{Transport, registrar::RegistrarConfig};
+
+use crate::numbers::Pattern;
+
+/// A phone user (an employee's extension).
+#[derive(Debug, Clone)]
+pub struct User {
+    /// Extension, also the SIP user name (`sip:1001@domain`).
+    pub extension: String,
+    /// Display name.
+    pub display: String,
+    /// HA1 values computed once at load.
+    pub credentials: Credentials,
+    /// The number shown to outside callees (a DID), if any.
+    pub caller_id: Option<String>,
+}
+
+/// How a trunk's requests are recognised.
+#[derive(Debug, Clone)]
+pub struct Trunk {
+    /// Name in config and records.
+    pub name: String,
+    /// The provider's signalling address.
+    pub proxy: SocketAddr,
+    /// Transport to the provider.
+    pub transport: Transport,
+    /// Source addresses accepted as this trunk without digest.
+    pub allowed_ips: Vec<IpAddr>,
+    /// Credentials for digest challenges from the provider and for outbound REGISTER.
+    pub credentials: Option<TrunkCredentials>,
+    /// Register to the provider.
+    pub register: bool,
+    /// The number shown as caller for calls without a user caller id.
+    pub default_caller_id: String,
+}
+
+/// Username and password a provider gave us.
+#[derive(Debug, Clone)]
+pub struct TrunkCredentials {
+    /// Username.
+    pub username: String,
+    /// Password (kept: a provider's challenge needs it for each new nonce).
+    pub password: String,
+}
+
+/// Where an inbound number goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DidTarget {
+    /// A user's extension.
+    User(String),
+}
+
+/// An inbound number.
+#[derive(Debug, Clone)]
+pub struct Did {
+    /// Normalised number as the provider sends it.
+    pub number: String,
+    /// Target.
+    pub target: DidTarget,
+}
+
+/// An outbound route.
+#[derive(Debug, Clone)]
+pub struct OutboundRoute {
+    /// Name.
+    pub name: String,
+    /// Numbers it takes.
+    pub patterns: Vec<Pattern>,
+    /// Trunk name.
+    pub trunk: String,
+    /// Digits to strip from the front before sending.
+    pub strip: usize,
+    /// Prefix to add after stripping.
+    pub prepend: String,
+    /// International numbers allowed on this route (default no: toll fraud).
+    pub allow_international: bool,
+    /// Premium-rate numbers allowed on this route (default no).
+    pub allow_premium: bool,
+}
+
+/// Everything call control needs.
+#[derive(Debug, Clone)]
+pub struct PbxConfig {
+    /// SIP domain and digest realm.
+    pub domain: String,
+    /// Users.
+    pub users: Vec<User>,
+    /// Trunks.
+    pub trunks: Vec<Trunk>,
+    /// Inbound numbers.
+    pub dids: Vec<Did>,
+    /// Outbound routes in order of preference.
+    pub routes: Vec<OutboundRoute>,
+    /// How long a callee rings before the caller hears "no answer".
+    pub ring_timeout: Duration,
+    /// Registrar limits.
+    pub registrar: RegistrarConfig,
+    /// Our address per transport, for Contact headers.
+    pub contact_addrs: Vec<(Transport, SocketAddr)>,
+    /// Retry-After seconds in 503 while draining.
+    pub drain_retry_after: u32,
+}
+
+impl PbxConfig {
+    /// Find a user by extension.
+    #[must_use]
+    pub fn user(&self, ext: &str) -> Option<&User> {
+        self.users.iter().find(|u| u.extension == ext)
+    }
+
+    /// Find a trunk by a request's source address.
+    #[must_use]
+    pub fn trunk_by_ip(&self, ip: IpAddr) -> Option<&Trunk> {
+        self.trunks.iter().find(|t| t.allowed_ips.contains(&ip))
+    }
+
+    /// Find a trunk by name.
+    #[must_use]
+    pub fn trunk(&self, name: &str) -> Option<&Trunk> {
+        self.trunks.iter().find(|t| t.name == name)
+    }
+
+    /// Our Contact for a transport.
+    #[must_use]
+    pub fn contact(&self, t: Transport) -> String {
+        let addr = self
+            .contact_addrs
+            .iter()
+            .find(|(k, _)| *k == t)
+            .or_else(|| self.contact_addrs.first())
+            .map_or_else(|| SocketAddr::from(([127, 0, 0, 1], 5060)), |(_, a)| *a);
+        let host = sip_msg::Host::from(addr.ip());
+        match t {
+            Transport::Udp => format!("<sip:svar@{host}:{}>", addr.port()),
+            other => format!("<sip:svar@{host}:{};transport={}>", addr.port(), other.via_token().to_ascii_lowercase()),
+        }
+    }
+}
