@@ -1,0 +1,72 @@
+//! The store story on SQLite: bindings survive a reopen, call records come back as written.
+
+use pbx::record::{CallRecord, Direction, Outcome, Party};
+use sip::registrar::{Binding, BindingChange};
+use sip::Peer;
+use store::Store;
+use store_sqlite::SqliteStore;
+
+fn binding(contact: &str, expires_at: i64) -> Binding {
+    Binding {
+        aor: "1001".into(),
+        contact: contact.parse().expect("uri"),
+        params: sip_msg::text::parse_params("q=0.5;+sip.instance=\"<urn:uuid:1>\"").expect("p"),
+        q: 0.5,
+        expires_at,
+        call_id: "reg1".into(),
+        cseq: 7,
+        source: Peer::udp("192.0.2.7:5062".parse().expect("addr")),
+        user_agent: Some("baresip".into()),
+    }
+}
+
+#[tokio::test]
+async fn bindings_and_call_records_survive_a_reopen() {
+    let dir = std::env::temp_dir().join(format!("svar-store-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    {
+        let s = SqliteStore::open_dir(&dir).await.expect("open");
+        let b = binding("sip:1001@192.0.2.7:5062;transport=udp", 5000);
+        s.apply_bindings(&[BindingChange::Upsert(b.clone())]).await.expect("upsert");
+        // an update of the same key replaces the row
+        let mut b2 = b.clone();
+        b2.expires_at = 6000;
+        b2.cseq = 8;
+        s.apply_bindings(&[BindingChange::Upsert(b2)]).await.expect("upsert");
+        let rec = CallRecord {
+            call_id: "c1".into(),
+            direction: Direction::Internal,
+            caller: "1001".into(),
+            callee: "1002".into(),
+            trunk: None,
+            started_ms: 1,
+            answered_ms: Some(2),
+            ended_ms: 3,
+            outcome: Outcome::Answered,
+            status: 200,
+            hangup_by: Some(Party::Callee),
+        };
+        let mut busy = rec.clone();
+        busy.call_id = "c2".into();
+        busy.outcome = Outcome::Busy;
+        busy.status = 486;
+        busy.answered_ms = None;
+        busy.hangup_by = None;
+        s.insert_call_records(&[rec, busy]).await.expect("records");
+    }
+    let s = SqliteStore::open_dir(&dir).await.expect("reopen");
+    let loaded = s.load_bindings().await.expect("load");
+    assert_eq!(loaded.len(), 1);
+    assert_eq!(loaded[0].expires_at, 6000);
+    assert_eq!(loaded[0].cseq, 8);
+    assert_eq!(loaded[0], { let mut b = binding("sip:1001@192.0.2.7:5062;transport=udp", 6000); b.cseq = 8; b });
+    let recs = s.recent_call_records(10).await.expect("recs");
+    assert_eq!(recs.len(), 2);
+    assert_eq!(recs[0].call_id, "c2");
+    assert_eq!(recs[0].outcome, Outcome::Busy);
+    assert_eq!(recs[1].hangup_by, Some(Party::Callee));
+    let key = loaded[0].key();
+    s.apply_bindings(&[BindingChange::Remove { aor: "1001".into(), key }]).await.expect("rm");
+    assert!(s.load_bindings().await.expect("load").is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
