@@ -219,10 +219,11 @@ impl Pbx {
         }
     }
 
-    /// No calls and no transactions left.
+    /// No calls left and no request of ours waiting for its answer (BYEs of hung-up
+    /// calls included). Server transactions that only absorb retransmissions do not count.
     #[must_use]
     pub fn is_idle(&self) -> bool {
-        self.calls.is_empty() && self.ep.transaction_count() == (0, 0)
+        self.calls.is_empty() && self.ep.pending_requests() == 0
     }
 
     // ---- plumbing --------------------------------------------------------------------

@@ -338,6 +338,12 @@ impl Endpoint {
         (self.clients.len(), self.servers.len())
     }
 
+    /// Client transactions still waiting for a final response (a drain waits for these).
+    #[must_use]
+    pub fn pending_requests(&self) -> usize {
+        self.clients.values().filter(|e| e.tx.awaits_final()).count()
+    }
+
     /// The id generator, shared with TUs for tags and Call-IDs.
     pub fn ids(&mut self) -> &mut IdGen {
         &mut self.ids

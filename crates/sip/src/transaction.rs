@@ -282,6 +282,15 @@ impl ClientTx {
         vec![Action::TimedOut]
     }
 
+    /// Still waiting for a final response.
+    pub(crate) fn awaits_final(&self) -> bool {
+        matches!(
+            self.kind,
+            ClientKind::Invite(InviteClientState::Calling | InviteClientState::Proceeding)
+                | ClientKind::NonInvite(NonInviteClientState::Trying | NonInviteClientState::Proceeding)
+        )
+    }
+
     pub(crate) fn got_provisional(&self) -> bool {
         matches!(self.kind, ClientKind::Invite(InviteClientState::Proceeding))
     }
