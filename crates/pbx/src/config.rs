@@ -31,14 +31,31 @@ pub struct Trunk {
     pub proxy: SocketAddr,
     /// Transport to the provider.
     pub transport: Transport,
-    /// Source addresses accepted as this trunk without digest.
-    pub allowed_ips: Vec<IpAddr>,
+    /// Source addresses accepted as this trunk without digest (`ip` or `ip:port`).
+    pub allowed_sources: Vec<SourceMatch>,
     /// Credentials for digest challenges from the provider and for outbound REGISTER.
     pub credentials: Option<TrunkCredentials>,
     /// Register to the provider.
     pub register: bool,
     /// The number shown as caller for calls without a user caller id.
     pub default_caller_id: String,
+}
+
+/// A trusted source: an IP, optionally with a port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceMatch {
+    /// Address.
+    pub ip: IpAddr,
+    /// Port, when only one port of that address is the provider.
+    pub port: Option<u16>,
+}
+
+impl SourceMatch {
+    /// Does a request's source match?
+    #[must_use]
+    pub fn matches(&self, addr: SocketAddr) -> bool {
+        self.ip == addr.ip() && self.port.is_none_or(|p| p == addr.port())
+    }
 }
 
 /// Username and password a provider gave us.
@@ -117,8 +134,8 @@ impl PbxConfig {
 
     /// Find a trunk by a request's source address.
     #[must_use]
-    pub fn trunk_by_ip(&self, ip: IpAddr) -> Option<&Trunk> {
-        self.trunks.iter().find(|t| t.allowed_ips.contains(&ip))
+    pub fn trunk_by_source(&self, addr: SocketAddr) -> Option<&Trunk> {
+        self.trunks.iter().find(|t| t.allowed_sources.iter().any(|m| m.matches(addr)))
     }
 
     /// Find a trunk by name.

@@ -423,7 +423,7 @@ impl Pbx {
         let from_user = core.from.uri.as_sip().and_then(|u| u.user.clone()).unwrap_or_default();
 
         // Who is calling: a trunk by address, or a user by digest.
-        let trunk = self.cfg.trunk_by_ip(source.addr.ip()).map(|t| t.name.clone());
+        let trunk = self.cfg.trunk_by_source(source.addr).map(|t| t.name.clone());
         let caller_user = if trunk.is_some() {
             None
         } else {

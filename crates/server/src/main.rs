@@ -1,1 +1,208 @@
-fn main() {}
+//! `svar`: the phone system for public service. This binary is glue: it reads the
+//! configuration, opens the store, binds sockets and runs the engines from the library
+//! crates until SIGTERM, then drains calls and flushes records.
+
+mod config;
+mod http;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use net::{Control, SipSockets};
+use pbx::Pbx;
+use rand::RngCore;
+use sip::digest::{AuthConfig, Authenticator};
+use sip::registrar::Registrar;
+use sip::{Endpoint, EndpointConfig, Transport};
+use store::Store;
+use store_sqlite::SqliteStore;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
+
+use crate::config::{Config, Overrides};
+
+#[derive(Debug, Parser)]
+#[command(name = "svar", version, about = "svar: a phone system that keeps a municipality's telephone promises")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run svar (SIP registrar and B2BUA, HTTP health and metrics).
+    Serve {
+        /// Configuration file (TOML). Default: the built-in demo municipality.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// SIP address (UDP and TCP), overrides the file.
+        #[arg(long)]
+        sip: Option<String>,
+        /// HTTP address, overrides the file.
+        #[arg(long)]
+        http: Option<String>,
+        /// Data directory (database), default ./data.
+        #[arg(long)]
+        data_dir: Option<String>,
+    },
+    /// Check a configuration file; list every problem and exit non-zero if any.
+    CheckConfig {
+        /// The file.
+        file: PathBuf,
+    },
+}
+
+fn read_config(path: Option<&PathBuf>, ov: &Overrides) -> Result<Config> {
+    let text = match path {
+        Some(p) => std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?,
+        None => config::DEMO.to_owned(),
+    };
+    Ok(config::load(&text, ov)?)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_target(false)
+        .init();
+    match cli.command {
+        Command::CheckConfig { file } => match read_config(Some(&file), &Overrides::default()) {
+            Ok(c) => {
+                println!(
+                    "{}: ok ({} users, {} trunks, {} inbound numbers, {} outbound routes)",
+                    file.display(),
+                    c.pbx.users.len(),
+                    c.pbx.trunks.len(),
+                    c.pbx.dids.len(),
+                    c.pbx.routes.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{}: {e:#}", file.display());
+                ExitCode::FAILURE
+            }
+        },
+        Command::Serve { config, sip, http, data_dir } => {
+            let ov = Overrides { sip, http, data_dir };
+            let cfg = match read_config(config.as_ref(), &ov) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("svar will not start: {e:#}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match rt.block_on(serve(cfg)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    error!("{e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+async fn serve(cfg: Config) -> Result<()> {
+    let store = SqliteStore::open_dir(&cfg.data_dir).await.with_context(|| format!("cannot open the store in {}", cfg.data_dir.display()))?;
+    let now_unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let mut registrar = Registrar::new(cfg.pbx.registrar.clone());
+    let saved = store.load_bindings().await?;
+    registrar.restore(now_unix, saved);
+    let restored = registrar.binding_count();
+
+    let udp = UdpSocket::bind(cfg.sip).await.with_context(|| format!("cannot bind SIP UDP {}", cfg.sip))?;
+    let tcp = TcpListener::bind(cfg.sip).await.with_context(|| format!("cannot bind SIP TCP {}", cfg.sip))?;
+    let http_listener = TcpListener::bind(cfg.http).await.with_context(|| format!("cannot bind HTTP {}", cfg.http))?;
+    let sip_addr = udp.local_addr()?;
+    let contact = SocketAddr::new(cfg.advertise, sip_addr.port());
+
+    let mut rng = rand::rng();
+    let mut secret = [0u8; 32];
+    rng.fill_bytes(&mut secret);
+    let mut ep_cfg = EndpointConfig::new(vec![(Transport::Udp, contact), (Transport::Tcp, contact)], rng.next_u64());
+    ep_cfg.timers = cfg.timers;
+    ep_cfg.user_agent = format!("svar/{}", env!("CARGO_PKG_VERSION"));
+    let endpoint = Endpoint::new(ep_cfg);
+    let mut auth_cfg = AuthConfig::new(&cfg.pbx.domain);
+    auth_cfg.max_failures = cfg.max_auth_failures;
+    let auth = Authenticator::new(auth_cfg, secret, Instant::now());
+    let mut pbx_cfg = cfg.pbx.clone();
+    pbx_cfg.contact_addrs = vec![(Transport::Udp, contact), (Transport::Tcp, contact)];
+    let pbx = Pbx::new(endpoint, pbx_cfg, auth, registrar);
+
+    let (persist_tx, persist_rx) = mpsc::unbounded_channel();
+    let writer = tokio::spawn(net::writer::run(store.clone(), persist_rx));
+    let (control_tx, control_rx) = mpsc::channel(64);
+    let sip_task = tokio::spawn(net::sip_loop::run(pbx, SipSockets { udp, tcp: Some(tcp) }, persist_tx, control_rx));
+
+    let app = http::router(http::AppState { control: control_tx.clone() });
+    let (http_stop_tx, http_stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let http_task = tokio::spawn(async move {
+        let _ = axum::serve(http_listener, app)
+            .with_graceful_shutdown(async {
+                let _ = http_stop_rx.await;
+            })
+            .await;
+    });
+
+    info!(
+        municipality = %cfg.municipality,
+        sip = %sip_addr,
+        http = %cfg.http,
+        users = cfg.pbx.users.len(),
+        restored_registrations = restored,
+        "svar is ready"
+    );
+
+    shutdown_signal().await;
+    info!(grace_s = cfg.drain_grace.as_secs(), "shutting down: new calls get 503, established calls may finish");
+    let _ = control_tx.send(Control::Drain { grace: cfg.drain_grace }).await;
+    drop(control_tx);
+    match sip_task.await {
+        Ok(_pbx) => {}
+        Err(e) => warn!(error = %e, "SIP loop ended abnormally"),
+    }
+    // the SIP loop dropped its sender: the writer flushes what is left and ends
+    if let Err(e) = writer.await {
+        warn!(error = %e, "store writer ended abnormally");
+    }
+    let _ = http_stop_tx.send(());
+    let _ = http_task.await;
+    info!("svar stopped; all records written");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

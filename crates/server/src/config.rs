@@ -1,0 +1,473 @@
+//! Configuration: TOML → [`RawConfig`] (unknown fields refused) → [`Config`] (every
+//! problem listed, nothing invalid can pass).
+
+use std::collections::HashSet;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use pbx::config::{Did, DidTarget, OutboundRoute, PbxConfig, SourceMatch, Trunk, TrunkCredentials, User};
+use pbx::numbers::{Pattern, normalise};
+use serde::Deserialize;
+use sip::Transport;
+use sip::digest::Credentials;
+use sip::registrar::RegistrarConfig;
+use sip::timers::TimerConfig;
+
+/// The demo municipality, built into the binary so `svar serve` runs anywhere.
+pub(crate) const DEMO: &str = include_str!("../../../config/demo.toml");
+
+/// The file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawConfig {
+    /// Listening addresses and data directory.
+    pub(crate) server: RawServer,
+    /// SIP settings.
+    pub(crate) sip: RawSip,
+    /// The municipality's name (more of the organisation comes with the calendar issue).
+    pub(crate) municipality: RawMunicipality,
+    /// Phone users.
+    #[serde(default)]
+    pub(crate) users: Vec<RawUser>,
+    /// Provider trunks.
+    #[serde(default)]
+    pub(crate) trunks: Vec<RawTrunk>,
+    /// Inbound numbers.
+    #[serde(default)]
+    pub(crate) dids: Vec<RawDid>,
+    /// Outbound routes.
+    #[serde(default)]
+    pub(crate) routes: Vec<RawRoute>,
+}
+
+/// `[server]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawServer {
+    /// SIP address (UDP and TCP), e.g. `0.0.0.0:5060`.
+    pub(crate) sip: String,
+    /// HTTP address for health, metrics and (later) the console.
+    pub(crate) http: String,
+    /// Address written into Via and Contact; needed when `sip` is a wildcard.
+    pub(crate) advertise: Option<String>,
+    /// Data directory (database, recordings).
+    pub(crate) data_dir: Option<String>,
+    /// Seconds calls may continue after SIGTERM.
+    pub(crate) drain_grace_s: Option<u64>,
+}
+
+/// `[sip]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSip {
+    /// Domain and digest realm.
+    pub(crate) domain: String,
+    /// Seconds a callee rings.
+    pub(crate) ring_timeout_s: Option<u64>,
+    /// Registrar minimum expiry.
+    pub(crate) min_expires: Option<u32>,
+    /// Registrar maximum expiry.
+    pub(crate) max_expires: Option<u32>,
+    /// Registrar default expiry.
+    pub(crate) default_expires: Option<u32>,
+    /// T1 in ms.
+    pub t1_ms: Option<u64>,
+    /// T2 in ms.
+    pub t2_ms: Option<u64>,
+    /// T4 in ms.
+    pub t4_ms: Option<u64>,
+    /// Failed digest attempts allowed per source per minute.
+    pub(crate) max_auth_failures: Option<u32>,
+}
+
+/// `[municipality]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMunicipality {
+    /// Name.
+    pub(crate) name: String,
+}
+
+/// `[[users]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawUser {
+    /// Extension and SIP user name.
+    pub(crate) extension: String,
+    /// Display name.
+    pub(crate) name: String,
+    /// SIP password.
+    pub(crate) password: String,
+    /// Outside caller id.
+    pub(crate) caller_id: Option<String>,
+}
+
+/// `[[trunks]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTrunk {
+    /// Name.
+    pub(crate) name: String,
+    /// Provider address `ip:port`.
+    pub(crate) proxy: String,
+    /// `udp` or `tcp`.
+    pub(crate) transport: Option<String>,
+    /// Trusted sources: `ip` or `ip:port`.
+    #[serde(default)]
+    pub(crate) allowed_sources: Vec<String>,
+    /// Username for digest.
+    pub(crate) username: Option<String>,
+    /// Password for digest.
+    pub(crate) password: Option<String>,
+    /// Register with the provider.
+    #[serde(default)]
+    pub(crate) register: bool,
+    /// Caller id for outbound calls.
+    pub(crate) caller_id: String,
+}
+
+/// `[[dids]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDid {
+    /// Number as the provider sends it.
+    pub(crate) number: String,
+    /// Target user's extension.
+    pub(crate) user: String,
+}
+
+/// `[[routes]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRoute {
+    /// Name.
+    pub(crate) name: String,
+    /// Dial patterns.
+    pub(crate) patterns: Vec<String>,
+    /// Trunk name.
+    pub(crate) trunk: String,
+    /// Digits stripped.
+    #[serde(default)]
+    pub(crate) strip: usize,
+    /// Prefix added.
+    #[serde(default)]
+    pub(crate) prepend: String,
+    /// International allowed.
+    #[serde(default)]
+    pub(crate) allow_international: bool,
+    /// Premium rate allowed.
+    #[serde(default)]
+    pub(crate) allow_premium: bool,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    /// SIP listen address.
+    pub(crate) sip: SocketAddr,
+    /// HTTP listen address.
+    pub(crate) http: SocketAddr,
+    /// Address in Via/Contact.
+    pub(crate) advertise: IpAddr,
+    /// Data directory.
+    pub(crate) data_dir: PathBuf,
+    /// Drain grace.
+    pub(crate) drain_grace: Duration,
+    /// Municipality name.
+    pub(crate) municipality: String,
+    /// SIP timers.
+    pub(crate) timers: TimerConfig,
+    /// Digest failure limit.
+    pub(crate) max_auth_failures: u32,
+    /// Call control.
+    pub(crate) pbx: PbxConfig,
+}
+
+/// Overrides from the command line.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Overrides {
+    /// `--sip`
+    pub(crate) sip: Option<String>,
+    /// `--http`
+    pub(crate) http: Option<String>,
+    /// `--data-dir`
+    pub(crate) data_dir: Option<String>,
+}
+
+/// Every problem in a configuration.
+#[derive(Debug)]
+pub(crate) struct ConfigErrors(pub Vec<String>);
+
+impl std::fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "{} problem(s) in the configuration:", self.0.len())?;
+        for e in &self.0 {
+            writeln!(f, "  - {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// Parse and validate TOML text.
+pub(crate) fn load(text: &str, ov: &Overrides) -> Result<Config, ConfigErrors> {
+    let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigErrors(vec![format!("TOML: {}", e.to_string().trim())]))?;
+    validate(raw, ov)
+}
+
+fn parse_addr(errs: &mut Vec<String>, what: &str, s: &str) -> Option<SocketAddr> {
+    match s.parse() {
+        Ok(a) => Some(a),
+        Err(_) => {
+            errs.push(format!("{what}: {s:?} is not an address like 127.0.0.1:5060 or [::1]:5060"));
+            None
+        }
+    }
+}
+
+/// Turn a raw config into a valid one, collecting every error.
+pub(crate) fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, ConfigErrors> {
+    let mut errs = Vec::new();
+    let sip_s = ov.sip.clone().unwrap_or(raw.server.sip.clone());
+    let http_s = ov.http.clone().unwrap_or(raw.server.http.clone());
+    let sip = parse_addr(&mut errs, "server.sip", &sip_s);
+    let http = parse_addr(&mut errs, "server.http", &http_s);
+    let advertise = match &raw.server.advertise {
+        Some(a) => a.parse::<IpAddr>().map_err(|_| errs.push(format!("server.advertise: {a:?} is not an IP address"))).ok(),
+        None => sip.map(|s| if s.ip().is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { s.ip() }),
+    };
+    let data_dir = PathBuf::from(ov.data_dir.clone().or(raw.server.data_dir.clone()).unwrap_or_else(|| "./data".to_owned()));
+
+    let domain = raw.sip.domain.trim().to_owned();
+    if domain.is_empty() || sip_msg::Host::parse(&domain).is_err() {
+        errs.push(format!("sip.domain: {domain:?} is not a host name"));
+    }
+    let timers = TimerConfig {
+        t1: Duration::from_millis(raw.sip.t1_ms.unwrap_or(500)),
+        t2: Duration::from_millis(raw.sip.t2_ms.unwrap_or(4000)),
+        t4: Duration::from_millis(raw.sip.t4_ms.unwrap_or(5000)),
+    };
+    if timers.t1.is_zero() || timers.t1 > timers.t2 {
+        errs.push("sip.t1_ms must be above 0 and not above sip.t2_ms".into());
+    }
+    let registrar = RegistrarConfig {
+        min_expires: raw.sip.min_expires.unwrap_or(60),
+        max_expires: raw.sip.max_expires.unwrap_or(7200),
+        default_expires: raw.sip.default_expires.unwrap_or(3600),
+        max_contacts: 10,
+    };
+    if registrar.min_expires > registrar.max_expires {
+        errs.push("sip.min_expires is above sip.max_expires".into());
+    }
+    if !(registrar.min_expires..=registrar.max_expires).contains(&registrar.default_expires) {
+        errs.push("sip.default_expires must lie between min_expires and max_expires".into());
+    }
+
+    let mut users = Vec::new();
+    let mut seen = HashSet::new();
+    for (i, u) in raw.users.iter().enumerate() {
+        let at = format!("users[{i}] ({})", u.extension);
+        if u.extension.is_empty() || !u.extension.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'-' || c == b'_') {
+            errs.push(format!("{at}: extension must be letters, digits, '.', '-' or '_'"));
+        }
+        if !seen.insert(u.extension.clone()) {
+            errs.push(format!("{at}: extension used twice"));
+        }
+        if u.password.len() < 8 {
+            errs.push(format!("{at}: password must have at least 8 characters"));
+        }
+        users.push(User {
+            extension: u.extension.clone(),
+            display: u.name.clone(),
+            credentials: Credentials::from_password(&u.extension, &domain, &u.password),
+            caller_id: u.caller_id.as_deref().map(normalise),
+        });
+    }
+
+    let mut trunks = Vec::new();
+    let mut trunk_names = HashSet::new();
+    for (i, t) in raw.trunks.iter().enumerate() {
+        let at = format!("trunks[{i}] ({})", t.name);
+        if !trunk_names.insert(t.name.clone()) {
+            errs.push(format!("{at}: name used twice"));
+        }
+        let proxy = parse_addr(&mut errs, &format!("{at}.proxy"), &t.proxy);
+        let transport = match t.transport.as_deref().unwrap_or("udp") {
+            "udp" => Transport::Udp,
+            "tcp" => Transport::Tcp,
+            other => {
+                errs.push(format!("{at}.transport: {other:?} is not udp or tcp"));
+                Transport::Udp
+            }
+        };
+        let mut allowed_sources = Vec::new();
+        for s in &t.allowed_sources {
+            if let Ok(a) = s.parse::<SocketAddr>() {
+                allowed_sources.push(SourceMatch { ip: a.ip(), port: Some(a.port()) });
+            } else if let Ok(ip) = s.parse::<IpAddr>() {
+                allowed_sources.push(SourceMatch { ip, port: None });
+            } else {
+                errs.push(format!("{at}.allowed_sources: {s:?} is not an IP or IP:port"));
+            }
+        }
+        let credentials = match (&t.username, &t.password) {
+            (Some(u), Some(p)) => Some(TrunkCredentials { username: u.clone(), password: p.clone() }),
+            (None, None) => None,
+            _ => {
+                errs.push(format!("{at}: username and password go together"));
+                None
+            }
+        };
+        if t.register && credentials.is_none() {
+            errs.push(format!("{at}: register = true needs username and password"));
+        }
+        if allowed_sources.is_empty() && credentials.is_none() {
+            errs.push(format!("{at}: give allowed_sources (IP auth) or username/password (digest)"));
+        }
+        if let Some(proxy) = proxy {
+            trunks.push(Trunk {
+                name: t.name.clone(),
+                proxy,
+                transport,
+                allowed_sources,
+                credentials,
+                register: t.register,
+                default_caller_id: normalise(&t.caller_id),
+            });
+        }
+    }
+
+    let mut dids = Vec::new();
+    let mut did_numbers = HashSet::new();
+    for (i, d) in raw.dids.iter().enumerate() {
+        let number = normalise(&d.number);
+        if number.is_empty() {
+            errs.push(format!("dids[{i}]: {:?} has no digits", d.number));
+        }
+        if !did_numbers.insert(number.clone()) {
+            errs.push(format!("dids[{i}]: number {} used twice", d.number));
+        }
+        if !seen.contains(&d.user) {
+            errs.push(format!("dids[{i}]: user {:?} does not exist", d.user));
+        }
+        dids.push(Did { number, target: DidTarget::User(d.user.clone()) });
+    }
+
+    let mut routes = Vec::new();
+    for (i, r) in raw.routes.iter().enumerate() {
+        let at = format!("routes[{i}] ({})", r.name);
+        if !trunk_names.contains(&r.trunk) {
+            errs.push(format!("{at}: trunk {:?} does not exist", r.trunk));
+        }
+        if r.patterns.is_empty() {
+            errs.push(format!("{at}: needs at least one pattern"));
+        }
+        let mut patterns = Vec::new();
+        for p in &r.patterns {
+            match Pattern::parse(p) {
+                Ok(p) => patterns.push(p),
+                Err(e) => errs.push(format!("{at}: {e}")),
+            }
+        }
+        routes.push(OutboundRoute {
+            name: r.name.clone(),
+            patterns,
+            trunk: r.trunk.clone(),
+            strip: r.strip,
+            prepend: r.prepend.clone(),
+            allow_international: r.allow_international,
+            allow_premium: r.allow_premium,
+        });
+    }
+
+    if !errs.is_empty() {
+        return Err(ConfigErrors(errs));
+    }
+    let (Some(sip), Some(http), Some(advertise)) = (sip, http, advertise) else {
+        return Err(ConfigErrors(vec!["addresses missing".into()]));
+    };
+    let contact = SocketAddr::new(advertise, sip.port());
+    Ok(Config {
+        sip,
+        http,
+        advertise,
+        data_dir,
+        drain_grace: Duration::from_secs(raw.server.drain_grace_s.unwrap_or(30)),
+        municipality: raw.municipality.name,
+        timers,
+        max_auth_failures: raw.sip.max_auth_failures.unwrap_or(10),
+        pbx: PbxConfig {
+            domain,
+            users,
+            trunks,
+            dids,
+            routes,
+            ring_timeout: Duration::from_secs(raw.sip.ring_timeout_s.unwrap_or(30)),
+            registrar,
+            contact_addrs: vec![(Transport::Udp, contact), (Transport::Tcp, contact)],
+            drain_retry_after: 60,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_config_is_valid() {
+        let c = load(DEMO, &Overrides::default()).expect("demo config");
+        assert!(c.pbx.users.len() >= 4);
+    }
+
+    #[test]
+    fn every_problem_is_listed() {
+        let text = r#"
+            [server]
+            sip = "not-an-address"
+            http = "127.0.0.1:8080"
+            [sip]
+            domain = "svar.example"
+            min_expires = 9000
+            [municipality]
+            name = "X"
+            [[users]]
+            extension = "1001"
+            name = "A"
+            password = "short"
+            [[users]]
+            extension = "1001"
+            name = "B"
+            password = "longenough1"
+            [[dids]]
+            number = "+4511111111"
+            user = "9999"
+            [[routes]]
+            name = "r"
+            patterns = ["4a"]
+            trunk = "missing"
+        "#;
+        let e = load(text, &Overrides::default()).expect_err("invalid");
+        let all = e.to_string();
+        for needle in ["server.sip", "min_expires", "password", "used twice", "9999", "trunk \"missing\"", "dial pattern"] {
+            assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
+        }
+        assert!(e.0.len() >= 7, "{all}");
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let text = DEMO.replace("[server]", "[server]\nsurprise = 1");
+        let e = load(&text, &Overrides::default()).expect_err("unknown field");
+        assert!(e.to_string().contains("surprise"), "{e}");
+    }
+
+    #[test]
+    fn overrides_win() {
+        let c = load(DEMO, &Overrides { sip: Some("127.0.0.1:5999".into()), http: None, data_dir: Some("/tmp/x".into()) }).expect("ok");
+        assert_eq!(c.sip.port(), 5999);
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+    }
+}
