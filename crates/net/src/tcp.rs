@@ -24,7 +24,11 @@ pub(crate) enum TcpEvent {
 /// Connections idle this long are closed (RFC 5626 keep-alives count as activity).
 pub(crate) const IDLE: Duration = Duration::from_secs(600);
 
-pub(crate) fn spawn(stream: TcpStream, peer: SocketAddr, events: mpsc::UnboundedSender<TcpEvent>) -> mpsc::Sender<Vec<u8>> {
+pub(crate) fn spawn(
+    stream: TcpStream,
+    peer: SocketAddr,
+    events: mpsc::UnboundedSender<TcpEvent>,
+) -> mpsc::Sender<Vec<u8>> {
     let (tx, rx) = mpsc::channel::<Vec<u8>>(256);
     let _ = stream.set_nodelay(true);
     let _ = events.send(TcpEvent::Up(peer, tx.clone()));
@@ -32,7 +36,10 @@ pub(crate) fn spawn(stream: TcpStream, peer: SocketAddr, events: mpsc::Unbounded
     tx
 }
 
-pub(crate) fn connect(peer: SocketAddr, events: mpsc::UnboundedSender<TcpEvent>) -> mpsc::Sender<Vec<u8>> {
+pub(crate) fn connect(
+    peer: SocketAddr,
+    events: mpsc::UnboundedSender<TcpEvent>,
+) -> mpsc::Sender<Vec<u8>> {
     let (tx, rx) = mpsc::channel::<Vec<u8>>(256);
     let tx2 = tx.clone();
     tokio::spawn(async move {
@@ -51,7 +58,12 @@ pub(crate) fn connect(peer: SocketAddr, events: mpsc::UnboundedSender<TcpEvent>)
     tx
 }
 
-async fn run(mut stream: TcpStream, peer: SocketAddr, mut outgoing: mpsc::Receiver<Vec<u8>>, events: mpsc::UnboundedSender<TcpEvent>) {
+async fn run(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    mut outgoing: mpsc::Receiver<Vec<u8>>,
+    events: mpsc::UnboundedSender<TcpEvent>,
+) {
     let mut buf: Vec<u8> = Vec::with_capacity(8192);
     let mut chunk = vec![0u8; 8192];
     loop {

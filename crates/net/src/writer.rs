@@ -38,7 +38,11 @@ fn push(p: Persist, bindings: &mut Vec<BindingChange>, records: &mut Vec<CallRec
     }
 }
 
-async fn flush<S: Store>(store: &S, bindings: &mut Vec<BindingChange>, records: &mut Vec<CallRecord>) {
+async fn flush<S: Store>(
+    store: &S,
+    bindings: &mut Vec<BindingChange>,
+    records: &mut Vec<CallRecord>,
+) {
     // A failed write is retried a few times; records are never dropped silently.
     for attempt in 0..5u32 {
         let mut ok = true;
@@ -65,5 +69,9 @@ async fn flush<S: Store>(store: &S, bindings: &mut Vec<BindingChange>, records: 
         }
         tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
     }
-    error!(bindings = bindings.len(), records = records.len(), "store unavailable; keeping records in memory for the next batch");
+    error!(
+        bindings = bindings.len(),
+        records = records.len(),
+        "store unavailable; keeping records in memory for the next batch"
+    );
 }

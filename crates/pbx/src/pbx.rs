@@ -5,8 +5,8 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use sip::digest::{AuthOutcome, Authenticator};
 use sip::dialog::Dialog;
+use sip::digest::{AuthOutcome, Authenticator};
 use sip::registrar::{BindingChange, Registrar};
 use sip::{ClientTxId, Endpoint, Event, Input, Output, Peer, ServerTxId, Transport};
 use sip_msg::{Core, HeaderName, Method, Pii, Request, Response, Uri};
@@ -149,7 +149,9 @@ impl Pbx {
     pub fn handle_input(&mut self, input: Input<'_>, wall_ms: i64) {
         self.wall_ms = wall_ms;
         let now = match &input {
-            Input::Datagram { now, .. } | Input::Message { now, .. } | Input::TransportError { now, .. } => *now,
+            Input::Datagram { now, .. }
+            | Input::Message { now, .. }
+            | Input::TransportError { now, .. } => *now,
             Input::Timeout(now) => *now,
         };
         if !self.started {
@@ -213,9 +215,14 @@ impl Pbx {
     /// `now + grace` are hung up by svar.
     pub fn begin_drain(&mut self, now: Instant, grace: Duration) {
         if !self.draining {
-            info!(active_calls = self.calls.len(), grace_s = grace.as_secs(), "draining: refusing new calls");
+            info!(
+                active_calls = self.calls.len(),
+                grace_s = grace.as_secs(),
+                "draining: refusing new calls"
+            );
             self.draining = true;
-            self.timers.push(Reverse((now + grace, PbxTimer::DrainDeadline)));
+            self.timers
+                .push(Reverse((now + grace, PbxTimer::DrainDeadline)));
         }
     }
 
@@ -230,7 +237,8 @@ impl Pbx {
 
     fn start(&mut self, now: Instant) {
         self.started = true;
-        self.timers.push(Reverse((now + HOUSEKEEPING, PbxTimer::Housekeeping)));
+        self.timers
+            .push(Reverse((now + HOUSEKEEPING, PbxTimer::Housekeeping)));
         for i in 0..self.trunk_regs.len() {
             self.timers.push(Reverse((now, PbxTimer::TrunkRegister(i))));
         }
@@ -239,7 +247,9 @@ impl Pbx {
     fn pump(&mut self, now: Instant) {
         while let Some(o) = self.ep.poll_output() {
             match o {
-                Output::Transmit { peer, data } => self.out.push_back(PbxOutput::Transmit { peer, data }),
+                Output::Transmit { peer, data } => {
+                    self.out.push_back(PbxOutput::Transmit { peer, data })
+                }
                 Output::Event(e) => self.on_event(now, e),
             }
         }
@@ -257,7 +267,8 @@ impl Pbx {
                     for c in self.registrar.expire(self.wall_ms / 1000) {
                         self.out.push_back(PbxOutput::Persist(Persist::Binding(c)));
                     }
-                    self.timers.push(Reverse((now + HOUSEKEEPING, PbxTimer::Housekeeping)));
+                    self.timers
+                        .push(Reverse((now + HOUSEKEEPING, PbxTimer::Housekeeping)));
                 }
                 PbxTimer::TrunkRegister(i) => self.send_trunk_register(now, i, None),
                 PbxTimer::DrainDeadline => {
@@ -291,7 +302,12 @@ impl Pbx {
 
     fn on_event(&mut self, now: Instant, e: Event) {
         match e {
-            Event::Request { tx, request, core, source } => self.on_request(now, tx, request, core, source),
+            Event::Request {
+                tx,
+                request,
+                core,
+                source,
+            } => self.on_request(now, tx, request, core, source),
             Event::Ack { request, core, .. } => self.on_ack(request, core),
             Event::Cancelled { invite } => self.on_cancelled(now, invite),
             Event::Response { tx, response, core } => self.on_response(now, tx, response, core),
@@ -299,7 +315,10 @@ impl Pbx {
             Event::Timeout { tx } => self.on_client_timeout(now, tx),
             Event::AckTimeout { tx } => {
                 if let Some(id) = self.by_stx.get(&tx).copied() {
-                    warn!(call = id, "caller never acknowledged the answer; hanging up");
+                    warn!(
+                        call = id,
+                        "caller never acknowledged the answer; hanging up"
+                    );
                     self.hang_up(now, id, Party::System);
                 }
             }
@@ -319,7 +338,8 @@ impl Pbx {
             Method::Register => self.on_register(now, tx, &req, &core, source),
             Method::Options => {
                 let mut r = Response::to_request(&req, 200);
-                r.headers.push(HeaderName::Allow, self.ep.config().allow_header());
+                r.headers
+                    .push(HeaderName::Allow, self.ep.config().allow_header());
                 r.headers.push(HeaderName::Accept, "application/sdp");
                 self.respond(now, tx, r);
             }
@@ -330,15 +350,32 @@ impl Pbx {
 
     // ---- registrar -------------------------------------------------------------------
 
-    fn on_register(&mut self, now: Instant, tx: ServerTxId, req: &Request, core: &Core, source: Peer) {
-        let authz = req.headers.get(&HeaderName::Authorization).map(str::to_owned);
+    fn on_register(
+        &mut self,
+        now: Instant,
+        tx: ServerTxId,
+        req: &Request,
+        core: &Core,
+        source: Peer,
+    ) {
+        let authz = req
+            .headers
+            .get(&HeaderName::Authorization)
+            .map(str::to_owned);
         let cfg = &self.cfg;
-        let outcome = self.auth.verify(now, source.addr.ip(), "REGISTER", authz.as_deref(), |u| {
-            cfg.user(u).map(|x| x.credentials.clone())
-        });
+        let outcome = self
+            .auth
+            .verify(now, source.addr.ip(), "REGISTER", authz.as_deref(), |u| {
+                cfg.user(u).map(|x| x.credentials.clone())
+            });
         match outcome {
             AuthOutcome::Authorized { username } => {
-                let aor = core.to.uri.as_sip().and_then(|u| u.user.clone()).unwrap_or_default();
+                let aor = core
+                    .to
+                    .uri
+                    .as_sip()
+                    .and_then(|u| u.user.clone())
+                    .unwrap_or_default();
                 if aor != username {
                     warn!(user = %Pii(&username), aor = %Pii(&aor), "REGISTER for another user's address refused");
                     let mut r = Response::to_request(req, 403);
@@ -346,7 +383,9 @@ impl Pbx {
                     self.respond(now, tx, r);
                     return;
                 }
-                let out = self.registrar.register(self.wall_ms / 1000, &aor, req, core, source);
+                let out = self
+                    .registrar
+                    .register(self.wall_ms / 1000, &aor, req, core, source);
                 for c in out.changes {
                     self.out.push_back(PbxOutput::Persist(Persist::Binding(c)));
                 }
@@ -375,16 +414,32 @@ impl Pbx {
 
     // ---- new calls ---------------------------------------------------------------------
 
-    fn refuse_call(&mut self, now: Instant, tx: ServerTxId, req: &Request, core: &Core, status: u16, reason: Option<&str>, rec: (Direction, String, String)) {
+    fn refuse_call(
+        &mut self,
+        now: Instant,
+        tx: ServerTxId,
+        req: &Request,
+        core: &Core,
+        status: u16,
+        reason: Option<&str>,
+        rec: (Direction, String, String),
+    ) {
         let mut r = Response::to_request(req, status);
         if let Some(reason) = reason {
             r.reason = reason.to_owned();
         }
         if status == 503 {
-            r.headers.push(HeaderName::RetryAfter, self.cfg.drain_retry_after.to_string());
+            r.headers.push(
+                HeaderName::RetryAfter,
+                self.cfg.drain_retry_after.to_string(),
+            );
         }
         self.respond(now, tx, r);
-        let outcome = if status == 503 && self.draining { Outcome::Draining } else { Outcome::from_status(status) };
+        let outcome = if status == 503 && self.draining {
+            Outcome::Draining
+        } else {
+            Outcome::from_status(status)
+        };
         self.finish_record(CallRecord {
             call_id: core.call_id.clone(),
             direction: rec.0,
@@ -401,7 +456,11 @@ impl Pbx {
     }
 
     fn finish_record(&mut self, rec: CallRecord) {
-        *self.stats.calls_by_outcome.entry(rec.outcome.as_str()).or_default() += 1;
+        *self
+            .stats
+            .calls_by_outcome
+            .entry(rec.outcome.as_str())
+            .or_default() += 1;
         info!(
             call = %rec.call_id,
             direction = rec.direction.as_str(),
@@ -411,25 +470,51 @@ impl Pbx {
             status = rec.status,
             "call ended"
         );
-        self.out.push_back(PbxOutput::Persist(Persist::CallRecord(rec)));
+        self.out
+            .push_back(PbxOutput::Persist(Persist::CallRecord(rec)));
     }
 
-    fn on_new_invite(&mut self, now: Instant, tx: ServerTxId, req: Request, core: Core, source: Peer) {
+    fn on_new_invite(
+        &mut self,
+        now: Instant,
+        tx: ServerTxId,
+        req: Request,
+        core: Core,
+        source: Peer,
+    ) {
         let dialled = match &req.uri {
-            Uri::Sip(u) => u.user_unescaped().map(|u| u.into_owned()).unwrap_or_default(),
+            Uri::Sip(u) => u
+                .user_unescaped()
+                .map(|u| u.into_owned())
+                .unwrap_or_default(),
             Uri::Tel(t) => t.digits(),
             Uri::Other { .. } => String::new(),
         };
-        let from_user = core.from.uri.as_sip().and_then(|u| u.user.clone()).unwrap_or_default();
+        let from_user = core
+            .from
+            .uri
+            .as_sip()
+            .and_then(|u| u.user.clone())
+            .unwrap_or_default();
 
         // Who is calling: a trunk by address, or a user by digest.
-        let trunk = self.cfg.trunk_by_source(source.addr).map(|t| t.name.clone());
+        let trunk = self
+            .cfg
+            .trunk_by_source(source.addr)
+            .map(|t| t.name.clone());
         let caller_user = if trunk.is_some() {
             None
         } else {
-            let authz = req.headers.get(&HeaderName::ProxyAuthorization).map(str::to_owned);
+            let authz = req
+                .headers
+                .get(&HeaderName::ProxyAuthorization)
+                .map(str::to_owned);
             let cfg = &self.cfg;
-            match self.auth.verify(now, source.addr.ip(), "INVITE", authz.as_deref(), |u| cfg.user(u).map(|x| x.credentials.clone())) {
+            match self
+                .auth
+                .verify(now, source.addr.ip(), "INVITE", authz.as_deref(), |u| {
+                    cfg.user(u).map(|x| x.credentials.clone())
+                }) {
                 AuthOutcome::Authorized { username } => Some(username),
                 AuthOutcome::Challenge { stale, failed } => {
                     if failed {
@@ -450,19 +535,35 @@ impl Pbx {
                 }
             }
         };
-        let direction_in = if trunk.is_some() { Direction::Inbound } else { Direction::Internal };
+        let direction_in = if trunk.is_some() {
+            Direction::Inbound
+        } else {
+            Direction::Internal
+        };
         let caller = caller_user.clone().unwrap_or_else(|| normalise(&from_user));
         if self.draining {
-            self.refuse_call(now, tx, &req, &core, 503, None, (direction_in, caller, dialled));
+            self.refuse_call(
+                now,
+                tx,
+                &req,
+                &core,
+                503,
+                None,
+                (direction_in, caller, dialled),
+            );
             return;
         }
 
         // Where to: a user (directly or through a DID), or out through a trunk.
         let number = normalise(&dialled);
         let target_user = if trunk.is_some() {
-            self.cfg.dids.iter().find(|d| d.number == number).map(|d| match &d.target {
-                DidTarget::User(ext) => ext.clone(),
-            })
+            self.cfg
+                .dids
+                .iter()
+                .find(|d| d.number == number)
+                .map(|d| match &d.target {
+                    DidTarget::User(ext) => ext.clone(),
+                })
         } else {
             self.cfg.user(&dialled).map(|u| u.extension.clone())
         };
@@ -490,26 +591,66 @@ impl Pbx {
             direction = Direction::Outbound;
             match self.route_outbound(&number) {
                 Ok((trunk_name, out_number)) => {
-                    let Some(t) = self.cfg.trunk(&trunk_name).cloned() else { return };
-                    let uri: Uri = match format!("sip:{out_number}@{}", sip_msg::Host::from(t.proxy.ip())).parse() {
-                        Ok(u) => u,
-                        Err(_) => {
-                            self.refuse_call(now, tx, &req, &core, 484, None, (direction, caller, callee));
-                            return;
-                        }
+                    let Some(t) = self.cfg.trunk(&trunk_name).cloned() else {
+                        return;
                     };
-                    from_user_out = self.cfg.user(user).and_then(|u| u.caller_id.clone()).unwrap_or_else(|| t.default_caller_id.clone());
-                    targets.push((uri, Peer { transport: t.transport, addr: t.proxy }, Some(trunk_name)));
+                    let uri: Uri =
+                        match format!("sip:{out_number}@{}", sip_msg::Host::from(t.proxy.ip()))
+                            .parse()
+                        {
+                            Ok(u) => u,
+                            Err(_) => {
+                                self.refuse_call(
+                                    now,
+                                    tx,
+                                    &req,
+                                    &core,
+                                    484,
+                                    None,
+                                    (direction, caller, callee),
+                                );
+                                return;
+                            }
+                        };
+                    from_user_out = self
+                        .cfg
+                        .user(user)
+                        .and_then(|u| u.caller_id.clone())
+                        .unwrap_or_else(|| t.default_caller_id.clone());
+                    targets.push((
+                        uri,
+                        Peer {
+                            transport: t.transport,
+                            addr: t.proxy,
+                        },
+                        Some(trunk_name),
+                    ));
                 }
                 Err(refusal) => {
                     warn!(caller = %Pii(user), number = %Pii(&number), reason = refusal.1, "outbound call refused");
-                    self.refuse_call(now, tx, &req, &core, refusal.0, Some(refusal.1), (direction, caller, callee));
+                    self.refuse_call(
+                        now,
+                        tx,
+                        &req,
+                        &core,
+                        refusal.0,
+                        Some(refusal.1),
+                        (direction, caller, callee),
+                    );
                     return;
                 }
             }
         } else {
             // From a trunk to a number we do not own: never hairpin out again (toll fraud).
-            self.refuse_call(now, tx, &req, &core, 404, None, (Direction::Inbound, caller, callee));
+            self.refuse_call(
+                now,
+                tx,
+                &req,
+                &core,
+                404,
+                None,
+                (Direction::Inbound, caller, callee),
+            );
             return;
         }
 
@@ -553,7 +694,11 @@ impl Pbx {
         let from_hdr = {
             let host = &self.cfg.domain;
             match &from_display {
-                Some(d) => format!("{} <sip:{from_user_out}@{host}>;tag={}", sip_msg::text::quote(d), call.b_tag),
+                Some(d) => format!(
+                    "{} <sip:{from_user_out}@{host}>;tag={}",
+                    sip_msg::text::quote(d),
+                    call.b_tag
+                ),
                 None => format!("<sip:{from_user_out}@{host}>;tag={}", call.b_tag),
             }
         };
@@ -561,13 +706,21 @@ impl Pbx {
             let mut r = Request::new(Method::Invite, uri.clone());
             r.headers.push(HeaderName::From, from_hdr.as_str());
             let to_host = self.cfg.domain.clone();
-            r.headers.push(HeaderName::To, format!("<sip:{callee}@{to_host}>"));
+            r.headers
+                .push(HeaderName::To, format!("<sip:{callee}@{to_host}>"));
             r.headers.push(HeaderName::CallId, call.b_call_id.as_str());
             r.headers.push(HeaderName::CSeq, "1 INVITE");
-            r.headers.push(HeaderName::Contact, self.contact(peer.transport));
-            r.headers.push(HeaderName::Allow, self.ep.config().allow_header());
+            r.headers
+                .push(HeaderName::Contact, self.contact(peer.transport));
+            r.headers
+                .push(HeaderName::Allow, self.ep.config().allow_header());
             if !call.a_invite.body.is_empty() {
-                let ct = call.a_invite.headers.get(&HeaderName::ContentType).unwrap_or("application/sdp").to_owned();
+                let ct = call
+                    .a_invite
+                    .headers
+                    .get(&HeaderName::ContentType)
+                    .unwrap_or("application/sdp")
+                    .to_owned();
                 r.set_body(Some(&ct), call.a_invite.body.clone());
             }
             match self.ep.send_request(now, r.clone(), peer) {
@@ -590,6 +743,9 @@ impl Pbx {
             self.refuse_call(now, tx, &req, &core, 503, None, (direction, caller, callee));
             return;
         }
+        // forking takes time: stop the caller's retransmissions (§17.2.1)
+        let trying = Response::to_request(&call.a_invite, 100);
+        self.respond(now, tx, trying);
         if let Some(d) = call.ring_deadline {
             self.timers.push(Reverse((d, PbxTimer::Ring(id))));
         }
@@ -617,7 +773,9 @@ impl Pbx {
                 }
                 _ => {}
             }
-            let stripped = number.get(route.strip.min(number.len())..).unwrap_or_default();
+            let stripped = number
+                .get(route.strip.min(number.len())..)
+                .unwrap_or_default();
             return Ok((route.trunk.clone(), format!("{}{stripped}", route.prepend)));
         }
         Err(blocked.unwrap_or(match class {
@@ -630,13 +788,20 @@ impl Pbx {
     // ---- callee responses -------------------------------------------------------------
 
     fn on_response(&mut self, now: Instant, tx: ClientTxId, resp: Response, core: Core) {
-        let Some(role) = self.by_ctx.get(&tx).cloned() else { return };
+        let Some(role) = self.by_ctx.get(&tx).cloned() else {
+            return;
+        };
         if resp.status >= 200 && !(core.cseq.method == Method::Invite && resp.status < 300) {
             self.by_ctx.remove(&tx);
         }
         match role {
             TxRole::Fork(id, i) => self.on_fork_response(now, id, i, resp, core),
-            TxRole::Relay { call, stx, request, from } => {
+            TxRole::Relay {
+                call,
+                stx,
+                request,
+                from,
+            } => {
                 if resp.status < 200 {
                     return;
                 }
@@ -664,11 +829,17 @@ impl Pbx {
                 let mut r = Response::to_request(&request, resp.status);
                 r.reason = resp.reason.clone();
                 if !resp.body.is_empty() {
-                    let ct = resp.headers.get(&HeaderName::ContentType).map(str::to_owned);
+                    let ct = resp
+                        .headers
+                        .get(&HeaderName::ContentType)
+                        .map(str::to_owned);
                     r.set_body(ct.as_deref(), resp.body.clone());
                 }
                 if request.method == Method::Invite || request.method == Method::Update {
-                    r.headers.push(HeaderName::Contact, self.contact(request_transport(&request)));
+                    r.headers.push(
+                        HeaderName::Contact,
+                        self.contact(request_transport(&request)),
+                    );
                 }
                 self.respond(now, stx, r);
             }
@@ -684,16 +855,23 @@ impl Pbx {
             }
             return;
         };
-        let Some(fork) = call.forks.get(i) else { return };
+        let Some(fork) = call.forks.get(i) else {
+            return;
+        };
         let fork_peer = fork.peer;
         let status = resp.status;
         if call.state == CallState::Answered {
             if (200..300).contains(&status) {
-                let same = call.b.as_ref().is_some_and(|b| b.dialog.id.remote_tag == core.to.tag().unwrap_or_default());
+                let same = call
+                    .b
+                    .as_ref()
+                    .is_some_and(|b| b.dialog.id.remote_tag == core.to.tag().unwrap_or_default());
                 if same {
                     // retransmitted 2xx: our ACK was lost
                     if let Some(b) = &call.b {
-                        let ack = b.dialog.make_ack(b.invite_seq, &self.cfg.contact(fork_peer.transport));
+                        let ack = b
+                            .dialog
+                            .make_ack(b.invite_seq, &self.cfg.contact(fork_peer.transport));
                         let _ = self.ep.send_ack(ack, fork_peer, None);
                     }
                 } else {
@@ -709,9 +887,15 @@ impl Pbx {
                 let mut r = Response::to_request(&call.a_invite, status);
                 r.reason = resp.reason.clone();
                 let _ = r.ensure_to_tag(&call.a_tag);
-                r.headers.push(HeaderName::Contact, self.cfg.contact(call.a_source.transport));
+                r.headers.push(
+                    HeaderName::Contact,
+                    self.cfg.contact(call.a_source.transport),
+                );
                 if !resp.body.is_empty() {
-                    let ct = resp.headers.get(&HeaderName::ContentType).map(str::to_owned);
+                    let ct = resp
+                        .headers
+                        .get(&HeaderName::ContentType)
+                        .map(str::to_owned);
                     r.set_body(ct.as_deref(), resp.body.clone());
                 }
                 let tx = call.a_tx;
@@ -721,13 +905,34 @@ impl Pbx {
             _ => {
                 // A provider challenge: answer it once with the trunk's credentials.
                 if (status == 401 || status == 407) && !fork.auth_tried {
-                    if let Some(creds) = fork.trunk.as_deref().and_then(|t| self.cfg.trunk(t)).and_then(|t| t.credentials.clone()) {
-                        let hdr = if status == 401 { HeaderName::WwwAuthenticate } else { HeaderName::ProxyAuthenticate };
-                        let answer_hdr = if status == 401 { HeaderName::Authorization } else { HeaderName::ProxyAuthorization };
+                    if let Some(creds) = fork
+                        .trunk
+                        .as_deref()
+                        .and_then(|t| self.cfg.trunk(t))
+                        .and_then(|t| t.credentials.clone())
+                    {
+                        let hdr = if status == 401 {
+                            HeaderName::WwwAuthenticate
+                        } else {
+                            HeaderName::ProxyAuthenticate
+                        };
+                        let answer_hdr = if status == 401 {
+                            HeaderName::Authorization
+                        } else {
+                            HeaderName::ProxyAuthorization
+                        };
                         let challenge = resp.headers.get(&hdr).unwrap_or_default().to_owned();
                         let mut r = fork.request.clone();
                         let cnonce = format!("{:08x}", self.ep.ids().next_u64() as u32);
-                        if let Some(a) = sip::digest::answer_challenge(&challenge, "INVITE", &r.uri.to_string(), &creds.username, &creds.password, &cnonce, 1) {
+                        if let Some(a) = sip::digest::answer_challenge(
+                            &challenge,
+                            "INVITE",
+                            &r.uri.to_string(),
+                            &creds.username,
+                            &creds.password,
+                            &cnonce,
+                            1,
+                        ) {
                             r.headers.remove(&HeaderName::Via);
                             r.headers.set(HeaderName::CSeq, "2 INVITE");
                             r.headers.set(answer_hdr, a);
@@ -751,11 +956,18 @@ impl Pbx {
     }
 
     fn answer(&mut self, now: Instant, id: u64, i: usize, resp: Response, core: Core) {
-        let Some(call) = self.calls.get_mut(&id) else { return };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         let fork_peer = call.forks[i].peer;
         let mut b_dialog = Dialog::as_uac(&call.forks[i].request, &resp, &core, fork_peer);
         b_dialog.peer = fork_peer;
-        let invite_seq = call.forks[i].request.headers.cseq().map(|c| c.seq).unwrap_or(1);
+        let invite_seq = call.forks[i]
+            .request
+            .headers
+            .cseq()
+            .map(|c| c.seq)
+            .unwrap_or(1);
         call.forks[i].status = Some(resp.status);
         call.state = CallState::Answered;
         call.ring_deadline = None;
@@ -767,7 +979,10 @@ impl Pbx {
             let ack = b_dialog.make_ack(invite_seq, &b_contact);
             let _ = self.ep.send_ack(ack, fork_peer, None);
         }
-        self.by_dialog.insert((b_dialog.id.call_id.clone(), b_dialog.id.local_tag.clone()), (id, Side::B));
+        self.by_dialog.insert(
+            (b_dialog.id.call_id.clone(), b_dialog.id.local_tag.clone()),
+            (id, Side::B),
+        );
         call.b = Some(Leg {
             dialog: b_dialog,
             invite_seq,
@@ -777,21 +992,43 @@ impl Pbx {
         // the caller's leg
         let mut r = Response::to_request(&call.a_invite, 200);
         let _ = r.ensure_to_tag(&call.a_tag);
-        r.headers.push(HeaderName::Contact, self.cfg.contact(call.a_source.transport));
-        r.headers.push(HeaderName::Allow, self.ep.config().allow_header());
+        r.headers.push(
+            HeaderName::Contact,
+            self.cfg.contact(call.a_source.transport),
+        );
+        r.headers
+            .push(HeaderName::Allow, self.ep.config().allow_header());
         if !resp.body.is_empty() {
-            let ct = resp.headers.get(&HeaderName::ContentType).map(str::to_owned);
+            let ct = resp
+                .headers
+                .get(&HeaderName::ContentType)
+                .map(str::to_owned);
             r.set_body(ct.as_deref(), resp.body.clone());
         }
-        let a_dialog = Dialog::as_uas(&call.a_invite, &call.a_core, &call.a_tag, call.a_source, true);
-        self.by_dialog.insert((a_dialog.id.call_id.clone(), a_dialog.id.local_tag.clone()), (id, Side::A));
+        let a_dialog = Dialog::as_uas(
+            &call.a_invite,
+            &call.a_core,
+            &call.a_tag,
+            call.a_source,
+            true,
+        );
+        self.by_dialog.insert(
+            (a_dialog.id.call_id.clone(), a_dialog.id.local_tag.clone()),
+            (id, Side::A),
+        );
         call.a = Some(Leg {
             dialog: a_dialog,
             invite_seq: 0,
             reinvite_out: false,
             reinvite_in: false,
         });
-        let losers: Vec<ClientTxId> = call.forks.iter().enumerate().filter(|(j, f)| *j != i && f.status.is_none()).map(|(_, f)| f.tx).collect();
+        let losers: Vec<ClientTxId> = call
+            .forks
+            .iter()
+            .enumerate()
+            .filter(|(j, f)| *j != i && f.status.is_none())
+            .map(|(_, f)| f.tx)
+            .collect();
         let tx = call.a_tx;
         info!(call = id, "answered");
         self.respond(now, tx, r);
@@ -803,12 +1040,17 @@ impl Pbx {
     /// A 2xx from a callee we no longer want (a losing fork, or after the caller left):
     /// ACK it and hang up at once (RFC 3261 §15: the dialog must be ended).
     fn on_orphan_2xx(&mut self, now: Instant, resp: Response, core: &Core, peer: Option<Peer>) {
-        let Some(peer) = peer.or_else(|| self.peer_from_contact(&resp)) else { return };
+        let Some(peer) = peer.or_else(|| self.peer_from_contact(&resp)) else {
+            return;
+        };
         let req = {
-            let mut r = Request::new(Method::Invite, match resp.headers.contacts() {
-                Ok(Some(sip_msg::Contacts::List(l))) if !l.is_empty() => l[0].uri.clone(),
-                _ => return,
-            });
+            let mut r = Request::new(
+                Method::Invite,
+                match resp.headers.contacts() {
+                    Ok(Some(sip_msg::Contacts::List(l))) if !l.is_empty() => l[0].uri.clone(),
+                    _ => return,
+                },
+            );
             for name in [HeaderName::From, HeaderName::CallId, HeaderName::CSeq] {
                 if let Some(v) = resp.headers.get(&name) {
                     r.headers.push(name, v);
@@ -827,10 +1069,15 @@ impl Pbx {
     }
 
     fn peer_from_contact(&self, resp: &Response) -> Option<Peer> {
-        let Ok(Some(sip_msg::Contacts::List(l))) = resp.headers.contacts() else { return None };
+        let Ok(Some(sip_msg::Contacts::List(l))) = resp.headers.contacts() else {
+            return None;
+        };
         let u = l.first()?.uri.as_sip()?;
         let ip = u.host.ip()?;
-        let t = u.transport().and_then(|t| Transport::from_token(&t)).unwrap_or(Transport::Udp);
+        let t = u
+            .transport()
+            .and_then(|t| Transport::from_token(&t))
+            .unwrap_or(Transport::Udp);
         Some(Peer {
             transport: t,
             addr: std::net::SocketAddr::new(ip, u.port.unwrap_or(5060)),
@@ -838,7 +1085,9 @@ impl Pbx {
     }
 
     fn maybe_fail(&mut self, now: Instant, id: u64) {
-        let Some(call) = self.calls.get(&id) else { return };
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
         if call.forks.iter().any(|f| f.status.is_none()) {
             return;
         }
@@ -856,7 +1105,11 @@ impl Pbx {
         } else if statuses.iter().any(|s| *s == 408 || *s == 480 || *s == 487) {
             480
         } else {
-            statuses.first().copied().filter(|s| (400..700).contains(s)).unwrap_or(500)
+            statuses
+                .first()
+                .copied()
+                .filter(|s| (400..700).contains(s))
+                .unwrap_or(500)
         };
         let outcome = match status {
             480 if call.ringing => Outcome::NoAnswer,
@@ -867,7 +1120,9 @@ impl Pbx {
     }
 
     fn fail_call(&mut self, now: Instant, id: u64, status: u16, outcome: Outcome) {
-        let Some(mut call) = self.calls.remove(&id) else { return };
+        let Some(mut call) = self.calls.remove(&id) else {
+            return;
+        };
         let mut r = Response::to_request(&call.a_invite, status);
         let _ = r.ensure_to_tag(&call.a_tag);
         if status == 480 && outcome == Outcome::NoAnswer {
@@ -882,11 +1137,18 @@ impl Pbx {
     }
 
     fn on_ring_timeout(&mut self, now: Instant, id: u64, at: Instant) {
-        let Some(call) = self.calls.get(&id) else { return };
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
         if call.state != CallState::Calling || call.ring_deadline != Some(at) {
             return;
         }
-        let pending: Vec<ClientTxId> = call.forks.iter().filter(|f| f.status.is_none()).map(|f| f.tx).collect();
+        let pending: Vec<ClientTxId> = call
+            .forks
+            .iter()
+            .filter(|f| f.status.is_none())
+            .map(|f| f.tx)
+            .collect();
         for tx in pending {
             let _ = self.ep.send_cancel(now, tx);
         }
@@ -894,11 +1156,15 @@ impl Pbx {
     }
 
     fn on_client_timeout(&mut self, now: Instant, tx: ClientTxId) {
-        let Some(role) = self.by_ctx.remove(&tx) else { return };
+        let Some(role) = self.by_ctx.remove(&tx) else {
+            return;
+        };
         match role {
             TxRole::Fork(id, i) => {
                 if let Some(call) = self.calls.get_mut(&id) {
-                    if call.state == CallState::Calling && call.forks.get(i).is_some_and(|f| f.tx == tx) {
+                    if call.state == CallState::Calling
+                        && call.forks.get(i).is_some_and(|f| f.tx == tx)
+                    {
                         call.forks[i].status = Some(408);
                         self.maybe_fail(now, id);
                     }
@@ -910,7 +1176,10 @@ impl Pbx {
             TxRole::Bye => {}
             TxRole::TrunkRegister(i) => {
                 self.trunk_regs[i].registered = false;
-                self.timers.push(Reverse((now + Duration::from_secs(60), PbxTimer::TrunkRegister(i))));
+                self.timers.push(Reverse((
+                    now + Duration::from_secs(60),
+                    PbxTimer::TrunkRegister(i),
+                )));
             }
         }
     }
@@ -918,12 +1187,21 @@ impl Pbx {
     // ---- caller side -----------------------------------------------------------------
 
     fn on_cancelled(&mut self, now: Instant, invite: ServerTxId) {
-        let Some(id) = self.by_stx.get(&invite).copied() else { return };
-        let Some(call) = self.calls.get(&id) else { return };
+        let Some(id) = self.by_stx.get(&invite).copied() else {
+            return;
+        };
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
         if call.state != CallState::Calling {
             return;
         }
-        let pending: Vec<ClientTxId> = call.forks.iter().filter(|f| f.status.is_none()).map(|f| f.tx).collect();
+        let pending: Vec<ClientTxId> = call
+            .forks
+            .iter()
+            .filter(|f| f.status.is_none())
+            .map(|f| f.tx)
+            .collect();
         for tx in pending {
             let _ = self.ep.send_cancel(now, tx);
         }
@@ -931,12 +1209,21 @@ impl Pbx {
     }
 
     fn on_ack(&mut self, req: Request, core: Core) {
-        let key = (core.call_id.clone(), core.to.tag().unwrap_or_default().to_owned());
-        let Some(&(id, Side::A)) = self.by_dialog.get(&key) else { return };
-        let Some(call) = self.calls.get_mut(&id) else { return };
+        let key = (
+            core.call_id.clone(),
+            core.to.tag().unwrap_or_default().to_owned(),
+        );
+        let Some(&(id, Side::A)) = self.by_dialog.get(&key) else {
+            return;
+        };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         if call.pending_b_ack.take().is_some() {
             if let Some(b) = &call.b {
-                let mut ack = b.dialog.make_ack(b.invite_seq, &self.cfg.contact(b.dialog.peer.transport));
+                let mut ack = b
+                    .dialog
+                    .make_ack(b.invite_seq, &self.cfg.contact(b.dialog.peer.transport));
                 if !req.body.is_empty() {
                     let ct = req.headers.get(&HeaderName::ContentType).map(str::to_owned);
                     ack.set_body(ct.as_deref(), req.body.clone());
@@ -947,8 +1234,18 @@ impl Pbx {
         }
     }
 
-    fn on_in_dialog(&mut self, now: Instant, tx: ServerTxId, req: Request, core: Core, _source: Peer) {
-        let key = (core.call_id.clone(), core.to.tag().unwrap_or_default().to_owned());
+    fn on_in_dialog(
+        &mut self,
+        now: Instant,
+        tx: ServerTxId,
+        req: Request,
+        core: Core,
+        _source: Peer,
+    ) {
+        let key = (
+            core.call_id.clone(),
+            core.to.tag().unwrap_or_default().to_owned(),
+        );
         let Some(&(id, side)) = self.by_dialog.get(&key) else {
             self.respond(now, tx, Response::to_request(&req, 481));
             return;
@@ -969,7 +1266,11 @@ impl Pbx {
         match req.method {
             Method::Bye => {
                 self.respond(now, tx, Response::to_request(&req, 200));
-                let party = if side == Side::A { Party::Caller } else { Party::Callee };
+                let party = if side == Side::A {
+                    Party::Caller
+                } else {
+                    Party::Callee
+                };
                 self.hang_up_from(now, id, party, Some(side));
             }
             Method::Invite => {
@@ -993,7 +1294,9 @@ impl Pbx {
     }
 
     fn relay(&mut self, now: Instant, id: u64, from: Side, stx: ServerTxId, req: Request) {
-        let Some(call) = self.calls.get_mut(&id) else { return };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         let Some(other) = call.leg_mut(from.other()) else {
             self.respond(now, stx, Response::to_request(&req, 481));
             return;
@@ -1016,7 +1319,15 @@ impl Pbx {
         let peer = other.dialog.peer;
         match self.ep.send_request(now, r, peer) {
             Ok(ctx) => {
-                self.by_ctx.insert(ctx, TxRole::Relay { call: id, stx, request: req, from });
+                self.by_ctx.insert(
+                    ctx,
+                    TxRole::Relay {
+                        call: id,
+                        stx,
+                        request: req,
+                        from,
+                    },
+                );
             }
             Err(e) => {
                 warn!(error = %e, "relay failed");
@@ -1032,18 +1343,31 @@ impl Pbx {
 
     /// End a call; `from` is the side that sent BYE (not sent a BYE back).
     fn hang_up_from(&mut self, now: Instant, id: u64, by: Party, from: Option<Side>) {
-        let Some(call) = self.calls.get(&id) else { return };
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
         if call.state == CallState::Calling {
-            let pending: Vec<ClientTxId> = call.forks.iter().filter(|f| f.status.is_none()).map(|f| f.tx).collect();
+            let pending: Vec<ClientTxId> = call
+                .forks
+                .iter()
+                .filter(|f| f.status.is_none())
+                .map(|f| f.tx)
+                .collect();
             for tx in pending {
                 let _ = self.ep.send_cancel(now, tx);
             }
             let status = if by == Party::System { 503 } else { 487 };
-            let outcome = if by == Party::System { Outcome::Failed } else { Outcome::Cancelled };
+            let outcome = if by == Party::System {
+                Outcome::Failed
+            } else {
+                Outcome::Cancelled
+            };
             self.fail_call(now, id, status, outcome);
             return;
         }
-        let Some(mut call) = self.calls.remove(&id) else { return };
+        let Some(mut call) = self.calls.remove(&id) else {
+            return;
+        };
         for side in [Side::A, Side::B] {
             if Some(side) == from {
                 continue;
@@ -1058,7 +1382,10 @@ impl Pbx {
             }
         }
         for leg in [call.a.as_ref(), call.b.as_ref()].into_iter().flatten() {
-            self.by_dialog.remove(&(leg.dialog.id.call_id.clone(), leg.dialog.id.local_tag.clone()));
+            self.by_dialog.remove(&(
+                leg.dialog.id.call_id.clone(),
+                leg.dialog.id.local_tag.clone(),
+            ));
         }
         self.by_stx.remove(&call.a_tx);
         call.record.outcome = Outcome::Answered;
@@ -1071,9 +1398,15 @@ impl Pbx {
     // ---- provider registration --------------------------------------------------------
 
     fn send_trunk_register(&mut self, now: Instant, i: usize, auth: Option<(HeaderName, String)>) {
-        let Some(reg) = self.trunk_regs.get_mut(i) else { return };
-        let Some(trunk) = self.cfg.trunks.get(reg.trunk).cloned() else { return };
-        let Some(creds) = trunk.credentials.clone() else { return };
+        let Some(reg) = self.trunk_regs.get_mut(i) else {
+            return;
+        };
+        let Some(trunk) = self.cfg.trunks.get(reg.trunk).cloned() else {
+            return;
+        };
+        let Some(creds) = trunk.credentials.clone() else {
+            return;
+        };
         if reg.call_id.is_empty() {
             reg.call_id = format!("{}@svar", self.ep.ids().call_id());
             reg.tag = self.ep.ids().tag();
@@ -1083,13 +1416,21 @@ impl Pbx {
             reg.auth_tried = false;
         }
         let host = sip_msg::Host::from(trunk.proxy.ip());
-        let Ok(uri) = format!("sip:{host}:{}", trunk.proxy.port()).parse::<Uri>() else { return };
+        let Ok(uri) = format!("sip:{host}:{}", trunk.proxy.port()).parse::<Uri>() else {
+            return;
+        };
         let mut r = Request::new(Method::Register, uri);
-        r.headers.push(HeaderName::From, format!("<sip:{}@{host}>;tag={}", creds.username, reg.tag));
-        r.headers.push(HeaderName::To, format!("<sip:{}@{host}>", creds.username));
+        r.headers.push(
+            HeaderName::From,
+            format!("<sip:{}@{host}>;tag={}", creds.username, reg.tag),
+        );
+        r.headers
+            .push(HeaderName::To, format!("<sip:{}@{host}>", creds.username));
         r.headers.push(HeaderName::CallId, reg.call_id.as_str());
-        r.headers.push(HeaderName::CSeq, format!("{} REGISTER", reg.cseq));
-        r.headers.push(HeaderName::Contact, self.cfg.contact(trunk.transport));
+        r.headers
+            .push(HeaderName::CSeq, format!("{} REGISTER", reg.cseq));
+        r.headers
+            .push(HeaderName::Contact, self.cfg.contact(trunk.transport));
         r.headers.push(HeaderName::Expires, "600");
         if let Some((name, value)) = auth {
             r.headers.push(name, value);
@@ -1107,8 +1448,12 @@ impl Pbx {
     }
 
     fn on_trunk_register_response(&mut self, now: Instant, i: usize, resp: &Response) {
-        let Some(reg) = self.trunk_regs.get_mut(i) else { return };
-        let Some(trunk) = self.cfg.trunks.get(reg.trunk).cloned() else { return };
+        let Some(reg) = self.trunk_regs.get_mut(i) else {
+            return;
+        };
+        let Some(trunk) = self.cfg.trunks.get(reg.trunk).cloned() else {
+            return;
+        };
         match resp.status {
             200..=299 => {
                 reg.registered = true;
@@ -1118,33 +1463,60 @@ impl Pbx {
                     .ok()
                     .flatten()
                     .and_then(|c| match c {
-                        sip_msg::Contacts::List(l) => l.first().and_then(|n| n.param("expires")).and_then(|p| p.value.as_deref()).and_then(|v| v.parse::<u64>().ok()),
+                        sip_msg::Contacts::List(l) => l
+                            .first()
+                            .and_then(|n| n.param("expires"))
+                            .and_then(|p| p.value.as_deref())
+                            .and_then(|v| v.parse::<u64>().ok()),
                         sip_msg::Contacts::Star => None,
                     })
                     .or_else(|| resp.headers.expires().ok().flatten().map(u64::from))
                     .unwrap_or(600);
                 info!(trunk = %trunk.name, expires, "registered with provider");
-                self.timers.push(Reverse((now + Duration::from_secs((expires / 2).max(30)), PbxTimer::TrunkRegister(i))));
+                self.timers.push(Reverse((
+                    now + Duration::from_secs((expires / 2).max(30)),
+                    PbxTimer::TrunkRegister(i),
+                )));
             }
             401 | 407 if !reg.auth_tried => {
                 reg.auth_tried = true;
                 let (ch, ans) = if resp.status == 401 {
                     (HeaderName::WwwAuthenticate, HeaderName::Authorization)
                 } else {
-                    (HeaderName::ProxyAuthenticate, HeaderName::ProxyAuthorization)
+                    (
+                        HeaderName::ProxyAuthenticate,
+                        HeaderName::ProxyAuthorization,
+                    )
                 };
                 let challenge = resp.headers.get(&ch).unwrap_or_default().to_owned();
-                let Some(creds) = trunk.credentials.clone() else { return };
-                let uri = format!("sip:{}:{}", sip_msg::Host::from(trunk.proxy.ip()), trunk.proxy.port());
+                let Some(creds) = trunk.credentials.clone() else {
+                    return;
+                };
+                let uri = format!(
+                    "sip:{}:{}",
+                    sip_msg::Host::from(trunk.proxy.ip()),
+                    trunk.proxy.port()
+                );
                 let cnonce = format!("{:08x}", self.ep.ids().next_u64() as u32);
-                if let Some(a) = sip::digest::answer_challenge(&challenge, "REGISTER", &uri, &creds.username, &creds.password, &cnonce, 1) {
+                if let Some(a) = sip::digest::answer_challenge(
+                    &challenge,
+                    "REGISTER",
+                    &uri,
+                    &creds.username,
+                    &creds.password,
+                    &cnonce,
+                    1,
+                ) {
                     self.send_trunk_register(now, i, Some((ans, a)));
                 }
             }
             s => {
                 reg.registered = false;
                 warn!(trunk = %trunk.name, status = s, "provider refused registration; retrying in 60 s");
-                self.timers.push(Reverse((now + Duration::from_secs(60), PbxTimer::TrunkRegister(i))));
+                self.timers.push(Reverse((
+                    now + Duration::from_secs(60),
+                    PbxTimer::TrunkRegister(i),
+                )));
             }
         }
     }

@@ -37,7 +37,9 @@ impl Algorithm {
         }
     }
 
-    fn from_token(s: &str) -> Option<Self> {
+    /// Parse an `algorithm=` token.
+    #[must_use]
+    pub fn from_token(s: &str) -> Option<Self> {
         if s.eq_ignore_ascii_case("SHA-256") {
             Some(Self::Sha256)
         } else if s.eq_ignore_ascii_case("MD5") {
@@ -127,12 +129,19 @@ pub enum DigestParseError {
 /// Parse `Digest k=v, k="v", ...`.
 pub fn parse_authorization(value: &str) -> Result<DigestResponse, DigestParseError> {
     let value = value.trim();
-    let (scheme, rest) = value.split_once([' ', '\t']).ok_or(DigestParseError::NotDigest)?;
+    let (scheme, rest) = value
+        .split_once([' ', '\t'])
+        .ok_or(DigestParseError::NotDigest)?;
     if !scheme.eq_ignore_ascii_case("Digest") {
         return Err(DigestParseError::NotDigest);
     }
     let params = parse_auth_params(rest).ok_or(DigestParseError::Malformed)?;
-    let get = |k: &str| params.iter().find(|(n, _)| n.eq_ignore_ascii_case(k)).map(|(_, v)| v.clone());
+    let get = |k: &str| {
+        params
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.clone())
+    };
     Ok(DigestResponse {
         username: get("username").ok_or(DigestParseError::Missing("username"))?,
         realm: get("realm").ok_or(DigestParseError::Missing("realm"))?,
@@ -207,6 +216,10 @@ pub struct AuthConfig {
     pub failure_window: Duration,
     /// How long an address stays blocked.
     pub block_for: Duration,
+    /// Algorithms offered, in the order challenges list them. Many clients answer only
+    /// the first challenge (SIPp 3.6.1 aborts on a leading SHA-256), so the order is a
+    /// deployment choice.
+    pub algorithms: Vec<Algorithm>,
 }
 
 impl AuthConfig {
@@ -219,6 +232,7 @@ impl AuthConfig {
             max_failures: 10,
             failure_window: Duration::from_secs(60),
             block_for: Duration::from_secs(300),
+            algorithms: vec![Algorithm::Md5, Algorithm::Sha256],
         }
     }
 }
@@ -249,7 +263,9 @@ impl Authenticator {
     /// time origin for nonce timestamps.
     #[must_use]
     pub fn new(cfg: AuthConfig, secret: [u8; 32], epoch: Instant) -> Self {
-        let seed = u64::from_le_bytes([secret[0], secret[1], secret[2], secret[3], secret[4], secret[5], secret[6], secret[7]]);
+        let seed = u64::from_le_bytes([
+            secret[0], secret[1], secret[2], secret[3], secret[4], secret[5], secret[6], secret[7],
+        ]);
         let dummy = Credentials::from_password("\u{0}", &cfg.realm, "\u{0}");
         Self {
             cfg,
@@ -269,10 +285,12 @@ impl Authenticator {
         &self.cfg.realm
     }
 
-    /// WWW-Authenticate / Proxy-Authenticate values: SHA-256 first, then MD5.
+    /// WWW-Authenticate / Proxy-Authenticate values, one per configured algorithm, all
+    /// with the same nonce.
     pub fn challenges(&mut self, now: Instant, stale: bool) -> Vec<String> {
         let nonce = self.make_nonce(now);
-        [Algorithm::Sha256, Algorithm::Md5]
+        self.cfg
+            .algorithms
             .iter()
             .map(|alg| {
                 let mut s = format!(
@@ -329,20 +347,31 @@ impl Authenticator {
             }
         }
         let Some(value) = authorization else {
-            return AuthOutcome::Challenge { stale: false, failed: false };
+            return AuthOutcome::Challenge {
+                stale: false,
+                failed: false,
+            };
         };
         let Ok(d) = parse_authorization(value) else {
             return self.fail(now, source);
         };
-        let Some(alg) = Algorithm::from_token(d.algorithm.as_deref().unwrap_or("MD5")) else {
+        let Some(alg) = Algorithm::from_token(d.algorithm.as_deref().unwrap_or("MD5"))
+            .filter(|a| self.cfg.algorithms.contains(a))
+        else {
             return self.fail(now, source);
         };
         if d.realm != self.cfg.realm {
-            return AuthOutcome::Challenge { stale: false, failed: false };
+            return AuthOutcome::Challenge {
+                stale: false,
+                failed: false,
+            };
         }
         let Some(issued) = self.check_nonce(&d.nonce) else {
             // not our nonce (or from before a restart): a fresh challenge, not a failure
-            return AuthOutcome::Challenge { stale: true, failed: false };
+            return AuthOutcome::Challenge {
+                stale: true,
+                failed: false,
+            };
         };
         let (Some(qop), Some(nc), Some(cnonce)) = (&d.qop, &d.nc, &d.cnonce) else {
             return self.fail(now, source);
@@ -357,14 +386,23 @@ impl Authenticator {
         let known = lookup(&d.username);
         let creds = known.as_ref().unwrap_or(&self.dummy);
         let ha2 = alg.hash_hex(format!("{method}:{}", d.uri).as_bytes());
-        let expected = alg.hash_hex(format!("{}:{}:{nc}:{cnonce}:{qop}:{ha2}", creds.ha1(alg), d.nonce).as_bytes());
-        let right = bool::from(expected.as_bytes().ct_eq(d.response.to_ascii_lowercase().as_bytes()));
+        let expected = alg.hash_hex(
+            format!("{}:{}:{nc}:{cnonce}:{qop}:{ha2}", creds.ha1(alg), d.nonce).as_bytes(),
+        );
+        let right = bool::from(
+            expected
+                .as_bytes()
+                .ct_eq(d.response.to_ascii_lowercase().as_bytes()),
+        );
         if !right || known.is_none() {
             return self.fail(now, source);
         }
         let expires = self.epoch + Duration::from_secs(issued) + self.cfg.nonce_ttl;
         if now >= expires {
-            return AuthOutcome::Challenge { stale: true, failed: false };
+            return AuthOutcome::Challenge {
+                stale: true,
+                failed: false,
+            };
         }
         let entry = self.counts.entry(d.nonce.clone()).or_insert((0, expires));
         if nc_val <= entry.0 {
@@ -373,7 +411,9 @@ impl Authenticator {
         }
         entry.0 = nc_val;
         self.failures.remove(&source);
-        AuthOutcome::Authorized { username: d.username }
+        AuthOutcome::Authorized {
+            username: d.username,
+        }
     }
 
     fn fail(&mut self, now: Instant, source: IpAddr) -> AuthOutcome {
@@ -391,7 +431,10 @@ impl Authenticator {
         if f.count >= self.cfg.max_failures {
             f.blocked_until = Some(now + self.cfg.block_for);
         }
-        AuthOutcome::Challenge { stale: false, failed: true }
+        AuthOutcome::Challenge {
+            stale: false,
+            failed: true,
+        }
     }
 
     /// Drop expired nonce counts and old failure records (at most once a second).
@@ -403,7 +446,8 @@ impl Authenticator {
         self.counts.retain(|_, (_, exp)| *exp > now);
         let window = self.cfg.failure_window;
         self.failures.retain(|_, f| {
-            f.blocked_until.is_some_and(|t| t > now) || now.saturating_duration_since(f.since) <= window
+            f.blocked_until.is_some_and(|t| t > now)
+                || now.saturating_duration_since(f.since) <= window
         });
     }
 
@@ -416,21 +460,41 @@ impl Authenticator {
 
 /// Answer a challenge as a client (trunk registration, test tools). `nc` counts from 1.
 #[must_use]
-pub fn answer_challenge(challenge: &str, method: &str, uri: &str, username: &str, password: &str, cnonce: &str, nc: u32) -> Option<String> {
+pub fn answer_challenge(
+    challenge: &str,
+    method: &str,
+    uri: &str,
+    username: &str,
+    password: &str,
+    cnonce: &str,
+    nc: u32,
+) -> Option<String> {
     let rest = challenge.trim().strip_prefix("Digest")?.trim();
     let params = parse_auth_params(rest)?;
-    let get = |k: &str| params.iter().find(|(n, _)| n.eq_ignore_ascii_case(k)).map(|(_, v)| v.as_str());
+    let get = |k: &str| {
+        params
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.as_str())
+    };
     let realm = get("realm")?;
     let nonce = get("nonce")?;
     let alg = Algorithm::from_token(get("algorithm").unwrap_or("MD5"))?;
     let ha1 = alg.hash_hex(format!("{username}:{realm}:{password}").as_bytes());
     let ha2 = alg.hash_hex(format!("{method}:{uri}").as_bytes());
-    let qop_auth = get("qop").is_some_and(|q| q.split(',').any(|x| x.trim().eq_ignore_ascii_case("auth")));
-    let mut out = format!("Digest username=\"{username}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", algorithm={}", alg.token());
+    let qop_auth =
+        get("qop").is_some_and(|q| q.split(',').any(|x| x.trim().eq_ignore_ascii_case("auth")));
+    let mut out = format!(
+        "Digest username=\"{username}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", algorithm={}",
+        alg.token()
+    );
     if qop_auth {
         let nc = format!("{nc:08x}");
         let resp = alg.hash_hex(format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}").as_bytes());
-        let _ = write!(out, ", response=\"{resp}\", qop=auth, nc={nc}, cnonce=\"{cnonce}\"");
+        let _ = write!(
+            out,
+            ", response=\"{resp}\", qop=auth, nc={nc}, cnonce=\"{cnonce}\""
+        );
     } else {
         let resp = alg.hash_hex(format!("{ha1}:{nonce}:{ha2}").as_bytes());
         let _ = write!(out, ", response=\"{resp}\"");
@@ -447,7 +511,10 @@ mod tests {
 
     fn setup() -> (Authenticator, Instant) {
         let t0 = Instant::now();
-        (Authenticator::new(AuthConfig::new("kommune.example"), [7; 32], t0), t0)
+        (
+            Authenticator::new(AuthConfig::new("kommune.example"), [7; 32], t0),
+            t0,
+        )
     }
 
     fn lookup(u: &str) -> Option<Credentials> {
@@ -460,16 +527,50 @@ mod tests {
     fn rfc7616_md5_vector_and_sha256_shape() {
         // RFC 7616 §3.9.1 example (qop=auth, MD5)
         let ch = r#"Digest realm="http-auth@example.org", qop="auth, auth-int", algorithm=MD5, nonce="7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", opaque="FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS""#;
-        let a = answer_challenge(ch, "GET", "/dir/index.html", "Mufasa", "Circle of Life", "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ", 1).expect("answer");
-        assert!(a.contains("response=\"8ca523f5e9506fed4657c9700eebdbec\""), "{a}");
+        let a = answer_challenge(
+            ch,
+            "GET",
+            "/dir/index.html",
+            "Mufasa",
+            "Circle of Life",
+            "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ",
+            1,
+        )
+        .expect("answer");
+        assert!(
+            a.contains("response=\"8ca523f5e9506fed4657c9700eebdbec\""),
+            "{a}"
+        );
         let ch = ch.replace("MD5", "SHA-256");
-        let a = answer_challenge(&ch, "GET", "/dir/index.html", "Mufasa", "Circle of Life", "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ", 1).expect("answer");
-        assert!(a.contains("response=\"753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1\""), "{a}");
+        let a = answer_challenge(
+            &ch,
+            "GET",
+            "/dir/index.html",
+            "Mufasa",
+            "Circle of Life",
+            "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ",
+            1,
+        )
+        .expect("answer");
+        assert!(
+            a.contains(
+                "response=\"753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1\""
+            ),
+            "{a}"
+        );
     }
 
-    fn answer(auth: &mut Authenticator, now: Instant, alg_index: usize, user: &str, pw: &str, nc: u32) -> String {
+    fn answer(
+        auth: &mut Authenticator,
+        now: Instant,
+        alg_index: usize,
+        user: &str,
+        pw: &str,
+        nc: u32,
+    ) -> String {
         let ch = auth.challenges(now, false)[alg_index].clone();
-        answer_challenge(&ch, "REGISTER", "sip:kommune.example", user, pw, "abc", nc).expect("answer")
+        answer_challenge(&ch, "REGISTER", "sip:kommune.example", user, pw, "abc", nc)
+            .expect("answer")
     }
 
     #[test]
@@ -477,7 +578,12 @@ mod tests {
         let (mut a, t0) = setup();
         for i in 0..2 {
             let h = answer(&mut a, t0, i, "anne", "hemmelig", 1);
-            assert_eq!(a.verify(t0, IP, "REGISTER", Some(&h), lookup), AuthOutcome::Authorized { username: "anne".into() });
+            assert_eq!(
+                a.verify(t0, IP, "REGISTER", Some(&h), lookup),
+                AuthOutcome::Authorized {
+                    username: "anne".into()
+                }
+            );
         }
     }
 
@@ -489,20 +595,56 @@ mod tests {
         let w = a.verify(t0, IP, "REGISTER", Some(&wrong), lookup);
         let u = a.verify(t0, IP, "REGISTER", Some(&unknown), lookup);
         assert_eq!(w, u);
-        assert_eq!(w, AuthOutcome::Challenge { stale: false, failed: true });
+        assert_eq!(
+            w,
+            AuthOutcome::Challenge {
+                stale: false,
+                failed: true
+            }
+        );
     }
 
     #[test]
     fn replayed_nonce_count_is_refused_and_nc_must_grow() {
         let (mut a, t0) = setup();
         let ch = a.challenges(t0, false)[1].clone();
-        let h1 = answer_challenge(&ch, "REGISTER", "sip:kommune.example", "anne", "hemmelig", "c", 1).expect("a");
-        assert!(matches!(a.verify(t0, IP, "REGISTER", Some(&h1), lookup), AuthOutcome::Authorized { .. }));
-        assert!(matches!(a.verify(t0, IP, "REGISTER", Some(&h1), lookup), AuthOutcome::Challenge { failed: true, .. }));
+        let h1 = answer_challenge(
+            &ch,
+            "REGISTER",
+            "sip:kommune.example",
+            "anne",
+            "hemmelig",
+            "c",
+            1,
+        )
+        .expect("a");
+        assert!(matches!(
+            a.verify(t0, IP, "REGISTER", Some(&h1), lookup),
+            AuthOutcome::Authorized { .. }
+        ));
+        assert!(matches!(
+            a.verify(t0, IP, "REGISTER", Some(&h1), lookup),
+            AuthOutcome::Challenge { failed: true, .. }
+        ));
         // counts beyond 9 (hex 0000000a, 00000010) keep working: rsipstack failed at nc >= 10
         for nc in [2, 9, 10, 16, 255] {
-            let h = answer_challenge(&ch, "REGISTER", "sip:kommune.example", "anne", "hemmelig", "c", nc).expect("a");
-            assert!(matches!(a.verify(t0, IP, "REGISTER", Some(&h), lookup), AuthOutcome::Authorized { .. }), "nc {nc}");
+            let h = answer_challenge(
+                &ch,
+                "REGISTER",
+                "sip:kommune.example",
+                "anne",
+                "hemmelig",
+                "c",
+                nc,
+            )
+            .expect("a");
+            assert!(
+                matches!(
+                    a.verify(t0, IP, "REGISTER", Some(&h), lookup),
+                    AuthOutcome::Authorized { .. }
+                ),
+                "nc {nc}"
+            );
         }
     }
 
@@ -511,10 +653,19 @@ mod tests {
         let (mut a, t0) = setup();
         let h = answer(&mut a, t0, 0, "anne", "hemmelig", 1);
         let later = t0 + Duration::from_secs(301);
-        assert_eq!(a.verify(later, IP, "REGISTER", Some(&h), lookup), AuthOutcome::Challenge { stale: true, failed: false });
+        assert_eq!(
+            a.verify(later, IP, "REGISTER", Some(&h), lookup),
+            AuthOutcome::Challenge {
+                stale: true,
+                failed: false
+            }
+        );
         // a forged nonce is treated like one from before a restart
         let forged = h.replace("nonce=\"", "nonce=\"0");
-        assert!(matches!(a.verify(t0, IP, "REGISTER", Some(&forged), lookup), AuthOutcome::Challenge { failed: false, .. }));
+        assert!(matches!(
+            a.verify(t0, IP, "REGISTER", Some(&forged), lookup),
+            AuthOutcome::Challenge { failed: false, .. }
+        ));
     }
 
     #[test]
@@ -522,21 +673,81 @@ mod tests {
         let (mut a, t0) = setup();
         for _ in 0..10 {
             let h = answer(&mut a, t0, 0, "anne", "forkert", 1);
-            assert!(matches!(a.verify(t0, IP, "REGISTER", Some(&h), lookup), AuthOutcome::Challenge { failed: true, .. }));
+            assert!(matches!(
+                a.verify(t0, IP, "REGISTER", Some(&h), lookup),
+                AuthOutcome::Challenge { failed: true, .. }
+            ));
         }
         let good = answer(&mut a, t0, 0, "anne", "hemmelig", 1);
-        assert_eq!(a.verify(t0, IP, "REGISTER", Some(&good), lookup), AuthOutcome::Blocked);
+        assert_eq!(
+            a.verify(t0, IP, "REGISTER", Some(&good), lookup),
+            AuthOutcome::Blocked
+        );
         let other: IpAddr = "192.0.2.8".parse().expect("ip");
         let good2 = answer(&mut a, t0, 0, "anne", "hemmelig", 1);
-        assert!(matches!(a.verify(t0, other, "REGISTER", Some(&good2), lookup), AuthOutcome::Authorized { .. }));
+        assert!(matches!(
+            a.verify(t0, other, "REGISTER", Some(&good2), lookup),
+            AuthOutcome::Authorized { .. }
+        ));
         let later = t0 + Duration::from_secs(301);
         let good3 = answer(&mut a, later, 0, "anne", "hemmelig", 1);
-        assert!(matches!(a.verify(later, IP, "REGISTER", Some(&good3), lookup), AuthOutcome::Authorized { .. }));
+        assert!(matches!(
+            a.verify(later, IP, "REGISTER", Some(&good3), lookup),
+            AuthOutcome::Authorized { .. }
+        ));
+    }
+
+    #[test]
+    fn an_algorithm_not_offered_is_refused() {
+        let t0 = Instant::now();
+        let mut cfg = AuthConfig::new("kommune.example");
+        cfg.algorithms = vec![Algorithm::Sha256];
+        let mut a = Authenticator::new(cfg, [7; 32], t0);
+        let ch = a.challenges(t0, false);
+        assert_eq!(ch.len(), 1);
+        assert!(ch[0].contains("SHA-256"));
+        let md5 = answer_challenge(
+            &ch[0].replace("SHA-256", "MD5"),
+            "REGISTER",
+            "sip:kommune.example",
+            "anne",
+            "hemmelig",
+            "c",
+            1,
+        )
+        .expect("a");
+        assert!(matches!(
+            a.verify(t0, IP, "REGISTER", Some(&md5), lookup),
+            AuthOutcome::Challenge { failed: true, .. }
+        ));
+        let sha = answer_challenge(
+            &ch[0],
+            "REGISTER",
+            "sip:kommune.example",
+            "anne",
+            "hemmelig",
+            "c",
+            1,
+        )
+        .expect("a");
+        assert!(matches!(
+            a.verify(t0, IP, "REGISTER", Some(&sha), lookup),
+            AuthOutcome::Authorized { .. }
+        ));
     }
 
     #[test]
     fn other_schemes_get_a_challenge() {
         let (mut a, t0) = setup();
-        assert!(matches!(a.verify(t0, IP, "REGISTER", Some("NoOneKnowsThisScheme opaque-data=here"), lookup), AuthOutcome::Challenge { .. }));
+        assert!(matches!(
+            a.verify(
+                t0,
+                IP,
+                "REGISTER",
+                Some("NoOneKnowsThisScheme opaque-data=here"),
+                lookup
+            ),
+            AuthOutcome::Challenge { .. }
+        ));
     }
 }

@@ -49,6 +49,10 @@ pub struct EndpointConfig {
     pub user_agent: String,
     /// Seed for branches and tags.
     pub seed: u64,
+    /// Answer every new INVITE with 100 Trying at once (§17.2.1). A TU that always
+    /// answers in the same turn (svar's B2BUA) turns this off and sends 100 itself when
+    /// it starts work that takes time.
+    pub auto_trying: bool,
 }
 
 impl EndpointConfig {
@@ -71,6 +75,7 @@ impl EndpointConfig {
             supported: Vec::new(),
             user_agent: "svar".to_owned(),
             seed,
+            auto_trying: true,
         }
     }
 
@@ -341,7 +346,10 @@ impl Endpoint {
     /// Client transactions still waiting for a final response (a drain waits for these).
     #[must_use]
     pub fn pending_requests(&self) -> usize {
-        self.clients.values().filter(|e| e.tx.awaits_final()).count()
+        self.clients
+            .values()
+            .filter(|e| e.tx.awaits_final())
+            .count()
     }
 
     /// The id generator, shared with TUs for tags and Call-IDs.
@@ -491,7 +499,7 @@ impl Endpoint {
                 let _ = self.respond(now, ServerTxId(id), resp);
             }
             Ok(()) => {
-                if req.method == Method::Invite {
+                if req.method == Method::Invite && self.cfg.auto_trying {
                     // §17.2.1: answer 100 at once so the client stops retransmitting.
                     let trying = Response::to_request(&req, 100);
                     let _ = self.respond(now, ServerTxId(id), trying);

@@ -9,8 +9,8 @@
 pub mod checks;
 pub mod dialog;
 pub mod digest;
-pub mod registrar;
 pub mod endpoint;
+pub mod registrar;
 pub mod rng;
 pub mod timers;
 mod transaction;

@@ -156,7 +156,14 @@ impl Registrar {
     }
 
     /// Process an authenticated REGISTER for `aor` (§10.3 steps 6–8).
-    pub fn register(&mut self, now_unix: i64, aor: &str, req: &Request, core: &Core, source: Peer) -> RegisterOutcome {
+    pub fn register(
+        &mut self,
+        now_unix: i64,
+        aor: &str,
+        req: &Request,
+        core: &Core,
+        source: Peer,
+    ) -> RegisterOutcome {
         let reply = |status: u16| Response::to_request(req, status);
         let header_expires = match req.headers.expires() {
             Ok(e) => e,
@@ -201,7 +208,8 @@ impl Registrar {
                     };
                     if expires != 0 && expires < self.cfg.min_expires {
                         let mut r = reply(423);
-                        r.headers.push(HeaderName::MinExpires, self.cfg.min_expires.to_string());
+                        r.headers
+                            .push(HeaderName::MinExpires, self.cfg.min_expires.to_string());
                         return RegisterOutcome {
                             response: r,
                             changes: Vec::new(),
@@ -220,8 +228,12 @@ impl Registrar {
                         .and_then(|v| v.parse::<f32>().ok())
                         .filter(|q| (0.0..=1.0).contains(q))
                         .unwrap_or(1.0);
-                    let params: Vec<sip_msg::Param> =
-                        na.params.iter().filter(|p| !p.name.eq_ignore_ascii_case("expires")).cloned().collect();
+                    let params: Vec<sip_msg::Param> = na
+                        .params
+                        .iter()
+                        .filter(|p| !p.name.eq_ignore_ascii_case("expires"))
+                        .cloned()
+                        .collect();
                     let b = Binding {
                         aor: aor.to_owned(),
                         contact: na.uri,
@@ -244,7 +256,10 @@ impl Registrar {
                         }
                         if expires == 0 {
                             current.remove(i);
-                            changes.push(BindingChange::Remove { aor: aor.to_owned(), key });
+                            changes.push(BindingChange::Remove {
+                                aor: aor.to_owned(),
+                                key,
+                            });
                         } else {
                             current[i] = b.clone();
                             changes.push(BindingChange::Upsert(b));
@@ -272,10 +287,16 @@ impl Registrar {
         for b in self.lookup(aor, now_unix) {
             let mut na = NameAddr::new(b.contact.clone());
             na.params = b.params.clone();
-            na.set_param("expires", Some(&(b.expires_at - now_unix).max(0).to_string()));
+            na.set_param(
+                "expires",
+                Some(&(b.expires_at - now_unix).max(0).to_string()),
+            );
             r.headers.push(HeaderName::Contact, na.to_string());
         }
-        RegisterOutcome { response: r, changes }
+        RegisterOutcome {
+            response: r,
+            changes,
+        }
     }
 }
 
@@ -287,7 +308,6 @@ fn bad(req: &Request, what: &str) -> RegisterOutcome {
         changes: Vec::new(),
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -304,7 +324,9 @@ mod tests {
             s += &format!("Expires: {e}\r\n");
         }
         s += "Content-Length: 0\r\n\r\n";
-        let Ok(Some(sip_msg::Message::Request(r))) = sip_msg::parse_datagram(s.as_bytes()) else { panic!("parse") };
+        let Ok(Some(sip_msg::Message::Request(r))) = sip_msg::parse_datagram(s.as_bytes()) else {
+            panic!("parse")
+        };
         let core = r.core().expect("core");
         (r, core)
     }
@@ -316,7 +338,15 @@ mod tests {
     #[test]
     fn several_contacts_with_q_values_and_refresh() {
         let mut r = Registrar::new(RegistrarConfig::default());
-        let (req, core) = reg(&["<sip:anne@192.0.2.7:5060>;q=0.5", "<sip:anne@192.0.2.8:5060;transport=tcp>;q=0.9;expires=120"], Some("600"), "c", 1);
+        let (req, core) = reg(
+            &[
+                "<sip:anne@192.0.2.7:5060>;q=0.5",
+                "<sip:anne@192.0.2.8:5060;transport=tcp>;q=0.9;expires=120",
+            ],
+            Some("600"),
+            "c",
+            1,
+        );
         let out = r.register(1000, "anne", &req, &core, src());
         assert_eq!(out.response.status, 200);
         assert_eq!(out.changes.len(), 2);
@@ -326,7 +356,13 @@ mod tests {
         assert_eq!(b[0].expires_at, 1120);
         assert_eq!(b[1].expires_at, 1600);
         // transport=tcp stays a URI parameter; expires is not stored as a contact param
-        assert!(b[0].contact.as_sip().expect("sip").param("transport").is_some());
+        assert!(
+            b[0].contact
+                .as_sip()
+                .expect("sip")
+                .param("transport")
+                .is_some()
+        );
         assert!(b[0].params.iter().all(|p| p.name != "expires"));
         // 200 lists both with their remaining expiry
         assert_eq!(out.response.headers.values(&HeaderName::Contact).len(), 2);
@@ -341,7 +377,10 @@ mod tests {
         let (req, core) = reg(&["<sip:anne@192.0.2.7>"], Some("30"), "c", 1);
         let out = r.register(0, "anne", &req, &core, src());
         assert_eq!(out.response.status, 423);
-        assert_eq!(out.response.headers.get(&HeaderName::MinExpires), Some("60"));
+        assert_eq!(
+            out.response.headers.get(&HeaderName::MinExpires),
+            Some("60")
+        );
         assert!(r.lookup("anne", 0).is_empty());
     }
 
@@ -356,10 +395,18 @@ mod tests {
     #[test]
     fn star_removes_all_and_needs_expires_zero() {
         let mut r = Registrar::new(RegistrarConfig::default());
-        let (req, core) = reg(&["<sip:anne@192.0.2.7>", "<sip:anne@192.0.2.8>"], None, "c", 1);
+        let (req, core) = reg(
+            &["<sip:anne@192.0.2.7>", "<sip:anne@192.0.2.8>"],
+            None,
+            "c",
+            1,
+        );
         r.register(0, "anne", &req, &core, src());
         let (req, core) = reg(&["*"], Some("60"), "d", 1);
-        assert_eq!(r.register(0, "anne", &req, &core, src()).response.status, 400);
+        assert_eq!(
+            r.register(0, "anne", &req, &core, src()).response.status,
+            400
+        );
         let (req, core) = reg(&["*"], Some("0"), "d", 2);
         let out = r.register(0, "anne", &req, &core, src());
         assert_eq!(out.response.status, 200);
@@ -370,13 +417,21 @@ mod tests {
     #[test]
     fn expires_zero_removes_one_and_query_lists() {
         let mut r = Registrar::new(RegistrarConfig::default());
-        let (req, core) = reg(&["<sip:anne@192.0.2.7>", "<sip:anne@192.0.2.8>"], None, "c", 1);
+        let (req, core) = reg(
+            &["<sip:anne@192.0.2.7>", "<sip:anne@192.0.2.8>"],
+            None,
+            "c",
+            1,
+        );
         r.register(0, "anne", &req, &core, src());
         let (req, core) = reg(&["<sip:anne@192.0.2.7>;expires=0"], None, "c", 2);
         r.register(0, "anne", &req, &core, src());
         let (req, core) = reg(&[], None, "c", 3);
         let out = r.register(0, "anne", &req, &core, src());
-        assert_eq!(out.response.headers.values(&HeaderName::Contact), vec!["<sip:anne@192.0.2.8>;expires=3600"]);
+        assert_eq!(
+            out.response.headers.values(&HeaderName::Contact),
+            vec!["<sip:anne@192.0.2.8>;expires=3600"]
+        );
     }
 
     #[test]
@@ -385,7 +440,10 @@ mod tests {
         let (req, core) = reg(&["<sip:anne@192.0.2.7>"], None, "c", 5);
         r.register(0, "anne", &req, &core, src());
         let (req, core) = reg(&["<sip:anne@192.0.2.7>"], Some("0"), "c", 4);
-        assert_eq!(r.register(0, "anne", &req, &core, src()).response.status, 500);
+        assert_eq!(
+            r.register(0, "anne", &req, &core, src()).response.status,
+            500
+        );
         assert_eq!(r.lookup("anne", 0).len(), 1);
     }
 
@@ -394,7 +452,14 @@ mod tests {
         let mut r = Registrar::new(RegistrarConfig::default());
         let (req, core) = reg(&["<sip:anne@192.0.2.7>"], Some("100"), "c", 1);
         let out = r.register(0, "anne", &req, &core, src());
-        let saved: Vec<Binding> = out.changes.into_iter().filter_map(|c| match c { BindingChange::Upsert(b) => Some(b), BindingChange::Remove { .. } => None }).collect();
+        let saved: Vec<Binding> = out
+            .changes
+            .into_iter()
+            .filter_map(|c| match c {
+                BindingChange::Upsert(b) => Some(b),
+                BindingChange::Remove { .. } => None,
+            })
+            .collect();
         let mut fresh = Registrar::new(RegistrarConfig::default());
         fresh.restore(50, saved.clone());
         assert_eq!(fresh.lookup("anne", 50).len(), 1);

@@ -287,7 +287,9 @@ impl ClientTx {
         matches!(
             self.kind,
             ClientKind::Invite(InviteClientState::Calling | InviteClientState::Proceeding)
-                | ClientKind::NonInvite(NonInviteClientState::Trying | NonInviteClientState::Proceeding)
+                | ClientKind::NonInvite(
+                    NonInviteClientState::Trying | NonInviteClientState::Proceeding
+                )
         )
     }
 

@@ -1,8 +1,8 @@
 //! The store story on SQLite: bindings survive a reopen, call records come back as written.
 
 use pbx::record::{CallRecord, Direction, Outcome, Party};
-use sip::registrar::{Binding, BindingChange};
 use sip::Peer;
+use sip::registrar::{Binding, BindingChange};
 use store::Store;
 use store_sqlite::SqliteStore;
 
@@ -27,12 +27,16 @@ async fn bindings_and_call_records_survive_a_reopen() {
     {
         let s = SqliteStore::open_dir(&dir).await.expect("open");
         let b = binding("sip:1001@192.0.2.7:5062;transport=udp", 5000);
-        s.apply_bindings(&[BindingChange::Upsert(b.clone())]).await.expect("upsert");
+        s.apply_bindings(&[BindingChange::Upsert(b.clone())])
+            .await
+            .expect("upsert");
         // an update of the same key replaces the row
         let mut b2 = b.clone();
         b2.expires_at = 6000;
         b2.cseq = 8;
-        s.apply_bindings(&[BindingChange::Upsert(b2)]).await.expect("upsert");
+        s.apply_bindings(&[BindingChange::Upsert(b2)])
+            .await
+            .expect("upsert");
         let rec = CallRecord {
             call_id: "c1".into(),
             direction: Direction::Internal,
@@ -59,14 +63,23 @@ async fn bindings_and_call_records_survive_a_reopen() {
     assert_eq!(loaded.len(), 1);
     assert_eq!(loaded[0].expires_at, 6000);
     assert_eq!(loaded[0].cseq, 8);
-    assert_eq!(loaded[0], { let mut b = binding("sip:1001@192.0.2.7:5062;transport=udp", 6000); b.cseq = 8; b });
+    assert_eq!(loaded[0], {
+        let mut b = binding("sip:1001@192.0.2.7:5062;transport=udp", 6000);
+        b.cseq = 8;
+        b
+    });
     let recs = s.recent_call_records(10).await.expect("recs");
     assert_eq!(recs.len(), 2);
     assert_eq!(recs[0].call_id, "c2");
     assert_eq!(recs[0].outcome, Outcome::Busy);
     assert_eq!(recs[1].hangup_by, Some(Party::Callee));
     let key = loaded[0].key();
-    s.apply_bindings(&[BindingChange::Remove { aor: "1001".into(), key }]).await.expect("rm");
+    s.apply_bindings(&[BindingChange::Remove {
+        aor: "1001".into(),
+        key,
+    }])
+    .await
+    .expect("rm");
     assert!(s.load_bindings().await.expect("load").is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }

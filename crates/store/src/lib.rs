@@ -85,8 +85,12 @@ impl BindingRow {
             Some(p) => sip_msg::text::parse_params(p).ok_or_else(|| corrupt("params"))?,
             None => Vec::new(),
         };
-        let addr: SocketAddr = self.source_addr.parse().map_err(|_| corrupt("source_addr"))?;
-        let transport = Transport::from_token(&self.source_transport).ok_or_else(|| corrupt("source_transport"))?;
+        let addr: SocketAddr = self
+            .source_addr
+            .parse()
+            .map_err(|_| corrupt("source_addr"))?;
+        let transport = Transport::from_token(&self.source_transport)
+            .ok_or_else(|| corrupt("source_transport"))?;
         Ok(Binding {
             aor: self.aor,
             contact,
@@ -107,7 +111,12 @@ pub fn parse_direction(s: &str) -> Result<Direction, StoreError> {
         "internal" => Direction::Internal,
         "inbound" => Direction::Inbound,
         "outbound" => Direction::Outbound,
-        _ => return Err(StoreError::Corrupt { table: "call_records", reason: format!("direction {s}") }),
+        _ => {
+            return Err(StoreError::Corrupt {
+                table: "call_records",
+                reason: format!("direction {s}"),
+            });
+        }
     })
 }
 
@@ -124,7 +133,12 @@ pub fn parse_outcome(s: &str) -> Result<Outcome, StoreError> {
         "declined" => Outcome::Declined,
         "failed" => Outcome::Failed,
         "draining" => Outcome::Draining,
-        _ => return Err(StoreError::Corrupt { table: "call_records", reason: format!("outcome {s}") }),
+        _ => {
+            return Err(StoreError::Corrupt {
+                table: "call_records",
+                reason: format!("outcome {s}"),
+            });
+        }
     })
 }
 
@@ -134,7 +148,12 @@ pub fn parse_party(s: &str) -> Result<Party, StoreError> {
         "caller" => Party::Caller,
         "callee" => Party::Callee,
         "system" => Party::System,
-        _ => return Err(StoreError::Corrupt { table: "call_records", reason: format!("party {s}") }),
+        _ => {
+            return Err(StoreError::Corrupt {
+                table: "call_records",
+                reason: format!("party {s}"),
+            });
+        }
     })
 }
 
@@ -142,11 +161,20 @@ pub fn parse_party(s: &str) -> Result<Party, StoreError> {
 /// and writes them in one transaction.
 pub trait Store: Send + Sync + 'static {
     /// Apply registrar changes in order.
-    fn apply_bindings(&self, changes: &[BindingChange]) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn apply_bindings(
+        &self,
+        changes: &[BindingChange],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Every stored binding (expired ones included; the registrar skips those).
     fn load_bindings(&self) -> impl Future<Output = Result<Vec<Binding>, StoreError>> + Send;
     /// Append call records.
-    fn insert_call_records(&self, records: &[CallRecord]) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn insert_call_records(
+        &self,
+        records: &[CallRecord],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// The newest call records, newest first.
-    fn recent_call_records(&self, limit: u32) -> impl Future<Output = Result<Vec<CallRecord>, StoreError>> + Send;
+    fn recent_call_records(
+        &self,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<CallRecord>, StoreError>> + Send;
 }
