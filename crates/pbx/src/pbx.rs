@@ -40,6 +40,16 @@ pub enum Persist {
     CallRecord(CallRecord),
 }
 
+/// Why a new call is refused, and what its record says.
+struct CallRefusal<'a> {
+    status: u16,
+    reason: Option<&'a str>,
+    outcome: Outcome,
+    direction: Direction,
+    caller: String,
+    callee: String,
+}
+
 /// Counters for metrics.
 #[derive(Debug, Default, Clone)]
 pub struct PbxStats {
@@ -420,10 +430,17 @@ impl Pbx {
         tx: ServerTxId,
         req: &Request,
         core: &Core,
-        status: u16,
-        reason: Option<&str>,
-        rec: (Direction, String, String),
+        why: CallRefusal<'_>,
     ) {
+        let CallRefusal {
+            status,
+            reason,
+            outcome,
+            direction,
+            caller,
+            callee,
+        } = why;
+        let rec = (direction, caller, callee);
         let mut r = Response::to_request(req, status);
         if let Some(reason) = reason {
             r.reason = reason.to_owned();
@@ -435,11 +452,6 @@ impl Pbx {
             );
         }
         self.respond(now, tx, r);
-        let outcome = if status == 503 && self.draining {
-            Outcome::Draining
-        } else {
-            Outcome::from_status(status)
-        };
         self.finish_record(CallRecord {
             call_id: core.call_id.clone(),
             direction: rec.0,
@@ -547,9 +559,14 @@ impl Pbx {
                 tx,
                 &req,
                 &core,
-                503,
-                None,
-                (direction_in, caller, dialled),
+                CallRefusal {
+                    status: 503,
+                    reason: None,
+                    outcome: Outcome::Draining,
+                    direction: direction_in,
+                    caller: caller,
+                    callee: dialled,
+                },
             );
             return;
         }
@@ -581,7 +598,20 @@ impl Pbx {
             }
             if targets.is_empty() {
                 info!(callee = %Pii(&ext), "callee has no registered phone");
-                self.refuse_call(now, tx, &req, &core, 480, None, (direction, caller, callee));
+                self.refuse_call(
+                    now,
+                    tx,
+                    &req,
+                    &core,
+                    CallRefusal {
+                        status: 480,
+                        reason: None,
+                        outcome: Outcome::Unavailable,
+                        direction,
+                        caller,
+                        callee,
+                    },
+                );
                 return;
             }
             if let Some(u) = caller_user.as_deref().and_then(|u| self.cfg.user(u)) {
@@ -605,9 +635,14 @@ impl Pbx {
                                     tx,
                                     &req,
                                     &core,
-                                    484,
-                                    None,
-                                    (direction, caller, callee),
+                                    CallRefusal {
+                                        status: 484,
+                                        reason: None,
+                                        outcome: Outcome::NotFound,
+                                        direction,
+                                        caller,
+                                        callee,
+                                    },
                                 );
                                 return;
                             }
@@ -633,9 +668,14 @@ impl Pbx {
                         tx,
                         &req,
                         &core,
-                        refusal.0,
-                        Some(refusal.1),
-                        (direction, caller, callee),
+                        CallRefusal {
+                            status: refusal.0,
+                            reason: Some(refusal.1),
+                            outcome: Outcome::from_status(refusal.0),
+                            direction,
+                            caller,
+                            callee,
+                        },
                     );
                     return;
                 }
@@ -647,9 +687,14 @@ impl Pbx {
                 tx,
                 &req,
                 &core,
-                404,
-                None,
-                (Direction::Inbound, caller, callee),
+                CallRefusal {
+                    status: 404,
+                    reason: None,
+                    outcome: Outcome::NotFound,
+                    direction: Direction::Inbound,
+                    caller: caller,
+                    callee: callee,
+                },
             );
             return;
         }
@@ -740,7 +785,20 @@ impl Pbx {
         }
         if call.forks.is_empty() {
             let (req, core) = (call.a_invite.clone(), call.a_core.clone());
-            self.refuse_call(now, tx, &req, &core, 503, None, (direction, caller, callee));
+            self.refuse_call(
+                now,
+                tx,
+                &req,
+                &core,
+                CallRefusal {
+                    status: 503,
+                    reason: None,
+                    outcome: Outcome::Failed,
+                    direction,
+                    caller,
+                    callee,
+                },
+            );
             return;
         }
         // forking takes time: stop the caller's retransmissions (§17.2.1)
