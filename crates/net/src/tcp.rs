@@ -85,7 +85,7 @@ async fn run(
                         }
                         Ok(StreamFrame::Message { message, consumed }) => {
                             buf.drain(..consumed);
-                            let _ = events.send(TcpEvent::Message(peer, message));
+                            let _ = events.send(TcpEvent::Message(peer, *message));
                         }
                         Err(e) => {
                             // framing is lost on a stream: close (RFC 3261 §18.3)

@@ -564,7 +564,7 @@ impl Pbx {
                     reason: None,
                     outcome: Outcome::Draining,
                     direction: direction_in,
-                    caller: caller,
+                    caller,
                     callee: dialled,
                 },
             );
@@ -692,8 +692,8 @@ impl Pbx {
                     reason: None,
                     outcome: Outcome::NotFound,
                     direction: Direction::Inbound,
-                    caller: caller,
-                    callee: callee,
+                    caller,
+                    callee,
                 },
             );
             return;
@@ -874,15 +874,14 @@ impl Pbx {
                         }
                     }
                     // §13.2.2.4: we ACK the other leg's 2xx ourselves.
-                    if request.method == Method::Invite && resp.status < 300 {
-                        if let Some(l) = c.leg_mut(from.other()) {
+                    if request.method == Method::Invite && resp.status < 300
+                        && let Some(l) = c.leg_mut(from.other()) {
                             let contact = self.cfg.contact(l.dialog.peer.transport);
                             l.dialog.confirm(&resp);
                             let ack = l.dialog.make_ack(l.invite_seq, &contact);
                             let peer = l.dialog.peer;
                             let _ = self.ep.send_ack(ack, peer, None);
                         }
-                    }
                 }
                 let mut r = Response::to_request(&request, resp.status);
                 r.reason = resp.reason.clone();
@@ -962,8 +961,8 @@ impl Pbx {
             200..=299 => self.answer(now, id, i, resp, core),
             _ => {
                 // A provider challenge: answer it once with the trunk's credentials.
-                if (status == 401 || status == 407) && !fork.auth_tried {
-                    if let Some(creds) = fork
+                if (status == 401 || status == 407) && !fork.auth_tried
+                    && let Some(creds) = fork
                         .trunk
                         .as_deref()
                         .and_then(|t| self.cfg.trunk(t))
@@ -1006,7 +1005,6 @@ impl Pbx {
                             }
                         }
                     }
-                }
                 call.forks[i].status = Some(status);
                 self.maybe_fail(now, id);
             }
@@ -1219,14 +1217,13 @@ impl Pbx {
         };
         match role {
             TxRole::Fork(id, i) => {
-                if let Some(call) = self.calls.get_mut(&id) {
-                    if call.state == CallState::Calling
+                if let Some(call) = self.calls.get_mut(&id)
+                    && call.state == CallState::Calling
                         && call.forks.get(i).is_some_and(|f| f.tx == tx)
                     {
                         call.forks[i].status = Some(408);
                         self.maybe_fail(now, id);
                     }
-                }
             }
             TxRole::Relay { stx, request, .. } => {
                 self.respond(now, stx, Response::to_request(&request, 408));
@@ -1277,8 +1274,8 @@ impl Pbx {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
-        if call.pending_b_ack.take().is_some() {
-            if let Some(b) = &call.b {
+        if call.pending_b_ack.take().is_some()
+            && let Some(b) = &call.b {
                 let mut ack = b
                     .dialog
                     .make_ack(b.invite_seq, &self.cfg.contact(b.dialog.peer.transport));
@@ -1289,7 +1286,6 @@ impl Pbx {
                 let peer = b.dialog.peer;
                 let _ = self.ep.send_ack(ack, peer, None);
             }
-        }
     }
 
     fn on_in_dialog(

@@ -30,8 +30,8 @@ pub enum StreamFrame {
     },
     /// One message of `consumed` bytes.
     Message {
-        /// The message.
-        message: Message,
+        /// The message (boxed: it is large and moves once, to the engine).
+        message: Box<Message>,
         /// Bytes to drop.
         consumed: usize,
     },
@@ -106,7 +106,7 @@ pub fn parse_stream(buf: &[u8]) -> Result<StreamFrame, ParseError> {
         return Ok(StreamFrame::Incomplete);
     }
     let body = Bytes::copy_from_slice(&body_buf[head_end + 4..total]);
-    let message = build(start_line, headers, body)?;
+    let message = Box::new(build(start_line, headers, body)?);
     Ok(StreamFrame::Message {
         message,
         consumed: start + total,

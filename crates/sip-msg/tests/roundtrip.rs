@@ -63,7 +63,7 @@ proptest! {
         match parse_stream(&printed).expect("stream") {
             StreamFrame::Message { message, consumed } => {
                 prop_assert_eq!(consumed, printed.len());
-                prop_assert_eq!(message, first);
+                prop_assert_eq!(*message, first);
             }
             other => prop_assert!(false, "unexpected frame {:?}", other),
         }

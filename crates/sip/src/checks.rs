@@ -146,8 +146,8 @@ pub(crate) fn check_request(req: &Request, cfg: &EndpointConfig) -> Result<(), R
             return Err(Refusal::UnsupportedMediaType);
         }
     }
-    if *m == Method::Invite {
-        if let Some(accept) = req.headers.get(&HeaderName::Accept) {
+    if *m == Method::Invite
+        && let Some(accept) = req.headers.get(&HeaderName::Accept) {
             let ok = req.headers.values(&HeaderName::Accept).iter().any(|a| {
                 let t = media_type(a);
                 t == "application/sdp" || t == "application/*" || t == "*/*"
@@ -156,7 +156,6 @@ pub(crate) fn check_request(req: &Request, cfg: &EndpointConfig) -> Result<(), R
                 return Err(Refusal::NotAcceptable);
             }
         }
-    }
     Ok(())
 }
 

@@ -328,7 +328,7 @@ impl Authenticator {
         let issued = u64::from_str_radix(&nonce[..12], 16).ok()?;
         let rand = u64::from_str_radix(&nonce[12..28], 16).ok()?;
         let mac = self.mac(issued, rand);
-        bool::from(mac.as_bytes().ct_eq(nonce[28..].as_bytes())).then_some(issued)
+        bool::from(mac.as_bytes().ct_eq(&nonce.as_bytes()[28..])).then_some(issued)
     }
 
     /// Check the credentials of a request from `source` against `lookup`.
@@ -341,11 +341,10 @@ impl Authenticator {
         lookup: impl Fn(&str) -> Option<Credentials>,
     ) -> AuthOutcome {
         self.sweep(now);
-        if let Some(f) = self.failures.get(&source) {
-            if f.blocked_until.is_some_and(|t| now < t) {
+        if let Some(f) = self.failures.get(&source)
+            && f.blocked_until.is_some_and(|t| now < t) {
                 return AuthOutcome::Blocked;
             }
-        }
         let Some(value) = authorization else {
             return AuthOutcome::Challenge {
                 stale: false,

@@ -517,8 +517,8 @@ impl Endpoint {
     fn on_ack(&mut self, now: Instant, peer: Peer, req: Request, core: Core) {
         // ACK for a non-2xx shares the INVITE's branch (§17.2.3) and stays in the transaction.
         let key = server_key(&req, &core, &Method::Invite);
-        if let Some(&id) = self.server_keys.get(&key) {
-            if let Some(entry) = self.servers.get_mut(&id) {
+        if let Some(&id) = self.server_keys.get(&key)
+            && let Some(entry) = self.servers.get_mut(&id) {
                 let before_accepted = entry.tx.ack_key.is_none();
                 entry.tx.on_ack(now, &self.cfg.timers);
                 if before_accepted {
@@ -527,13 +527,11 @@ impl Endpoint {
                     return;
                 }
             }
-        }
         // ACK for a 2xx: stop our retransmissions and hand it to the TU.
-        if let Some(id) = self.accepted.remove(&(core.call_id.clone(), core.cseq.seq)) {
-            if let Some(entry) = self.servers.get_mut(&id) {
+        if let Some(id) = self.accepted.remove(&(core.call_id.clone(), core.cseq.seq))
+            && let Some(entry) = self.servers.get_mut(&id) {
                 entry.tx.on_ack(now, &self.cfg.timers);
             }
-        }
         self.out.push_back(Output::Event(Event::Ack {
             request: req,
             core,
@@ -562,13 +560,12 @@ impl Endpoint {
             let _ = resp.ensure_to_tag(&tag);
         }
         let _ = self.respond(now, ServerTxId(id), resp);
-        if let Some(inv) = invite {
-            if self.servers.get(&inv).is_some_and(|e| e.tx.awaits_final()) {
+        if let Some(inv) = invite
+            && self.servers.get(&inv).is_some_and(|e| e.tx.awaits_final()) {
                 self.out.push_back(Output::Event(Event::Cancelled {
                     invite: ServerTxId(inv),
                 }));
             }
-        }
     }
 
     fn on_response(&mut self, now: Instant, peer: Peer, resp: Response) {
@@ -890,11 +887,10 @@ impl Endpoint {
             }
         }
         self.reschedule(TxRef::Client(id));
-        if self.clients.get(&id).is_some_and(|e| e.tx.is_terminated()) {
-            if let Some(e) = self.clients.remove(&id) {
+        if self.clients.get(&id).is_some_and(|e| e.tx.is_terminated())
+            && let Some(e) = self.clients.remove(&id) {
                 self.client_keys.remove(&e.key);
             }
-        }
     }
 
     fn apply_server(&mut self, id: u64, actions: Vec<Action>, _now: Instant) {
@@ -916,19 +912,17 @@ impl Endpoint {
     }
 
     fn reap_server(&mut self, id: u64) {
-        if self.servers.get(&id).is_some_and(|e| e.tx.is_terminated()) {
-            if let Some(e) = self.servers.remove(&id) {
+        if self.servers.get(&id).is_some_and(|e| e.tx.is_terminated())
+            && let Some(e) = self.servers.remove(&id) {
                 self.server_keys.remove(&e.key);
-                if let Some(m) = e.merge {
-                    if self.merged.get(&m) == Some(&e.key) {
+                if let Some(m) = e.merge
+                    && self.merged.get(&m) == Some(&e.key) {
                         self.merged.remove(&m);
                     }
-                }
                 if let Some(k) = e.tx.ack_key {
                     self.accepted.remove(&k);
                 }
             }
-        }
     }
 }
 
