@@ -293,7 +293,7 @@ pub(crate) fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, ConfigE
         .sip
         .digest_algorithms
         .clone()
-        .unwrap_or_else(|| vec!["MD5".into(), "SHA-256".into()])
+        .unwrap_or_else(|| vec!["MD5".into()])
     {
         match Algorithm::from_token(&a) {
             Some(alg) if !digest_algorithms.contains(&alg) => digest_algorithms.push(alg),

@@ -233,6 +233,7 @@ impl AuthConfig {
             failure_window: Duration::from_secs(60),
             block_for: Duration::from_secs(300),
             algorithms: vec![Algorithm::Md5, Algorithm::Sha256],
+            // (the server's default config narrows this to MD5; see ARCHITECTURE.md)
         }
     }
 }
