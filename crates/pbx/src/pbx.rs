@@ -874,14 +874,16 @@ impl Pbx {
                         }
                     }
                     // §13.2.2.4: we ACK the other leg's 2xx ourselves.
-                    if request.method == Method::Invite && resp.status < 300
-                        && let Some(l) = c.leg_mut(from.other()) {
-                            let contact = self.cfg.contact(l.dialog.peer.transport);
-                            l.dialog.confirm(&resp);
-                            let ack = l.dialog.make_ack(l.invite_seq, &contact);
-                            let peer = l.dialog.peer;
-                            let _ = self.ep.send_ack(ack, peer, None);
-                        }
+                    if request.method == Method::Invite
+                        && resp.status < 300
+                        && let Some(l) = c.leg_mut(from.other())
+                    {
+                        let contact = self.cfg.contact(l.dialog.peer.transport);
+                        l.dialog.confirm(&resp);
+                        let ack = l.dialog.make_ack(l.invite_seq, &contact);
+                        let peer = l.dialog.peer;
+                        let _ = self.ep.send_ack(ack, peer, None);
+                    }
                 }
                 let mut r = Response::to_request(&request, resp.status);
                 r.reason = resp.reason.clone();
@@ -961,50 +963,51 @@ impl Pbx {
             200..=299 => self.answer(now, id, i, resp, core),
             _ => {
                 // A provider challenge: answer it once with the trunk's credentials.
-                if (status == 401 || status == 407) && !fork.auth_tried
+                if (status == 401 || status == 407)
+                    && !fork.auth_tried
                     && let Some(creds) = fork
                         .trunk
                         .as_deref()
                         .and_then(|t| self.cfg.trunk(t))
                         .and_then(|t| t.credentials.clone())
-                    {
-                        let hdr = if status == 401 {
-                            HeaderName::WwwAuthenticate
-                        } else {
-                            HeaderName::ProxyAuthenticate
-                        };
-                        let answer_hdr = if status == 401 {
-                            HeaderName::Authorization
-                        } else {
-                            HeaderName::ProxyAuthorization
-                        };
-                        let challenge = resp.headers.get(&hdr).unwrap_or_default().to_owned();
-                        let mut r = fork.request.clone();
-                        let cnonce = format!("{:08x}", self.ep.ids().next_u64() as u32);
-                        if let Some(a) = sip::digest::answer_challenge(
-                            &challenge,
-                            "INVITE",
-                            &r.uri.to_string(),
-                            &creds.username,
-                            &creds.password,
-                            &cnonce,
-                            1,
-                        ) {
-                            r.headers.remove(&HeaderName::Via);
-                            r.headers.set(HeaderName::CSeq, "2 INVITE");
-                            r.headers.set(answer_hdr, a);
-                            if let Ok(ctx) = self.ep.send_request(now, r.clone(), fork_peer) {
-                                self.by_ctx.insert(ctx, TxRole::Fork(id, i));
-                                if let Some(call) = self.calls.get_mut(&id) {
-                                    let f = &mut call.forks[i];
-                                    f.tx = ctx;
-                                    f.request = r;
-                                    f.auth_tried = true;
-                                }
-                                return;
+                {
+                    let hdr = if status == 401 {
+                        HeaderName::WwwAuthenticate
+                    } else {
+                        HeaderName::ProxyAuthenticate
+                    };
+                    let answer_hdr = if status == 401 {
+                        HeaderName::Authorization
+                    } else {
+                        HeaderName::ProxyAuthorization
+                    };
+                    let challenge = resp.headers.get(&hdr).unwrap_or_default().to_owned();
+                    let mut r = fork.request.clone();
+                    let cnonce = format!("{:08x}", self.ep.ids().next_u64() as u32);
+                    if let Some(a) = sip::digest::answer_challenge(
+                        &challenge,
+                        "INVITE",
+                        &r.uri.to_string(),
+                        &creds.username,
+                        &creds.password,
+                        &cnonce,
+                        1,
+                    ) {
+                        r.headers.remove(&HeaderName::Via);
+                        r.headers.set(HeaderName::CSeq, "2 INVITE");
+                        r.headers.set(answer_hdr, a);
+                        if let Ok(ctx) = self.ep.send_request(now, r.clone(), fork_peer) {
+                            self.by_ctx.insert(ctx, TxRole::Fork(id, i));
+                            if let Some(call) = self.calls.get_mut(&id) {
+                                let f = &mut call.forks[i];
+                                f.tx = ctx;
+                                f.request = r;
+                                f.auth_tried = true;
                             }
+                            return;
                         }
                     }
+                }
                 call.forks[i].status = Some(status);
                 self.maybe_fail(now, id);
             }
@@ -1219,11 +1222,11 @@ impl Pbx {
             TxRole::Fork(id, i) => {
                 if let Some(call) = self.calls.get_mut(&id)
                     && call.state == CallState::Calling
-                        && call.forks.get(i).is_some_and(|f| f.tx == tx)
-                    {
-                        call.forks[i].status = Some(408);
-                        self.maybe_fail(now, id);
-                    }
+                    && call.forks.get(i).is_some_and(|f| f.tx == tx)
+                {
+                    call.forks[i].status = Some(408);
+                    self.maybe_fail(now, id);
+                }
             }
             TxRole::Relay { stx, request, .. } => {
                 self.respond(now, stx, Response::to_request(&request, 408));
@@ -1275,17 +1278,18 @@ impl Pbx {
             return;
         };
         if call.pending_b_ack.take().is_some()
-            && let Some(b) = &call.b {
-                let mut ack = b
-                    .dialog
-                    .make_ack(b.invite_seq, &self.cfg.contact(b.dialog.peer.transport));
-                if !req.body.is_empty() {
-                    let ct = req.headers.get(&HeaderName::ContentType).map(str::to_owned);
-                    ack.set_body(ct.as_deref(), req.body.clone());
-                }
-                let peer = b.dialog.peer;
-                let _ = self.ep.send_ack(ack, peer, None);
+            && let Some(b) = &call.b
+        {
+            let mut ack = b
+                .dialog
+                .make_ack(b.invite_seq, &self.cfg.contact(b.dialog.peer.transport));
+            if !req.body.is_empty() {
+                let ct = req.headers.get(&HeaderName::ContentType).map(str::to_owned);
+                ack.set_body(ct.as_deref(), req.body.clone());
             }
+            let peer = b.dialog.peer;
+            let _ = self.ep.send_ack(ack, peer, None);
+        }
     }
 
     fn on_in_dialog(

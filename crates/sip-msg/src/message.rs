@@ -142,9 +142,10 @@ impl Response {
         }
         // RFC 3261 §8.2.6.1: Timestamp is copied into 100 Trying.
         if status == 100
-            && let Some(ts) = req.get(&HeaderName::Timestamp) {
-                headers.push(HeaderName::Timestamp, ts);
-            }
+            && let Some(ts) = req.get(&HeaderName::Timestamp)
+        {
+            headers.push(HeaderName::Timestamp, ts);
+        }
         headers.push(HeaderName::ContentLength, "0");
         Self {
             status,

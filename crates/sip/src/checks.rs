@@ -147,15 +147,16 @@ pub(crate) fn check_request(req: &Request, cfg: &EndpointConfig) -> Result<(), R
         }
     }
     if *m == Method::Invite
-        && let Some(accept) = req.headers.get(&HeaderName::Accept) {
-            let ok = req.headers.values(&HeaderName::Accept).iter().any(|a| {
-                let t = media_type(a);
-                t == "application/sdp" || t == "application/*" || t == "*/*"
-            });
-            if !ok && !accept.trim().is_empty() {
-                return Err(Refusal::NotAcceptable);
-            }
+        && let Some(accept) = req.headers.get(&HeaderName::Accept)
+    {
+        let ok = req.headers.values(&HeaderName::Accept).iter().any(|a| {
+            let t = media_type(a);
+            t == "application/sdp" || t == "application/*" || t == "*/*"
+        });
+        if !ok && !accept.trim().is_empty() {
+            return Err(Refusal::NotAcceptable);
         }
+    }
     Ok(())
 }
 

@@ -148,19 +148,23 @@ impl Dialog {
     /// Check an incoming request's CSeq and apply a target refresh (re-INVITE, UPDATE).
     pub fn on_remote_request(&mut self, req: &Request, core: &Core) -> Result<(), DialogError> {
         if let Some(last) = self.remote_seq
-            && core.cseq.seq <= last && req.method != Method::Ack && req.method != Method::Cancel {
-                return Err(DialogError::CSeqOutOfOrder {
-                    last,
-                    got: core.cseq.seq,
-                });
-            }
+            && core.cseq.seq <= last
+            && req.method != Method::Ack
+            && req.method != Method::Cancel
+        {
+            return Err(DialogError::CSeqOutOfOrder {
+                last,
+                got: core.cseq.seq,
+            });
+        }
         if req.method != Method::Ack && req.method != Method::Cancel {
             self.remote_seq = Some(core.cseq.seq);
         }
         if matches!(req.method, Method::Invite | Method::Update)
-            && let Some(c) = first_contact(&req.headers) {
-                self.remote_target = c;
-            }
+            && let Some(c) = first_contact(&req.headers)
+        {
+            self.remote_target = c;
+        }
         Ok(())
     }
 

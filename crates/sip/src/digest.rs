@@ -343,9 +343,10 @@ impl Authenticator {
     ) -> AuthOutcome {
         self.sweep(now);
         if let Some(f) = self.failures.get(&source)
-            && f.blocked_until.is_some_and(|t| now < t) {
-                return AuthOutcome::Blocked;
-            }
+            && f.blocked_until.is_some_and(|t| now < t)
+        {
+            return AuthOutcome::Blocked;
+        }
         let Some(value) = authorization else {
             return AuthOutcome::Challenge {
                 stale: false,

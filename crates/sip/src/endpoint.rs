@@ -388,8 +388,14 @@ impl Endpoint {
     fn on_parse_error(&mut self, peer: Peer, data: &[u8], e: &ParseError) {
         *self.stats.parse_errors.entry(e.code()).or_default() += 1;
         // An unparsable response is dropped silently (RFC 3261 §18.1.2 / §16.7).
+        // Never answer an ACK, even a broken one (RFC 3261 §17.2.1: ACKs get no response).
+        let is_ack = data
+            .iter()
+            .skip_while(|c| **c == b'\r' || **c == b'\n')
+            .take(4)
+            .eq(b"ACK ".iter());
         let status = match salvage_headers(data) {
-            Some((true, headers)) if headers.get(&HeaderName::Via).is_some() => {
+            Some((true, headers)) if !is_ack && headers.get(&HeaderName::Via).is_some() => {
                 let mut resp = Response::from_headers(&headers, e.status());
                 resp.reason = format!("{} ({e})", resp.reason);
                 self.send_stateless_to(peer, &resp);
@@ -518,20 +524,22 @@ impl Endpoint {
         // ACK for a non-2xx shares the INVITE's branch (§17.2.3) and stays in the transaction.
         let key = server_key(&req, &core, &Method::Invite);
         if let Some(&id) = self.server_keys.get(&key)
-            && let Some(entry) = self.servers.get_mut(&id) {
-                let before_accepted = entry.tx.ack_key.is_none();
-                entry.tx.on_ack(now, &self.cfg.timers);
-                if before_accepted {
-                    self.reschedule(TxRef::Server(id));
-                    self.reap_server(id);
-                    return;
-                }
+            && let Some(entry) = self.servers.get_mut(&id)
+        {
+            let before_accepted = entry.tx.ack_key.is_none();
+            entry.tx.on_ack(now, &self.cfg.timers);
+            if before_accepted {
+                self.reschedule(TxRef::Server(id));
+                self.reap_server(id);
+                return;
             }
+        }
         // ACK for a 2xx: stop our retransmissions and hand it to the TU.
         if let Some(id) = self.accepted.remove(&(core.call_id.clone(), core.cseq.seq))
-            && let Some(entry) = self.servers.get_mut(&id) {
-                entry.tx.on_ack(now, &self.cfg.timers);
-            }
+            && let Some(entry) = self.servers.get_mut(&id)
+        {
+            entry.tx.on_ack(now, &self.cfg.timers);
+        }
         self.out.push_back(Output::Event(Event::Ack {
             request: req,
             core,
@@ -561,11 +569,12 @@ impl Endpoint {
         }
         let _ = self.respond(now, ServerTxId(id), resp);
         if let Some(inv) = invite
-            && self.servers.get(&inv).is_some_and(|e| e.tx.awaits_final()) {
-                self.out.push_back(Output::Event(Event::Cancelled {
-                    invite: ServerTxId(inv),
-                }));
-            }
+            && self.servers.get(&inv).is_some_and(|e| e.tx.awaits_final())
+        {
+            self.out.push_back(Output::Event(Event::Cancelled {
+                invite: ServerTxId(inv),
+            }));
+        }
     }
 
     fn on_response(&mut self, now: Instant, peer: Peer, resp: Response) {
@@ -888,9 +897,10 @@ impl Endpoint {
         }
         self.reschedule(TxRef::Client(id));
         if self.clients.get(&id).is_some_and(|e| e.tx.is_terminated())
-            && let Some(e) = self.clients.remove(&id) {
-                self.client_keys.remove(&e.key);
-            }
+            && let Some(e) = self.clients.remove(&id)
+        {
+            self.client_keys.remove(&e.key);
+        }
     }
 
     fn apply_server(&mut self, id: u64, actions: Vec<Action>, _now: Instant) {
@@ -913,16 +923,18 @@ impl Endpoint {
 
     fn reap_server(&mut self, id: u64) {
         if self.servers.get(&id).is_some_and(|e| e.tx.is_terminated())
-            && let Some(e) = self.servers.remove(&id) {
-                self.server_keys.remove(&e.key);
-                if let Some(m) = e.merge
-                    && self.merged.get(&m) == Some(&e.key) {
-                        self.merged.remove(&m);
-                    }
-                if let Some(k) = e.tx.ack_key {
-                    self.accepted.remove(&k);
-                }
+            && let Some(e) = self.servers.remove(&id)
+        {
+            self.server_keys.remove(&e.key);
+            if let Some(m) = e.merge
+                && self.merged.get(&m) == Some(&e.key)
+            {
+                self.merged.remove(&m);
             }
+            if let Some(k) = e.tx.ack_key {
+                self.accepted.remove(&k);
+            }
+        }
     }
 }
 

@@ -223,6 +223,24 @@ fn garbage_and_broken_responses_are_dropped_silently() {
 }
 
 #[test]
+fn a_malformed_ack_gets_no_response() {
+    let mut ep = endpoint();
+    let raw = String::from_utf8(base(
+        "ACK",
+        "sip:svar@kommune.example",
+        &["Broken header line"],
+        "",
+    ))
+    .expect("utf8");
+    let (r, ev) = feed(&mut ep, raw.as_bytes());
+    assert!(r.is_empty(), "ACK answered: {r:?}");
+    assert!(matches!(
+        ev.as_slice(),
+        [Event::Rejected { status: None, .. }]
+    ));
+}
+
+#[test]
 fn received_and_rport_are_stamped_on_the_top_via() {
     let mut ep = endpoint();
     let raw = String::from_utf8(base("OPTIONS", "sip:svar@kommune.example", &[], ""))
