@@ -67,9 +67,7 @@ pub enum Control {
 }
 
 fn wall_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 struct Loop {
@@ -139,22 +137,14 @@ impl Loop {
             v.sort();
             v
         };
-        let mut parse: Vec<(String, u64)> = e
-            .parse_errors
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), *v))
-            .collect();
+        let mut parse: Vec<(String, u64)> = e.parse_errors.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
         for (k, v) in &p.rejected {
             if !e.parse_errors.contains_key(k) {
                 parse.push(((*k).to_owned(), *v));
             }
         }
         parse.sort();
-        let mut outcomes: Vec<(String, u64)> = p
-            .calls_by_outcome
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), *v))
-            .collect();
+        let mut outcomes: Vec<(String, u64)> = p.calls_by_outcome.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
         outcomes.sort();
         Snapshot {
             registrations: self.pbx.registrations(),
@@ -184,25 +174,14 @@ pub async fn run(
 ) -> Pbx {
     let mut control = Some(control);
     let (tcp_events, mut tcp_rx) = mpsc::unbounded_channel();
-    let mut lp = Loop {
-        pbx,
-        udp: sockets.udp,
-        tcp_conns: HashMap::new(),
-        tcp_events,
-        persist,
-        draining: false,
-    };
+    let mut lp = Loop { pbx, udp: sockets.udp, tcp_conns: HashMap::new(), tcp_events, persist, draining: false };
     let tcp_listener = sockets.tcp;
     let mut buf = vec![0u8; 65_536];
     // kick the engine once so it arms its own timers (trunk registration, housekeeping)
-    lp.pbx
-        .handle_input(Input::Timeout(Instant::now()), wall_ms());
+    lp.pbx.handle_input(Input::Timeout(Instant::now()), wall_ms());
     lp.flush().await;
     loop {
-        let deadline = lp
-            .pbx
-            .poll_timeout()
-            .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+        let deadline = lp.pbx.poll_timeout().unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
         let sleep = tokio::time::sleep_until(deadline.into());
         tokio::select! {
             r = lp.udp.recv_from(&mut buf) => {

@@ -36,10 +36,7 @@ pub(crate) fn spawn(
     tx
 }
 
-pub(crate) fn connect(
-    peer: SocketAddr,
-    events: mpsc::UnboundedSender<TcpEvent>,
-) -> mpsc::Sender<Vec<u8>> {
+pub(crate) fn connect(peer: SocketAddr, events: mpsc::UnboundedSender<TcpEvent>) -> mpsc::Sender<Vec<u8>> {
     let (tx, rx) = mpsc::channel::<Vec<u8>>(256);
     let tx2 = tx.clone();
     tokio::spawn(async move {

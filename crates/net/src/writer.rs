@@ -38,11 +38,7 @@ fn push(p: Persist, bindings: &mut Vec<BindingChange>, records: &mut Vec<CallRec
     }
 }
 
-async fn flush<S: Store>(
-    store: &S,
-    bindings: &mut Vec<BindingChange>,
-    records: &mut Vec<CallRecord>,
-) {
+async fn flush<S: Store>(store: &S, bindings: &mut Vec<BindingChange>, records: &mut Vec<CallRecord>) {
     // A failed write is retried a few times; records are never dropped silently.
     for attempt in 0..5u32 {
         let mut ok = true;

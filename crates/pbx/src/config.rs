@@ -135,9 +135,7 @@ impl PbxConfig {
     /// Find a trunk by a request's source address.
     #[must_use]
     pub fn trunk_by_source(&self, addr: SocketAddr) -> Option<&Trunk> {
-        self.trunks
-            .iter()
-            .find(|t| t.allowed_sources.iter().any(|m| m.matches(addr)))
+        self.trunks.iter().find(|t| t.allowed_sources.iter().any(|m| m.matches(addr)))
     }
 
     /// Find a trunk by name.
@@ -158,11 +156,7 @@ impl PbxConfig {
         let host = sip_msg::Host::from(addr.ip());
         match t {
             Transport::Udp => format!("<sip:svar@{host}:{}>", addr.port()),
-            other => format!(
-                "<sip:svar@{host}:{};transport={}>",
-                addr.port(),
-                other.via_token().to_ascii_lowercase()
-            ),
+            other => format!("<sip:svar@{host}:{};transport={}>", addr.port(), other.via_token().to_ascii_lowercase()),
         }
     }
 }

@@ -71,16 +71,11 @@ impl Pattern {
     pub fn parse(s: &str) -> Result<Self, PatternError> {
         let body = s.strip_suffix('.').unwrap_or(s);
         let ok = !s.is_empty()
-            && body.chars().enumerate().all(|(i, c)| {
-                c.is_ascii_digit()
-                    || matches!(c, 'X' | 'Z' | 'N' | '*' | '#')
-                    || (c == '+' && i == 0)
-            });
-        if ok {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(PatternError(s.to_owned()))
-        }
+            && body
+                .chars()
+                .enumerate()
+                .all(|(i, c)| c.is_ascii_digit() || matches!(c, 'X' | 'Z' | 'N' | '*' | '#') || (c == '+' && i == 0));
+        if ok { Ok(Self(s.to_owned())) } else { Err(PatternError(s.to_owned())) }
     }
 
     /// Does `n` match?
@@ -92,10 +87,7 @@ impl Pattern {
         };
         let pc: Vec<char> = body.chars().collect();
         let nc: Vec<char> = n.chars().collect();
-        if nc.len() < pc.len()
-            || (!rest_any && nc.len() != pc.len())
-            || (rest_any && nc.len() == pc.len())
-        {
+        if nc.len() < pc.len() || (!rest_any && nc.len() != pc.len()) || (rest_any && nc.len() == pc.len()) {
             return false;
         }
         pc.iter().zip(&nc).all(|(p, c)| match p {
@@ -139,11 +131,7 @@ mod tests {
         let any = Pattern::parse("00.").expect("p");
         assert!(any.matches("0046123"));
         assert!(!any.matches("00"));
-        assert!(
-            Pattern::parse("+45XXXXXXXX")
-                .expect("p")
-                .matches("+4543591000")
-        );
+        assert!(Pattern::parse("+45XXXXXXXX").expect("p").matches("+4543591000"));
         assert!(Pattern::parse("4a").is_err());
         assert!(Pattern::parse("").is_err());
     }

@@ -66,12 +66,7 @@ pub struct PbxStats {
 #[derive(Debug, Clone)]
 enum TxRole {
     Fork(u64, usize),
-    Relay {
-        call: u64,
-        stx: ServerTxId,
-        request: Request,
-        from: Side,
-    },
+    Relay { call: u64, stx: ServerTxId, request: Request, from: Side },
     Bye,
     TrunkRegister(usize),
 }
@@ -159,9 +154,7 @@ impl Pbx {
     pub fn handle_input(&mut self, input: Input<'_>, wall_ms: i64) {
         self.wall_ms = wall_ms;
         let now = match &input {
-            Input::Datagram { now, .. }
-            | Input::Message { now, .. }
-            | Input::TransportError { now, .. } => *now,
+            Input::Datagram { now, .. } | Input::Message { now, .. } | Input::TransportError { now, .. } => *now,
             Input::Timeout(now) => *now,
         };
         if !self.started {
@@ -225,14 +218,9 @@ impl Pbx {
     /// `now + grace` are hung up by svar.
     pub fn begin_drain(&mut self, now: Instant, grace: Duration) {
         if !self.draining {
-            info!(
-                active_calls = self.calls.len(),
-                grace_s = grace.as_secs(),
-                "draining: refusing new calls"
-            );
+            info!(active_calls = self.calls.len(), grace_s = grace.as_secs(), "draining: refusing new calls");
             self.draining = true;
-            self.timers
-                .push(Reverse((now + grace, PbxTimer::DrainDeadline)));
+            self.timers.push(Reverse((now + grace, PbxTimer::DrainDeadline)));
         }
     }
 
@@ -247,8 +235,7 @@ impl Pbx {
 
     fn start(&mut self, now: Instant) {
         self.started = true;
-        self.timers
-            .push(Reverse((now + HOUSEKEEPING, PbxTimer::Housekeeping)));
+        self.timers.push(Reverse((now + HOUSEKEEPING, PbxTimer::Housekeeping)));
         for i in 0..self.trunk_regs.len() {
             self.timers.push(Reverse((now, PbxTimer::TrunkRegister(i))));
         }
@@ -257,9 +244,7 @@ impl Pbx {
     fn pump(&mut self, now: Instant) {
         while let Some(o) = self.ep.poll_output() {
             match o {
-                Output::Transmit { peer, data } => {
-                    self.out.push_back(PbxOutput::Transmit { peer, data })
-                }
+                Output::Transmit { peer, data } => self.out.push_back(PbxOutput::Transmit { peer, data }),
                 Output::Event(e) => self.on_event(now, e),
             }
         }
@@ -277,8 +262,7 @@ impl Pbx {
                     for c in self.registrar.expire(self.wall_ms / 1000) {
                         self.out.push_back(PbxOutput::Persist(Persist::Binding(c)));
                     }
-                    self.timers
-                        .push(Reverse((now + HOUSEKEEPING, PbxTimer::Housekeeping)));
+                    self.timers.push(Reverse((now + HOUSEKEEPING, PbxTimer::Housekeeping)));
                 }
                 PbxTimer::TrunkRegister(i) => self.send_trunk_register(now, i, None),
                 PbxTimer::DrainDeadline => {
@@ -312,12 +296,7 @@ impl Pbx {
 
     fn on_event(&mut self, now: Instant, e: Event) {
         match e {
-            Event::Request {
-                tx,
-                request,
-                core,
-                source,
-            } => self.on_request(now, tx, request, core, source),
+            Event::Request { tx, request, core, source } => self.on_request(now, tx, request, core, source),
             Event::Ack { request, core, .. } => self.on_ack(request, core),
             Event::Cancelled { invite } => self.on_cancelled(now, invite),
             Event::Response { tx, response, core } => self.on_response(now, tx, response, core),
@@ -325,10 +304,7 @@ impl Pbx {
             Event::Timeout { tx } => self.on_client_timeout(now, tx),
             Event::AckTimeout { tx } => {
                 if let Some(id) = self.by_stx.get(&tx).copied() {
-                    warn!(
-                        call = id,
-                        "caller never acknowledged the answer; hanging up"
-                    );
+                    warn!(call = id, "caller never acknowledged the answer; hanging up");
                     self.hang_up(now, id, Party::System);
                 }
             }
@@ -348,8 +324,7 @@ impl Pbx {
             Method::Register => self.on_register(now, tx, &req, &core, source),
             Method::Options => {
                 let mut r = Response::to_request(&req, 200);
-                r.headers
-                    .push(HeaderName::Allow, self.ep.config().allow_header());
+                r.headers.push(HeaderName::Allow, self.ep.config().allow_header());
                 r.headers.push(HeaderName::Accept, "application/sdp");
                 self.respond(now, tx, r);
             }
@@ -360,32 +335,15 @@ impl Pbx {
 
     // ---- registrar -------------------------------------------------------------------
 
-    fn on_register(
-        &mut self,
-        now: Instant,
-        tx: ServerTxId,
-        req: &Request,
-        core: &Core,
-        source: Peer,
-    ) {
-        let authz = req
-            .headers
-            .get(&HeaderName::Authorization)
-            .map(str::to_owned);
+    fn on_register(&mut self, now: Instant, tx: ServerTxId, req: &Request, core: &Core, source: Peer) {
+        let authz = req.headers.get(&HeaderName::Authorization).map(str::to_owned);
         let cfg = &self.cfg;
-        let outcome = self
-            .auth
-            .verify(now, source.addr.ip(), "REGISTER", authz.as_deref(), |u| {
-                cfg.user(u).map(|x| x.credentials.clone())
-            });
+        let outcome = self.auth.verify(now, source.addr.ip(), "REGISTER", authz.as_deref(), |u| {
+            cfg.user(u).map(|x| x.credentials.clone())
+        });
         match outcome {
             AuthOutcome::Authorized { username } => {
-                let aor = core
-                    .to
-                    .uri
-                    .as_sip()
-                    .and_then(|u| u.user.clone())
-                    .unwrap_or_default();
+                let aor = core.to.uri.as_sip().and_then(|u| u.user.clone()).unwrap_or_default();
                 if aor != username {
                     warn!(user = %Pii(&username), aor = %Pii(&aor), "REGISTER for another user's address refused");
                     let mut r = Response::to_request(req, 403);
@@ -393,9 +351,7 @@ impl Pbx {
                     self.respond(now, tx, r);
                     return;
                 }
-                let out = self
-                    .registrar
-                    .register(self.wall_ms / 1000, &aor, req, core, source);
+                let out = self.registrar.register(self.wall_ms / 1000, &aor, req, core, source);
                 for c in out.changes {
                     self.out.push_back(PbxOutput::Persist(Persist::Binding(c)));
                 }
@@ -424,32 +380,15 @@ impl Pbx {
 
     // ---- new calls ---------------------------------------------------------------------
 
-    fn refuse_call(
-        &mut self,
-        now: Instant,
-        tx: ServerTxId,
-        req: &Request,
-        core: &Core,
-        why: CallRefusal<'_>,
-    ) {
-        let CallRefusal {
-            status,
-            reason,
-            outcome,
-            direction,
-            caller,
-            callee,
-        } = why;
+    fn refuse_call(&mut self, now: Instant, tx: ServerTxId, req: &Request, core: &Core, why: CallRefusal<'_>) {
+        let CallRefusal { status, reason, outcome, direction, caller, callee } = why;
         let rec = (direction, caller, callee);
         let mut r = Response::to_request(req, status);
         if let Some(reason) = reason {
             r.reason = reason.to_owned();
         }
         if status == 503 {
-            r.headers.push(
-                HeaderName::RetryAfter,
-                self.cfg.drain_retry_after.to_string(),
-            );
+            r.headers.push(HeaderName::RetryAfter, self.cfg.drain_retry_after.to_string());
         }
         self.respond(now, tx, r);
         self.finish_record(CallRecord {
@@ -468,11 +407,7 @@ impl Pbx {
     }
 
     fn finish_record(&mut self, rec: CallRecord) {
-        *self
-            .stats
-            .calls_by_outcome
-            .entry(rec.outcome.as_str())
-            .or_default() += 1;
+        *self.stats.calls_by_outcome.entry(rec.outcome.as_str()).or_default() += 1;
         info!(
             call = %rec.call_id,
             direction = rec.direction.as_str(),
@@ -482,51 +417,27 @@ impl Pbx {
             status = rec.status,
             "call ended"
         );
-        self.out
-            .push_back(PbxOutput::Persist(Persist::CallRecord(rec)));
+        self.out.push_back(PbxOutput::Persist(Persist::CallRecord(rec)));
     }
 
-    fn on_new_invite(
-        &mut self,
-        now: Instant,
-        tx: ServerTxId,
-        req: Request,
-        core: Core,
-        source: Peer,
-    ) {
+    fn on_new_invite(&mut self, now: Instant, tx: ServerTxId, req: Request, core: Core, source: Peer) {
         let dialled = match &req.uri {
-            Uri::Sip(u) => u
-                .user_unescaped()
-                .map(|u| u.into_owned())
-                .unwrap_or_default(),
+            Uri::Sip(u) => u.user_unescaped().map(|u| u.into_owned()).unwrap_or_default(),
             Uri::Tel(t) => t.digits(),
             Uri::Other { .. } => String::new(),
         };
-        let from_user = core
-            .from
-            .uri
-            .as_sip()
-            .and_then(|u| u.user.clone())
-            .unwrap_or_default();
+        let from_user = core.from.uri.as_sip().and_then(|u| u.user.clone()).unwrap_or_default();
 
         // Who is calling: a trunk by address, or a user by digest.
-        let trunk = self
-            .cfg
-            .trunk_by_source(source.addr)
-            .map(|t| t.name.clone());
+        let trunk = self.cfg.trunk_by_source(source.addr).map(|t| t.name.clone());
         let caller_user = if trunk.is_some() {
             None
         } else {
-            let authz = req
-                .headers
-                .get(&HeaderName::ProxyAuthorization)
-                .map(str::to_owned);
+            let authz = req.headers.get(&HeaderName::ProxyAuthorization).map(str::to_owned);
             let cfg = &self.cfg;
-            match self
-                .auth
-                .verify(now, source.addr.ip(), "INVITE", authz.as_deref(), |u| {
-                    cfg.user(u).map(|x| x.credentials.clone())
-                }) {
+            match self.auth.verify(now, source.addr.ip(), "INVITE", authz.as_deref(), |u| {
+                cfg.user(u).map(|x| x.credentials.clone())
+            }) {
                 AuthOutcome::Authorized { username } => Some(username),
                 AuthOutcome::Challenge { stale, failed } => {
                     if failed {
@@ -547,11 +458,7 @@ impl Pbx {
                 }
             }
         };
-        let direction_in = if trunk.is_some() {
-            Direction::Inbound
-        } else {
-            Direction::Internal
-        };
+        let direction_in = if trunk.is_some() { Direction::Inbound } else { Direction::Internal };
         let caller = caller_user.clone().unwrap_or_else(|| normalise(&from_user));
         if self.draining {
             self.refuse_call(
@@ -574,13 +481,9 @@ impl Pbx {
         // Where to: a user (directly or through a DID), or out through a trunk.
         let number = normalise(&dialled);
         let target_user = if trunk.is_some() {
-            self.cfg
-                .dids
-                .iter()
-                .find(|d| d.number == number)
-                .map(|d| match &d.target {
-                    DidTarget::User(ext) => ext.clone(),
-                })
+            self.cfg.dids.iter().find(|d| d.number == number).map(|d| match &d.target {
+                DidTarget::User(ext) => ext.clone(),
+            })
         } else {
             self.cfg.user(&dialled).map(|u| u.extension.clone())
         };
@@ -603,14 +506,7 @@ impl Pbx {
                     tx,
                     &req,
                     &core,
-                    CallRefusal {
-                        status: 480,
-                        reason: None,
-                        outcome: Outcome::Unavailable,
-                        direction,
-                        caller,
-                        callee,
-                    },
+                    CallRefusal { status: 480, reason: None, outcome: Outcome::Unavailable, direction, caller, callee },
                 );
                 return;
             }
@@ -624,42 +520,32 @@ impl Pbx {
                     let Some(t) = self.cfg.trunk(&trunk_name).cloned() else {
                         return;
                     };
-                    let uri: Uri =
-                        match format!("sip:{out_number}@{}", sip_msg::Host::from(t.proxy.ip()))
-                            .parse()
-                        {
-                            Ok(u) => u,
-                            Err(_) => {
-                                self.refuse_call(
-                                    now,
-                                    tx,
-                                    &req,
-                                    &core,
-                                    CallRefusal {
-                                        status: 484,
-                                        reason: None,
-                                        outcome: Outcome::NotFound,
-                                        direction,
-                                        caller,
-                                        callee,
-                                    },
-                                );
-                                return;
-                            }
-                        };
+                    let uri: Uri = match format!("sip:{out_number}@{}", sip_msg::Host::from(t.proxy.ip())).parse() {
+                        Ok(u) => u,
+                        Err(_) => {
+                            self.refuse_call(
+                                now,
+                                tx,
+                                &req,
+                                &core,
+                                CallRefusal {
+                                    status: 484,
+                                    reason: None,
+                                    outcome: Outcome::NotFound,
+                                    direction,
+                                    caller,
+                                    callee,
+                                },
+                            );
+                            return;
+                        }
+                    };
                     from_user_out = self
                         .cfg
                         .user(user)
                         .and_then(|u| u.caller_id.clone())
                         .unwrap_or_else(|| t.default_caller_id.clone());
-                    targets.push((
-                        uri,
-                        Peer {
-                            transport: t.transport,
-                            addr: t.proxy,
-                        },
-                        Some(trunk_name),
-                    ));
+                    targets.push((uri, Peer { transport: t.transport, addr: t.proxy }, Some(trunk_name)));
                 }
                 Err(refusal) => {
                     warn!(caller = %Pii(user), number = %Pii(&number), reason = refusal.1, "outbound call refused");
@@ -739,11 +625,7 @@ impl Pbx {
         let from_hdr = {
             let host = &self.cfg.domain;
             match &from_display {
-                Some(d) => format!(
-                    "{} <sip:{from_user_out}@{host}>;tag={}",
-                    sip_msg::text::quote(d),
-                    call.b_tag
-                ),
+                Some(d) => format!("{} <sip:{from_user_out}@{host}>;tag={}", sip_msg::text::quote(d), call.b_tag),
                 None => format!("<sip:{from_user_out}@{host}>;tag={}", call.b_tag),
             }
         };
@@ -751,21 +633,13 @@ impl Pbx {
             let mut r = Request::new(Method::Invite, uri.clone());
             r.headers.push(HeaderName::From, from_hdr.as_str());
             let to_host = self.cfg.domain.clone();
-            r.headers
-                .push(HeaderName::To, format!("<sip:{callee}@{to_host}>"));
+            r.headers.push(HeaderName::To, format!("<sip:{callee}@{to_host}>"));
             r.headers.push(HeaderName::CallId, call.b_call_id.as_str());
             r.headers.push(HeaderName::CSeq, "1 INVITE");
-            r.headers
-                .push(HeaderName::Contact, self.contact(peer.transport));
-            r.headers
-                .push(HeaderName::Allow, self.ep.config().allow_header());
+            r.headers.push(HeaderName::Contact, self.contact(peer.transport));
+            r.headers.push(HeaderName::Allow, self.ep.config().allow_header());
             if !call.a_invite.body.is_empty() {
-                let ct = call
-                    .a_invite
-                    .headers
-                    .get(&HeaderName::ContentType)
-                    .unwrap_or("application/sdp")
-                    .to_owned();
+                let ct = call.a_invite.headers.get(&HeaderName::ContentType).unwrap_or("application/sdp").to_owned();
                 r.set_body(Some(&ct), call.a_invite.body.clone());
             }
             match self.ep.send_request(now, r.clone(), peer) {
@@ -790,14 +664,7 @@ impl Pbx {
                 tx,
                 &req,
                 &core,
-                CallRefusal {
-                    status: 503,
-                    reason: None,
-                    outcome: Outcome::Failed,
-                    direction,
-                    caller,
-                    callee,
-                },
+                CallRefusal { status: 503, reason: None, outcome: Outcome::Failed, direction, caller, callee },
             );
             return;
         }
@@ -831,9 +698,7 @@ impl Pbx {
                 }
                 _ => {}
             }
-            let stripped = number
-                .get(route.strip.min(number.len())..)
-                .unwrap_or_default();
+            let stripped = number.get(route.strip.min(number.len())..).unwrap_or_default();
             return Ok((route.trunk.clone(), format!("{}{stripped}", route.prepend)));
         }
         Err(blocked.unwrap_or(match class {
@@ -854,12 +719,7 @@ impl Pbx {
         }
         match role {
             TxRole::Fork(id, i) => self.on_fork_response(now, id, i, resp, core),
-            TxRole::Relay {
-                call,
-                stx,
-                request,
-                from,
-            } => {
+            TxRole::Relay { call, stx, request, from } => {
                 if resp.status < 200 {
                     return;
                 }
@@ -888,17 +748,11 @@ impl Pbx {
                 let mut r = Response::to_request(&request, resp.status);
                 r.reason = resp.reason.clone();
                 if !resp.body.is_empty() {
-                    let ct = resp
-                        .headers
-                        .get(&HeaderName::ContentType)
-                        .map(str::to_owned);
+                    let ct = resp.headers.get(&HeaderName::ContentType).map(str::to_owned);
                     r.set_body(ct.as_deref(), resp.body.clone());
                 }
                 if request.method == Method::Invite || request.method == Method::Update {
-                    r.headers.push(
-                        HeaderName::Contact,
-                        self.contact(request_transport(&request)),
-                    );
+                    r.headers.push(HeaderName::Contact, self.contact(request_transport(&request)));
                 }
                 self.respond(now, stx, r);
             }
@@ -921,16 +775,11 @@ impl Pbx {
         let status = resp.status;
         if call.state == CallState::Answered {
             if (200..300).contains(&status) {
-                let same = call
-                    .b
-                    .as_ref()
-                    .is_some_and(|b| b.dialog.id.remote_tag == core.to.tag().unwrap_or_default());
+                let same = call.b.as_ref().is_some_and(|b| b.dialog.id.remote_tag == core.to.tag().unwrap_or_default());
                 if same {
                     // retransmitted 2xx: our ACK was lost
                     if let Some(b) = &call.b {
-                        let ack = b
-                            .dialog
-                            .make_ack(b.invite_seq, &self.cfg.contact(fork_peer.transport));
+                        let ack = b.dialog.make_ack(b.invite_seq, &self.cfg.contact(fork_peer.transport));
                         let _ = self.ep.send_ack(ack, fork_peer, None);
                     }
                 } else {
@@ -946,15 +795,9 @@ impl Pbx {
                 let mut r = Response::to_request(&call.a_invite, status);
                 r.reason = resp.reason.clone();
                 let _ = r.ensure_to_tag(&call.a_tag);
-                r.headers.push(
-                    HeaderName::Contact,
-                    self.cfg.contact(call.a_source.transport),
-                );
+                r.headers.push(HeaderName::Contact, self.cfg.contact(call.a_source.transport));
                 if !resp.body.is_empty() {
-                    let ct = resp
-                        .headers
-                        .get(&HeaderName::ContentType)
-                        .map(str::to_owned);
+                    let ct = resp.headers.get(&HeaderName::ContentType).map(str::to_owned);
                     r.set_body(ct.as_deref(), resp.body.clone());
                 }
                 let tx = call.a_tx;
@@ -965,22 +808,12 @@ impl Pbx {
                 // A provider challenge: answer it once with the trunk's credentials.
                 if (status == 401 || status == 407)
                     && !fork.auth_tried
-                    && let Some(creds) = fork
-                        .trunk
-                        .as_deref()
-                        .and_then(|t| self.cfg.trunk(t))
-                        .and_then(|t| t.credentials.clone())
+                    && let Some(creds) =
+                        fork.trunk.as_deref().and_then(|t| self.cfg.trunk(t)).and_then(|t| t.credentials.clone())
                 {
-                    let hdr = if status == 401 {
-                        HeaderName::WwwAuthenticate
-                    } else {
-                        HeaderName::ProxyAuthenticate
-                    };
-                    let answer_hdr = if status == 401 {
-                        HeaderName::Authorization
-                    } else {
-                        HeaderName::ProxyAuthorization
-                    };
+                    let hdr = if status == 401 { HeaderName::WwwAuthenticate } else { HeaderName::ProxyAuthenticate };
+                    let answer_hdr =
+                        if status == 401 { HeaderName::Authorization } else { HeaderName::ProxyAuthorization };
                     let challenge = resp.headers.get(&hdr).unwrap_or_default().to_owned();
                     let mut r = fork.request.clone();
                     let cnonce = format!("{:08x}", self.ep.ids().next_u64() as u32);
@@ -1021,12 +854,7 @@ impl Pbx {
         let fork_peer = call.forks[i].peer;
         let mut b_dialog = Dialog::as_uac(&call.forks[i].request, &resp, &core, fork_peer);
         b_dialog.peer = fork_peer;
-        let invite_seq = call.forks[i]
-            .request
-            .headers
-            .cseq()
-            .map(|c| c.seq)
-            .unwrap_or(1);
+        let invite_seq = call.forks[i].request.headers.cseq().map(|c| c.seq).unwrap_or(1);
         call.forks[i].status = Some(resp.status);
         call.state = CallState::Answered;
         call.ring_deadline = None;
@@ -1038,56 +866,22 @@ impl Pbx {
             let ack = b_dialog.make_ack(invite_seq, &b_contact);
             let _ = self.ep.send_ack(ack, fork_peer, None);
         }
-        self.by_dialog.insert(
-            (b_dialog.id.call_id.clone(), b_dialog.id.local_tag.clone()),
-            (id, Side::B),
-        );
-        call.b = Some(Leg {
-            dialog: b_dialog,
-            invite_seq,
-            reinvite_out: false,
-            reinvite_in: false,
-        });
+        self.by_dialog.insert((b_dialog.id.call_id.clone(), b_dialog.id.local_tag.clone()), (id, Side::B));
+        call.b = Some(Leg { dialog: b_dialog, invite_seq, reinvite_out: false, reinvite_in: false });
         // the caller's leg
         let mut r = Response::to_request(&call.a_invite, 200);
         let _ = r.ensure_to_tag(&call.a_tag);
-        r.headers.push(
-            HeaderName::Contact,
-            self.cfg.contact(call.a_source.transport),
-        );
-        r.headers
-            .push(HeaderName::Allow, self.ep.config().allow_header());
+        r.headers.push(HeaderName::Contact, self.cfg.contact(call.a_source.transport));
+        r.headers.push(HeaderName::Allow, self.ep.config().allow_header());
         if !resp.body.is_empty() {
-            let ct = resp
-                .headers
-                .get(&HeaderName::ContentType)
-                .map(str::to_owned);
+            let ct = resp.headers.get(&HeaderName::ContentType).map(str::to_owned);
             r.set_body(ct.as_deref(), resp.body.clone());
         }
-        let a_dialog = Dialog::as_uas(
-            &call.a_invite,
-            &call.a_core,
-            &call.a_tag,
-            call.a_source,
-            true,
-        );
-        self.by_dialog.insert(
-            (a_dialog.id.call_id.clone(), a_dialog.id.local_tag.clone()),
-            (id, Side::A),
-        );
-        call.a = Some(Leg {
-            dialog: a_dialog,
-            invite_seq: 0,
-            reinvite_out: false,
-            reinvite_in: false,
-        });
-        let losers: Vec<ClientTxId> = call
-            .forks
-            .iter()
-            .enumerate()
-            .filter(|(j, f)| *j != i && f.status.is_none())
-            .map(|(_, f)| f.tx)
-            .collect();
+        let a_dialog = Dialog::as_uas(&call.a_invite, &call.a_core, &call.a_tag, call.a_source, true);
+        self.by_dialog.insert((a_dialog.id.call_id.clone(), a_dialog.id.local_tag.clone()), (id, Side::A));
+        call.a = Some(Leg { dialog: a_dialog, invite_seq: 0, reinvite_out: false, reinvite_in: false });
+        let losers: Vec<ClientTxId> =
+            call.forks.iter().enumerate().filter(|(j, f)| *j != i && f.status.is_none()).map(|(_, f)| f.tx).collect();
         let tx = call.a_tx;
         info!(call = id, "answered");
         self.respond(now, tx, r);
@@ -1133,14 +927,8 @@ impl Pbx {
         };
         let u = l.first()?.uri.as_sip()?;
         let ip = u.host.ip()?;
-        let t = u
-            .transport()
-            .and_then(|t| Transport::from_token(&t))
-            .unwrap_or(Transport::Udp);
-        Some(Peer {
-            transport: t,
-            addr: std::net::SocketAddr::new(ip, u.port.unwrap_or(5060)),
-        })
+        let t = u.transport().and_then(|t| Transport::from_token(&t)).unwrap_or(Transport::Udp);
+        Some(Peer { transport: t, addr: std::net::SocketAddr::new(ip, u.port.unwrap_or(5060)) })
     }
 
     fn maybe_fail(&mut self, now: Instant, id: u64) {
@@ -1164,11 +952,7 @@ impl Pbx {
         } else if statuses.iter().any(|s| *s == 408 || *s == 480 || *s == 487) {
             480
         } else {
-            statuses
-                .first()
-                .copied()
-                .filter(|s| (400..700).contains(s))
-                .unwrap_or(500)
+            statuses.first().copied().filter(|s| (400..700).contains(s)).unwrap_or(500)
         };
         let outcome = match status {
             480 if call.ringing => Outcome::NoAnswer,
@@ -1202,16 +986,18 @@ impl Pbx {
         if call.state != CallState::Calling || call.ring_deadline != Some(at) {
             return;
         }
-        let pending: Vec<ClientTxId> = call
-            .forks
-            .iter()
-            .filter(|f| f.status.is_none())
-            .map(|f| f.tx)
-            .collect();
+        let pending: Vec<ClientTxId> = call.forks.iter().filter(|f| f.status.is_none()).map(|f| f.tx).collect();
         for tx in pending {
             let _ = self.ep.send_cancel(now, tx);
         }
-        self.fail_call(now, id, 480, Outcome::NoAnswer);
+        // Forks still ringing count as "no answer" (408); a fork that said busy still
+        // wins the choice of response: a busy employee is news for the caller.
+        if let Some(call) = self.calls.get_mut(&id) {
+            for f in call.forks.iter_mut().filter(|f| f.status.is_none()) {
+                f.status = Some(408);
+            }
+        }
+        self.maybe_fail(now, id);
     }
 
     fn on_client_timeout(&mut self, now: Instant, tx: ClientTxId) {
@@ -1234,10 +1020,7 @@ impl Pbx {
             TxRole::Bye => {}
             TxRole::TrunkRegister(i) => {
                 self.trunk_regs[i].registered = false;
-                self.timers.push(Reverse((
-                    now + Duration::from_secs(60),
-                    PbxTimer::TrunkRegister(i),
-                )));
+                self.timers.push(Reverse((now + Duration::from_secs(60), PbxTimer::TrunkRegister(i))));
             }
         }
     }
@@ -1254,12 +1037,7 @@ impl Pbx {
         if call.state != CallState::Calling {
             return;
         }
-        let pending: Vec<ClientTxId> = call
-            .forks
-            .iter()
-            .filter(|f| f.status.is_none())
-            .map(|f| f.tx)
-            .collect();
+        let pending: Vec<ClientTxId> = call.forks.iter().filter(|f| f.status.is_none()).map(|f| f.tx).collect();
         for tx in pending {
             let _ = self.ep.send_cancel(now, tx);
         }
@@ -1267,10 +1045,7 @@ impl Pbx {
     }
 
     fn on_ack(&mut self, req: Request, core: Core) {
-        let key = (
-            core.call_id.clone(),
-            core.to.tag().unwrap_or_default().to_owned(),
-        );
+        let key = (core.call_id.clone(), core.to.tag().unwrap_or_default().to_owned());
         let Some(&(id, Side::A)) = self.by_dialog.get(&key) else {
             return;
         };
@@ -1280,9 +1055,7 @@ impl Pbx {
         if call.pending_b_ack.take().is_some()
             && let Some(b) = &call.b
         {
-            let mut ack = b
-                .dialog
-                .make_ack(b.invite_seq, &self.cfg.contact(b.dialog.peer.transport));
+            let mut ack = b.dialog.make_ack(b.invite_seq, &self.cfg.contact(b.dialog.peer.transport));
             if !req.body.is_empty() {
                 let ct = req.headers.get(&HeaderName::ContentType).map(str::to_owned);
                 ack.set_body(ct.as_deref(), req.body.clone());
@@ -1292,18 +1065,8 @@ impl Pbx {
         }
     }
 
-    fn on_in_dialog(
-        &mut self,
-        now: Instant,
-        tx: ServerTxId,
-        req: Request,
-        core: Core,
-        _source: Peer,
-    ) {
-        let key = (
-            core.call_id.clone(),
-            core.to.tag().unwrap_or_default().to_owned(),
-        );
+    fn on_in_dialog(&mut self, now: Instant, tx: ServerTxId, req: Request, core: Core, _source: Peer) {
+        let key = (core.call_id.clone(), core.to.tag().unwrap_or_default().to_owned());
         let Some(&(id, side)) = self.by_dialog.get(&key) else {
             self.respond(now, tx, Response::to_request(&req, 481));
             return;
@@ -1324,11 +1087,7 @@ impl Pbx {
         match req.method {
             Method::Bye => {
                 self.respond(now, tx, Response::to_request(&req, 200));
-                let party = if side == Side::A {
-                    Party::Caller
-                } else {
-                    Party::Callee
-                };
+                let party = if side == Side::A { Party::Caller } else { Party::Callee };
                 self.hang_up_from(now, id, party, Some(side));
             }
             Method::Invite => {
@@ -1377,15 +1136,7 @@ impl Pbx {
         let peer = other.dialog.peer;
         match self.ep.send_request(now, r, peer) {
             Ok(ctx) => {
-                self.by_ctx.insert(
-                    ctx,
-                    TxRole::Relay {
-                        call: id,
-                        stx,
-                        request: req,
-                        from,
-                    },
-                );
+                self.by_ctx.insert(ctx, TxRole::Relay { call: id, stx, request: req, from });
             }
             Err(e) => {
                 warn!(error = %e, "relay failed");
@@ -1405,21 +1156,12 @@ impl Pbx {
             return;
         };
         if call.state == CallState::Calling {
-            let pending: Vec<ClientTxId> = call
-                .forks
-                .iter()
-                .filter(|f| f.status.is_none())
-                .map(|f| f.tx)
-                .collect();
+            let pending: Vec<ClientTxId> = call.forks.iter().filter(|f| f.status.is_none()).map(|f| f.tx).collect();
             for tx in pending {
                 let _ = self.ep.send_cancel(now, tx);
             }
             let status = if by == Party::System { 503 } else { 487 };
-            let outcome = if by == Party::System {
-                Outcome::Failed
-            } else {
-                Outcome::Cancelled
-            };
+            let outcome = if by == Party::System { Outcome::Failed } else { Outcome::Cancelled };
             self.fail_call(now, id, status, outcome);
             return;
         }
@@ -1440,10 +1182,7 @@ impl Pbx {
             }
         }
         for leg in [call.a.as_ref(), call.b.as_ref()].into_iter().flatten() {
-            self.by_dialog.remove(&(
-                leg.dialog.id.call_id.clone(),
-                leg.dialog.id.local_tag.clone(),
-            ));
+            self.by_dialog.remove(&(leg.dialog.id.call_id.clone(), leg.dialog.id.local_tag.clone()));
         }
         self.by_stx.remove(&call.a_tx);
         call.record.outcome = Outcome::Answered;
@@ -1478,25 +1217,16 @@ impl Pbx {
             return;
         };
         let mut r = Request::new(Method::Register, uri);
-        r.headers.push(
-            HeaderName::From,
-            format!("<sip:{}@{host}>;tag={}", creds.username, reg.tag),
-        );
-        r.headers
-            .push(HeaderName::To, format!("<sip:{}@{host}>", creds.username));
+        r.headers.push(HeaderName::From, format!("<sip:{}@{host}>;tag={}", creds.username, reg.tag));
+        r.headers.push(HeaderName::To, format!("<sip:{}@{host}>", creds.username));
         r.headers.push(HeaderName::CallId, reg.call_id.as_str());
-        r.headers
-            .push(HeaderName::CSeq, format!("{} REGISTER", reg.cseq));
-        r.headers
-            .push(HeaderName::Contact, self.cfg.contact(trunk.transport));
+        r.headers.push(HeaderName::CSeq, format!("{} REGISTER", reg.cseq));
+        r.headers.push(HeaderName::Contact, self.cfg.contact(trunk.transport));
         r.headers.push(HeaderName::Expires, "600");
         if let Some((name, value)) = auth {
             r.headers.push(name, value);
         }
-        let peer = Peer {
-            transport: trunk.transport,
-            addr: trunk.proxy,
-        };
+        let peer = Peer { transport: trunk.transport, addr: trunk.proxy };
         match self.ep.send_request(now, r, peer) {
             Ok(ctx) => {
                 self.by_ctx.insert(ctx, TxRole::TrunkRegister(i));
@@ -1531,30 +1261,21 @@ impl Pbx {
                     .or_else(|| resp.headers.expires().ok().flatten().map(u64::from))
                     .unwrap_or(600);
                 info!(trunk = %trunk.name, expires, "registered with provider");
-                self.timers.push(Reverse((
-                    now + Duration::from_secs((expires / 2).max(30)),
-                    PbxTimer::TrunkRegister(i),
-                )));
+                self.timers
+                    .push(Reverse((now + Duration::from_secs((expires / 2).max(30)), PbxTimer::TrunkRegister(i))));
             }
             401 | 407 if !reg.auth_tried => {
                 reg.auth_tried = true;
                 let (ch, ans) = if resp.status == 401 {
                     (HeaderName::WwwAuthenticate, HeaderName::Authorization)
                 } else {
-                    (
-                        HeaderName::ProxyAuthenticate,
-                        HeaderName::ProxyAuthorization,
-                    )
+                    (HeaderName::ProxyAuthenticate, HeaderName::ProxyAuthorization)
                 };
                 let challenge = resp.headers.get(&ch).unwrap_or_default().to_owned();
                 let Some(creds) = trunk.credentials.clone() else {
                     return;
                 };
-                let uri = format!(
-                    "sip:{}:{}",
-                    sip_msg::Host::from(trunk.proxy.ip()),
-                    trunk.proxy.port()
-                );
+                let uri = format!("sip:{}:{}", sip_msg::Host::from(trunk.proxy.ip()), trunk.proxy.port());
                 let cnonce = format!("{:08x}", self.ep.ids().next_u64() as u32);
                 if let Some(a) = sip::digest::answer_challenge(
                     &challenge,
@@ -1571,19 +1292,12 @@ impl Pbx {
             s => {
                 reg.registered = false;
                 warn!(trunk = %trunk.name, status = s, "provider refused registration; retrying in 60 s");
-                self.timers.push(Reverse((
-                    now + Duration::from_secs(60),
-                    PbxTimer::TrunkRegister(i),
-                )));
+                self.timers.push(Reverse((now + Duration::from_secs(60), PbxTimer::TrunkRegister(i))));
             }
         }
     }
 }
 
 fn request_transport(req: &Request) -> Transport {
-    req.headers
-        .top_via()
-        .ok()
-        .and_then(|v| Transport::from_token(&v.transport))
-        .unwrap_or(Transport::Udp)
+    req.headers.top_via().ok().and_then(|v| Transport::from_token(&v.transport)).unwrap_or(Transport::Udp)
 }

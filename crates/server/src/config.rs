@@ -6,9 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use pbx::config::{
-    Did, DidTarget, OutboundRoute, PbxConfig, SourceMatch, Trunk, TrunkCredentials, User,
-};
+use pbx::config::{Did, DidTarget, OutboundRoute, PbxConfig, SourceMatch, Trunk, TrunkCredentials, User};
 use pbx::numbers::{Pattern, normalise};
 use serde::Deserialize;
 use sip::Transport;
@@ -219,8 +217,8 @@ impl std::error::Error for ConfigErrors {}
 
 /// Parse and validate TOML text.
 pub(crate) fn load(text: &str, ov: &Overrides) -> Result<Config, ConfigErrors> {
-    let raw: RawConfig = toml::from_str(text)
-        .map_err(|e| ConfigErrors(vec![format!("TOML: {}", e.to_string().trim())]))?;
+    let raw: RawConfig =
+        toml::from_str(text).map_err(|e| ConfigErrors(vec![format!("TOML: {}", e.to_string().trim())]))?;
     validate(raw, ov)
 }
 
@@ -228,9 +226,7 @@ fn parse_addr(errs: &mut Vec<String>, what: &str, s: &str) -> Option<SocketAddr>
     match s.parse() {
         Ok(a) => Some(a),
         Err(_) => {
-            errs.push(format!(
-                "{what}: {s:?} is not an address like 127.0.0.1:5060 or [::1]:5060"
-            ));
+            errs.push(format!("{what}: {s:?} is not an address like 127.0.0.1:5060 or [::1]:5060"));
             None
         }
     }
@@ -244,24 +240,13 @@ pub(crate) fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, ConfigE
     let sip = parse_addr(&mut errs, "server.sip", &sip_s);
     let http = parse_addr(&mut errs, "server.http", &http_s);
     let advertise = match &raw.server.advertise {
-        Some(a) => a
-            .parse::<IpAddr>()
-            .map_err(|_| errs.push(format!("server.advertise: {a:?} is not an IP address")))
-            .ok(),
-        None => sip.map(|s| {
-            if s.ip().is_unspecified() {
-                IpAddr::from([127, 0, 0, 1])
-            } else {
-                s.ip()
-            }
-        }),
+        Some(a) => {
+            a.parse::<IpAddr>().map_err(|_| errs.push(format!("server.advertise: {a:?} is not an IP address"))).ok()
+        }
+        None => sip.map(|s| if s.ip().is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { s.ip() }),
     };
-    let data_dir = PathBuf::from(
-        ov.data_dir
-            .clone()
-            .or(raw.server.data_dir.clone())
-            .unwrap_or_else(|| "./data".to_owned()),
-    );
+    let data_dir =
+        PathBuf::from(ov.data_dir.clone().or(raw.server.data_dir.clone()).unwrap_or_else(|| "./data".to_owned()));
 
     let domain = raw.sip.domain.trim().to_owned();
     if domain.is_empty() || sip_msg::Host::parse(&domain).is_err() {
@@ -289,18 +274,11 @@ pub(crate) fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, ConfigE
     }
 
     let mut digest_algorithms = Vec::new();
-    for a in raw
-        .sip
-        .digest_algorithms
-        .clone()
-        .unwrap_or_else(|| vec!["MD5".into()])
-    {
+    for a in raw.sip.digest_algorithms.clone().unwrap_or_else(|| vec!["MD5".into()]) {
         match Algorithm::from_token(&a) {
             Some(alg) if !digest_algorithms.contains(&alg) => digest_algorithms.push(alg),
             Some(_) => errs.push(format!("sip.digest_algorithms: {a} listed twice")),
-            None => errs.push(format!(
-                "sip.digest_algorithms: {a:?} is not MD5 or SHA-256"
-            )),
+            None => errs.push(format!("sip.digest_algorithms: {a:?} is not MD5 or SHA-256")),
         }
     }
     if digest_algorithms.is_empty() {
@@ -312,14 +290,9 @@ pub(crate) fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, ConfigE
     for (i, u) in raw.users.iter().enumerate() {
         let at = format!("users[{i}] ({})", u.extension);
         if u.extension.is_empty()
-            || !u
-                .extension
-                .bytes()
-                .all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'-' || c == b'_')
+            || !u.extension.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'-' || c == b'_')
         {
-            errs.push(format!(
-                "{at}: extension must be letters, digits, '.', '-' or '_'"
-            ));
+            errs.push(format!("{at}: extension must be letters, digits, '.', '-' or '_'"));
         }
         if !seen.insert(u.extension.clone()) {
             errs.push(format!("{at}: extension used twice"));
@@ -354,23 +327,15 @@ pub(crate) fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, ConfigE
         let mut allowed_sources = Vec::new();
         for s in &t.allowed_sources {
             if let Ok(a) = s.parse::<SocketAddr>() {
-                allowed_sources.push(SourceMatch {
-                    ip: a.ip(),
-                    port: Some(a.port()),
-                });
+                allowed_sources.push(SourceMatch { ip: a.ip(), port: Some(a.port()) });
             } else if let Ok(ip) = s.parse::<IpAddr>() {
                 allowed_sources.push(SourceMatch { ip, port: None });
             } else {
-                errs.push(format!(
-                    "{at}.allowed_sources: {s:?} is not an IP or IP:port"
-                ));
+                errs.push(format!("{at}.allowed_sources: {s:?} is not an IP or IP:port"));
             }
         }
         let credentials = match (&t.username, &t.password) {
-            (Some(u), Some(p)) => Some(TrunkCredentials {
-                username: u.clone(),
-                password: p.clone(),
-            }),
+            (Some(u), Some(p)) => Some(TrunkCredentials { username: u.clone(), password: p.clone() }),
             (None, None) => None,
             _ => {
                 errs.push(format!("{at}: username and password go together"));
@@ -381,9 +346,7 @@ pub(crate) fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, ConfigE
             errs.push(format!("{at}: register = true needs username and password"));
         }
         if allowed_sources.is_empty() && credentials.is_none() {
-            errs.push(format!(
-                "{at}: give allowed_sources (IP auth) or username/password (digest)"
-            ));
+            errs.push(format!("{at}: give allowed_sources (IP auth) or username/password (digest)"));
         }
         if let Some(proxy) = proxy {
             trunks.push(Trunk {
@@ -411,10 +374,7 @@ pub(crate) fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, ConfigE
         if !seen.contains(&d.user) {
             errs.push(format!("dids[{i}]: user {:?} does not exist", d.user));
         }
-        dids.push(Did {
-            number,
-            target: DidTarget::User(d.user.clone()),
-        });
+        dids.push(Did { number, target: DidTarget::User(d.user.clone()) });
     }
 
     let mut routes = Vec::new();
@@ -514,15 +474,9 @@ mod tests {
         "#;
         let e = load(text, &Overrides::default()).expect_err("invalid");
         let all = e.to_string();
-        for needle in [
-            "server.sip",
-            "min_expires",
-            "password",
-            "used twice",
-            "9999",
-            "trunk \"missing\"",
-            "dial pattern",
-        ] {
+        for needle in
+            ["server.sip", "min_expires", "password", "used twice", "9999", "trunk \"missing\"", "dial pattern"]
+        {
             assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
         }
         assert!(e.0.len() >= 7, "{all}");
@@ -537,15 +491,9 @@ mod tests {
 
     #[test]
     fn overrides_win() {
-        let c = load(
-            DEMO,
-            &Overrides {
-                sip: Some("127.0.0.1:5999".into()),
-                http: None,
-                data_dir: Some("/tmp/x".into()),
-            },
-        )
-        .expect("ok");
+        let c =
+            load(DEMO, &Overrides { sip: Some("127.0.0.1:5999".into()), http: None, data_dir: Some("/tmp/x".into()) })
+                .expect("ok");
         assert_eq!(c.sip.port(), 5999);
         assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
     }

@@ -23,10 +23,7 @@ pub(crate) struct AppState {
 
 /// The router.
 pub(crate) fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
-        .with_state(state)
+    Router::new().route("/healthz", get(healthz)).route("/metrics", get(metrics)).with_state(state)
 }
 
 async fn snapshot(state: &AppState) -> Option<Snapshot> {
@@ -40,19 +37,13 @@ async fn healthz(State(state): State<AppState>) -> Response {
         Some(s) if !s.draining => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/json")],
-            format!(
-                r#"{{"status":"ok","registrations":{},"active_calls":{}}}"#,
-                s.registrations, s.active_calls
-            ),
+            format!(r#"{{"status":"ok","registrations":{},"active_calls":{}}}"#, s.registrations, s.active_calls),
         )
             .into_response(),
         Some(s) => (
             StatusCode::SERVICE_UNAVAILABLE,
             [(header::CONTENT_TYPE, "application/json")],
-            format!(
-                r#"{{"status":"draining","active_calls":{}}}"#,
-                s.active_calls
-            ),
+            format!(r#"{{"status":"draining","active_calls":{}}}"#, s.active_calls),
         )
             .into_response(),
         None => (StatusCode::SERVICE_UNAVAILABLE, "SIP engine not running").into_response(),
@@ -61,17 +52,10 @@ async fn healthz(State(state): State<AppState>) -> Response {
 
 type Labels = Vec<(String, String)>;
 
-fn counter_family(
-    reg: &mut Registry,
-    name: &str,
-    help: &str,
-    label: &str,
-    values: &[(String, u64)],
-) {
+fn counter_family(reg: &mut Registry, name: &str, help: &str, label: &str, values: &[(String, u64)]) {
     let fam = Family::<Labels, Counter>::default();
     for (k, v) in values {
-        fam.get_or_create(&vec![(label.to_owned(), k.clone())])
-            .inc_by(*v);
+        fam.get_or_create(&vec![(label.to_owned(), k.clone())]).inc_by(*v);
     }
     reg.register(name, help, fam);
 }
@@ -92,63 +76,15 @@ fn counter(reg: &mut Registry, name: &str, help: &str, v: u64) {
 #[must_use]
 pub(crate) fn render(s: &Snapshot) -> String {
     let mut reg = Registry::with_prefix("svar");
-    gauge(
-        &mut reg,
-        "registrations",
-        "Live registrar bindings",
-        s.registrations,
-    );
-    gauge(
-        &mut reg,
-        "active_calls",
-        "Calls ringing or answered",
-        s.active_calls,
-    );
-    gauge(
-        &mut reg,
-        "tcp_connections",
-        "Open SIP TCP connections",
-        s.tcp_connections,
-    );
-    gauge(
-        &mut reg,
-        "trunks_registered",
-        "Trunks registered with their provider",
-        s.trunks_registered,
-    );
-    counter_family(
-        &mut reg,
-        "calls",
-        "Calls ended, by outcome",
-        "outcome",
-        &s.calls_by_outcome,
-    );
-    counter_family(
-        &mut reg,
-        "sip_requests_received",
-        "SIP requests received, by method",
-        "method",
-        &s.requests_in,
-    );
-    counter_family(
-        &mut reg,
-        "sip_requests_sent",
-        "SIP requests sent, by method",
-        "method",
-        &s.requests_out,
-    );
-    let st = |v: &[(u16, u64)]| {
-        v.iter()
-            .map(|(k, n)| (k.to_string(), *n))
-            .collect::<Vec<_>>()
-    };
-    counter_family(
-        &mut reg,
-        "sip_responses_sent",
-        "SIP responses sent, by status",
-        "status",
-        &st(&s.responses_out),
-    );
+    gauge(&mut reg, "registrations", "Live registrar bindings", s.registrations);
+    gauge(&mut reg, "active_calls", "Calls ringing or answered", s.active_calls);
+    gauge(&mut reg, "tcp_connections", "Open SIP TCP connections", s.tcp_connections);
+    gauge(&mut reg, "trunks_registered", "Trunks registered with their provider", s.trunks_registered);
+    counter_family(&mut reg, "calls", "Calls ended, by outcome", "outcome", &s.calls_by_outcome);
+    counter_family(&mut reg, "sip_requests_received", "SIP requests received, by method", "method", &s.requests_in);
+    counter_family(&mut reg, "sip_requests_sent", "SIP requests sent, by method", "method", &s.requests_out);
+    let st = |v: &[(u16, u64)]| v.iter().map(|(k, n)| (k.to_string(), *n)).collect::<Vec<_>>();
+    counter_family(&mut reg, "sip_responses_sent", "SIP responses sent, by status", "status", &st(&s.responses_out));
     counter_family(
         &mut reg,
         "sip_responses_received",
@@ -163,24 +99,9 @@ pub(crate) fn render(s: &Snapshot) -> String {
         "reason",
         &s.parse_errors,
     );
-    counter(
-        &mut reg,
-        "auth_failures",
-        "Failed digest authentications",
-        s.auth_failures,
-    );
-    counter(
-        &mut reg,
-        "auth_blocked",
-        "Requests refused because the source was blocked",
-        s.auth_blocked,
-    );
-    counter(
-        &mut reg,
-        "sip_retransmissions",
-        "SIP retransmissions sent",
-        s.retransmissions,
-    );
+    counter(&mut reg, "auth_failures", "Failed digest authentications", s.auth_failures);
+    counter(&mut reg, "auth_blocked", "Requests refused because the source was blocked", s.auth_blocked);
+    counter(&mut reg, "sip_retransmissions", "SIP retransmissions sent", s.retransmissions);
     let mut out = String::new();
     if encode(&mut out, &reg).is_err() {
         return String::from("# encoding failed\n");
@@ -192,10 +113,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
     match snapshot(&state).await {
         Some(s) => (
             StatusCode::OK,
-            [(
-                header::CONTENT_TYPE,
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            )],
+            [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
             render(&s),
         )
             .into_response(),
@@ -233,27 +151,12 @@ mod tests {
             auth_failures: 4,
             ..Snapshot::default()
         };
-        let app = router(AppState {
-            control: fake_loop(snap),
-        });
-        let resp = app
-            .oneshot(
-                axum::http::Request::get("/metrics")
-                    .body(Body::empty())
-                    .expect("req"),
-            )
-            .await
-            .expect("resp");
+        let app = router(AppState { control: fake_loop(snap) });
+        let resp =
+            app.oneshot(axum::http::Request::get("/metrics").body(Body::empty()).expect("req")).await.expect("resp");
         assert_eq!(resp.status(), StatusCode::OK);
-        let body = String::from_utf8(
-            resp.into_body()
-                .collect()
-                .await
-                .expect("body")
-                .to_bytes()
-                .to_vec(),
-        )
-        .expect("utf8");
+        let body =
+            String::from_utf8(resp.into_body().collect().await.expect("body").to_bytes().to_vec()).expect("utf8");
         for line in [
             "svar_registrations 3",
             "svar_active_calls 1",
@@ -268,32 +171,13 @@ mod tests {
 
     #[tokio::test]
     async fn healthz_reports_draining_as_503() {
-        let app = router(AppState {
-            control: fake_loop(Snapshot {
-                draining: true,
-                ..Snapshot::default()
-            }),
-        });
-        let resp = app
-            .oneshot(
-                axum::http::Request::get("/healthz")
-                    .body(Body::empty())
-                    .expect("req"),
-            )
-            .await
-            .expect("resp");
+        let app = router(AppState { control: fake_loop(Snapshot { draining: true, ..Snapshot::default() }) });
+        let resp =
+            app.oneshot(axum::http::Request::get("/healthz").body(Body::empty()).expect("req")).await.expect("resp");
         assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
-        let app = router(AppState {
-            control: fake_loop(Snapshot::default()),
-        });
-        let resp = app
-            .oneshot(
-                axum::http::Request::get("/healthz")
-                    .body(Body::empty())
-                    .expect("req"),
-            )
-            .await
-            .expect("resp");
+        let app = router(AppState { control: fake_loop(Snapshot::default()) });
+        let resp =
+            app.oneshot(axum::http::Request::get("/healthz").body(Body::empty()).expect("req")).await.expect("resp");
         assert_eq!(resp.status(), StatusCode::OK);
     }
 }

@@ -27,11 +27,7 @@ use tracing::{error, info, warn};
 use crate::config::{Config, Overrides};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "svar",
-    version,
-    about = "svar: a phone system that keeps a municipality's telephone promises"
-)]
+#[command(name = "svar", version, about = "svar: a phone system that keeps a municipality's telephone promises")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -63,9 +59,7 @@ enum Command {
 
 fn read_config(path: Option<&PathBuf>, ov: &Overrides) -> Result<Config> {
     let text = match path {
-        Some(p) => {
-            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?
-        }
+        Some(p) => std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?,
         None => config::DEMO.to_owned(),
     };
     Ok(config::load(&text, ov)?)
@@ -74,9 +68,7 @@ fn read_config(path: Option<&PathBuf>, ov: &Overrides) -> Result<Config> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_target(false)
         .init();
     match cli.command {
@@ -97,17 +89,8 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Serve {
-            config,
-            sip,
-            http,
-            data_dir,
-        } => {
-            let ov = Overrides {
-                sip,
-                http,
-                data_dir,
-            };
+        Command::Serve { config, sip, http, data_dir } => {
+            let ov = Overrides { sip, http, data_dir };
             let cfg = match read_config(config.as_ref(), &ov) {
                 Ok(c) => c,
                 Err(e) => {
@@ -115,11 +98,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            let rt = match tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-            {
+            let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("cannot start the runtime: {e}");
@@ -141,33 +120,22 @@ async fn serve(cfg: Config) -> Result<()> {
     let store = SqliteStore::open_dir(&cfg.data_dir)
         .await
         .with_context(|| format!("cannot open the store in {}", cfg.data_dir.display()))?;
-    let now_unix = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
+    let now_unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
     let mut registrar = Registrar::new(cfg.pbx.registrar.clone());
     let saved = store.load_bindings().await?;
     registrar.restore(now_unix, saved);
     let restored = registrar.binding_count();
 
-    let udp = UdpSocket::bind(cfg.sip)
-        .await
-        .with_context(|| format!("cannot bind SIP UDP {}", cfg.sip))?;
-    let tcp = TcpListener::bind(cfg.sip)
-        .await
-        .with_context(|| format!("cannot bind SIP TCP {}", cfg.sip))?;
-    let http_listener = TcpListener::bind(cfg.http)
-        .await
-        .with_context(|| format!("cannot bind HTTP {}", cfg.http))?;
+    let udp = UdpSocket::bind(cfg.sip).await.with_context(|| format!("cannot bind SIP UDP {}", cfg.sip))?;
+    let tcp = TcpListener::bind(cfg.sip).await.with_context(|| format!("cannot bind SIP TCP {}", cfg.sip))?;
+    let http_listener = TcpListener::bind(cfg.http).await.with_context(|| format!("cannot bind HTTP {}", cfg.http))?;
     let sip_addr = udp.local_addr()?;
     let contact = SocketAddr::new(cfg.advertise, sip_addr.port());
 
     let mut rng = rand::rng();
     let mut secret = [0u8; 32];
     rng.fill_bytes(&mut secret);
-    let mut ep_cfg = EndpointConfig::new(
-        vec![(Transport::Udp, contact), (Transport::Tcp, contact)],
-        rng.next_u64(),
-    );
+    let mut ep_cfg = EndpointConfig::new(vec![(Transport::Udp, contact), (Transport::Tcp, contact)], rng.next_u64());
     ep_cfg.timers = cfg.timers;
     ep_cfg.user_agent = format!("svar/{}", env!("CARGO_PKG_VERSION"));
     ep_cfg.auto_trying = false;
@@ -183,19 +151,9 @@ async fn serve(cfg: Config) -> Result<()> {
     let (persist_tx, persist_rx) = mpsc::unbounded_channel();
     let writer = tokio::spawn(net::writer::run(store.clone(), persist_rx));
     let (control_tx, control_rx) = mpsc::channel(64);
-    let sip_task = tokio::spawn(net::sip_loop::run(
-        pbx,
-        SipSockets {
-            udp,
-            tcp: Some(tcp),
-        },
-        persist_tx,
-        control_rx,
-    ));
+    let sip_task = tokio::spawn(net::sip_loop::run(pbx, SipSockets { udp, tcp: Some(tcp) }, persist_tx, control_rx));
 
-    let app = http::router(http::AppState {
-        control: control_tx.clone(),
-    });
+    let app = http::router(http::AppState { control: control_tx.clone() });
     let (http_stop_tx, http_stop_rx) = tokio::sync::oneshot::channel::<()>();
     let http_task = tokio::spawn(async move {
         let _ = axum::serve(http_listener, app)
@@ -215,15 +173,8 @@ async fn serve(cfg: Config) -> Result<()> {
     );
 
     shutdown_signal().await;
-    info!(
-        grace_s = cfg.drain_grace.as_secs(),
-        "shutting down: new calls get 503, established calls may finish"
-    );
-    let _ = control_tx
-        .send(Control::Drain {
-            grace: cfg.drain_grace,
-        })
-        .await;
+    info!(grace_s = cfg.drain_grace.as_secs(), "shutting down: new calls get 503, established calls may finish");
+    let _ = control_tx.send(Control::Drain { grace: cfg.drain_grace }).await;
     drop(control_tx);
     match sip_task.await {
         Ok(_pbx) => {}

@@ -23,9 +23,7 @@ struct Phone {
 fn write_tone(path: &Path) {
     // 5 s of a 440 Hz tone, 8 kHz mono PCM16 WAV (baresip's aufile source)
     let samples: Vec<i16> = (0..40_000)
-        .map(|i| {
-            (8000.0 * (2.0 * std::f64::consts::PI * 440.0 * f64::from(i) / 8000.0).sin()) as i16
-        })
+        .map(|i| (8000.0 * (2.0 * std::f64::consts::PI * 440.0 * f64::from(i) / 8000.0).sin()) as i16)
         .collect();
     let data_len = (samples.len() * 2) as u32;
     let mut w = Vec::new();
@@ -84,20 +82,11 @@ impl Phone {
             if let Ok(s) = TcpStream::connect(("127.0.0.1", ctrl)) {
                 break s;
             }
-            assert!(
-                Instant::now() < deadline,
-                "baresip control port did not open"
-            );
+            assert!(Instant::now() < deadline, "baresip control port did not open");
             std::thread::sleep(Duration::from_millis(50));
         };
-        ctrl.set_read_timeout(Some(Duration::from_millis(200)))
-            .expect("timeout");
-        Self {
-            child,
-            ctrl,
-            events: Vec::new(),
-            buf: Vec::new(),
-        }
+        ctrl.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
+        Self { child, ctrl, events: Vec::new(), buf: Vec::new() }
     }
 
     fn command(&mut self, cmd: &str, params: &str) {
@@ -121,18 +110,14 @@ impl Phone {
             }
             // netstrings: len:payload,
             while let Some(colon) = self.buf.iter().position(|&c| c == b':') {
-                let Ok(len) = std::str::from_utf8(&self.buf[..colon])
-                    .unwrap_or("x")
-                    .parse::<usize>()
-                else {
+                let Ok(len) = std::str::from_utf8(&self.buf[..colon]).unwrap_or("x").parse::<usize>() else {
                     self.buf.clear();
                     break;
                 };
                 if self.buf.len() < colon + 1 + len + 1 {
                     break;
                 }
-                let payload =
-                    String::from_utf8_lossy(&self.buf[colon + 1..colon + 1 + len]).into_owned();
+                let payload = String::from_utf8_lossy(&self.buf[colon + 1..colon + 1 + len]).into_owned();
                 self.buf.drain(..colon + 1 + len + 1);
                 self.events.push(payload);
             }
@@ -156,41 +141,19 @@ fn two_baresip_phones_register_call_answer_and_hang_up() {
     // REGISTER_OK may come before the control connection: ask svar instead
     let deadline = Instant::now() + Duration::from_secs(10);
     while svar.metric("svar_registrations") != Some(2.0) {
-        assert!(
-            Instant::now() < deadline,
-            "phones did not register:\n{}",
-            svar.log()
-        );
+        assert!(Instant::now() < deadline, "phones did not register:\n{}", svar.log());
         std::thread::sleep(Duration::from_millis(100));
     }
 
     anne.command("dial", "sip:1002@egeskov.example");
-    assert!(
-        bo.wait_for("CALL_ESTABLISHED", Duration::from_secs(10)),
-        "callee: {:?}\n{}",
-        bo.events,
-        svar.log()
-    );
-    assert!(
-        anne.wait_for("CALL_ESTABLISHED", Duration::from_secs(10)),
-        "caller: {:?}\n{}",
-        anne.events,
-        svar.log()
-    );
+    assert!(bo.wait_for("CALL_ESTABLISHED", Duration::from_secs(10)), "callee: {:?}\n{}", bo.events, svar.log());
+    assert!(anne.wait_for("CALL_ESTABLISHED", Duration::from_secs(10)), "caller: {:?}\n{}", anne.events, svar.log());
     assert_eq!(svar.metric("svar_active_calls"), Some(1.0));
     std::thread::sleep(Duration::from_millis(500));
 
     anne.command("hangup", "");
-    assert!(
-        bo.wait_for("CALL_CLOSED", Duration::from_secs(10)),
-        "callee never saw the hang-up: {:?}",
-        bo.events
-    );
-    assert!(
-        anne.wait_for("CALL_CLOSED", Duration::from_secs(10)),
-        "caller: {:?}",
-        anne.events
-    );
+    assert!(bo.wait_for("CALL_CLOSED", Duration::from_secs(10)), "callee never saw the hang-up: {:?}", bo.events);
+    assert!(anne.wait_for("CALL_CLOSED", Duration::from_secs(10)), "caller: {:?}", anne.events);
 
     drop(anne);
     drop(bo);
@@ -199,8 +162,5 @@ fn two_baresip_phones_register_call_answer_and_hang_up() {
     assert_eq!(recs.len(), 1, "{recs:?}");
     assert_eq!(recs[0].outcome, Outcome::Answered);
     assert_eq!(recs[0].hangup_by, Some(Party::Caller));
-    assert_eq!(
-        (recs[0].caller.as_str(), recs[0].callee.as_str()),
-        ("1001", "1002")
-    );
+    assert_eq!((recs[0].caller.as_str(), recs[0].callee.as_str()), ("1001", "1002"));
 }

@@ -19,9 +19,7 @@ fn udp_exchange(sock: &UdpSocket, to: u16, msg: &[u8]) -> Option<String> {
 }
 
 fn status(resp: &Option<String>) -> Option<u16> {
-    resp.as_ref()
-        .and_then(|r| r.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
+    resp.as_ref().and_then(|r| r.split(' ').nth(1)).and_then(|s| s.parse().ok())
 }
 
 fn request(method: &str, uri: &str, extra: &str, n: u32) -> String {
@@ -34,65 +32,33 @@ fn request(method: &str, uri: &str, extra: &str, n: u32) -> String {
 fn hostile_and_malformed_messages_get_the_right_status_and_svar_keeps_serving() {
     let svar = Svar::start();
     let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    sock.set_read_timeout(Some(Duration::from_millis(500)))
-        .expect("timeout");
+    sock.set_read_timeout(Some(Duration::from_millis(500))).expect("timeout");
     let uri = format!("sip:1001@127.0.0.1:{}", svar.sip);
     let cases: Vec<(String, Option<u16>)> = vec![
+        (request("OPTIONS", &uri, "", 1).replace("SIP/2.0\r\nVia", "SIP/7.0\r\nVia"), Some(505)),
+        (request("OPTIONS", &uri, "", 2).replace("CSeq: 1 OPTIONS", "CSeq: 1 INVITE"), Some(400)),
+        (request("OPTIONS", &uri, "", 3).replace("Call-ID: edge-3\r\n", ""), Some(400)),
+        (request("OPTIONS", &uri, "Content-Length: 5\r\n", 4), Some(400)),
+        (request("OPTIONS", &uri, "", 5).replace("Content-Length: 0", "Content-Length: -7"), Some(400)),
+        (request("OPTIONS", &uri, "", 6).replace("CSeq: 1 OPTIONS", "CSeq: 99999999999 OPTIONS"), Some(400)),
         (
-            request("OPTIONS", &uri, "", 1).replace("SIP/2.0\r\nVia", "SIP/7.0\r\nVia"),
-            Some(505),
-        ),
-        (
-            request("OPTIONS", &uri, "", 2).replace("CSeq: 1 OPTIONS", "CSeq: 1 INVITE"),
-            Some(400),
-        ),
-        (
-            request("OPTIONS", &uri, "", 3).replace("Call-ID: edge-3\r\n", ""),
-            Some(400),
-        ),
-        (
-            request("OPTIONS", &uri, "Content-Length: 5\r\n", 4),
-            Some(400),
-        ),
-        (
-            request("OPTIONS", &uri, "", 5).replace("Content-Length: 0", "Content-Length: -7"),
-            Some(400),
-        ),
-        (
-            request("OPTIONS", &uri, "", 6).replace("CSeq: 1 OPTIONS", "CSeq: 99999999999 OPTIONS"),
-            Some(400),
-        ),
-        (
-            request("OPTIONS", &uri, "", 7).replace(
-                "From: <sip:x@egeskov.example>",
-                "From: \"unterminated <sip:x@egeskov.example>",
-            ),
+            request("OPTIONS", &uri, "", 7)
+                .replace("From: <sip:x@egeskov.example>", "From: \"unterminated <sip:x@egeskov.example>"),
             Some(400),
         ),
         (request("OPTIONS", &format!("<{uri}>"), "", 8), Some(400)),
         (request("FROBNICATE", &uri, "", 9), Some(501)),
-        (
-            request("OPTIONS", "xmpp:someone@example.org", "", 10),
-            Some(416),
-        ),
-        (
-            request("INVITE", &uri, "", 11).replace("Max-Forwards: 70", "Max-Forwards: 0"),
-            Some(483),
-        ),
-        (
-            request("OPTIONS", &uri, "Require: nothingSupportedHere\r\n", 12),
-            Some(420),
-        ),
+        (request("OPTIONS", "xmpp:someone@example.org", "", 10), Some(416)),
+        (request("INVITE", &uri, "", 11).replace("Max-Forwards: 70", "Max-Forwards: 0"), Some(483)),
+        (request("OPTIONS", &uri, "Require: nothingSupportedHere\r\n", 12), Some(420)),
         (
             request("OPTIONS", &uri, "X-Flood: ".to_string().as_str(), 13)
                 .replace("X-Flood: ", &"X-Flood: a\r\n".repeat(200)),
             Some(400),
         ),
         (
-            request("BYE", &uri, "", 14).replace(
-                "To: <sip:1001@egeskov.example>",
-                "To: <sip:1001@egeskov.example>;tag=nosuch",
-            ),
+            request("BYE", &uri, "", 14)
+                .replace("To: <sip:1001@egeskov.example>", "To: <sip:1001@egeskov.example>;tag=nosuch"),
             Some(481),
         ),
         // not SIP at all, and a broken response: dropped silently
@@ -110,30 +76,18 @@ fn hostile_and_malformed_messages_get_the_right_status_and_svar_keeps_serving() 
                 .replacen("INVITE ", "ACK ", 1)
                 .replace("CSeq: 1 INVITE", "CSeq: 1 ACK")
                 .replace("To: <sip:1001@egeskov.example>", to);
-            sock.send_to(ack.as_bytes(), ("127.0.0.1", svar.sip))
-                .expect("ack");
+            sock.send_to(ack.as_bytes(), ("127.0.0.1", svar.sip)).expect("ack");
         }
     }
     // an INVITE with an unsupported body type: 415 once authenticated; unauthenticated 407
-    let inv = request(
-        "INVITE",
-        &uri,
-        "Content-Type: application/x-unknown\r\n",
-        20,
-    )
-    .replace("Content-Length: 0\r\n\r\n", "Content-Length: 4\r\n\r\nabcd");
-    assert_eq!(
-        status(&udp_exchange(&sock, svar.sip, inv.as_bytes())),
-        Some(415)
-    );
+    let inv = request("INVITE", &uri, "Content-Type: application/x-unknown\r\n", 20)
+        .replace("Content-Length: 0\r\n\r\n", "Content-Length: 4\r\n\r\nabcd");
+    assert_eq!(status(&udp_exchange(&sock, svar.sip, inv.as_bytes())), Some(415));
     // and svar is still there
     let ok = udp_exchange(&sock, svar.sip, request("OPTIONS", &uri, "", 30).as_bytes());
     assert_eq!(status(&ok), Some(200), "svar stopped answering");
     let m = svar.metrics();
-    assert!(
-        m.contains("svar_sip_parse_errors_total{reason=\"version\"}"),
-        "{m}"
-    );
+    assert!(m.contains("svar_sip_parse_errors_total{reason=\"version\"}"), "{m}");
 }
 
 #[test]
@@ -144,8 +98,7 @@ fn sha256_and_md5_digest_both_register_on_one_server() {
     svar.register("1001", "demo-anne-1001", free_port());
     // our RFC 7616 client answers the SHA-256 one over a real socket
     let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    sock.set_read_timeout(Some(Duration::from_secs(2)))
-        .expect("timeout");
+    sock.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
     let me = sock.local_addr().expect("addr");
     let reg = |cseq: u32, auth: &str| {
         format!(
@@ -159,29 +112,14 @@ fn sha256_and_md5_digest_both_register_on_one_server() {
         .find(|l| l.starts_with("WWW-Authenticate:") && l.contains("SHA-256"))
         .expect("a SHA-256 challenge");
     let value = sha.trim_start_matches("WWW-Authenticate:").trim();
-    let answer = sip::digest::answer_challenge(
-        value,
-        "REGISTER",
-        "sip:egeskov.example",
-        "1002",
-        "demo-bo-1002",
-        "0a4f113b",
-        1,
-    )
-    .expect("answer");
+    let answer =
+        sip::digest::answer_challenge(value, "REGISTER", "sip:egeskov.example", "1002", "demo-bo-1002", "0a4f113b", 1)
+            .expect("answer");
     assert!(answer.contains("algorithm=SHA-256"));
-    let ok = udp_exchange(
-        &sock,
-        svar.sip,
-        reg(2, &format!("Authorization: {answer}\r\n")).as_bytes(),
-    );
+    let ok = udp_exchange(&sock, svar.sip, reg(2, &format!("Authorization: {answer}\r\n")).as_bytes());
     assert_eq!(status(&ok), Some(200), "{ok:?}");
     // the same nonce-count again is a replay
-    let replay = udp_exchange(
-        &sock,
-        svar.sip,
-        reg(3, &format!("Authorization: {answer}\r\n")).as_bytes(),
-    );
+    let replay = udp_exchange(&sock, svar.sip, reg(3, &format!("Authorization: {answer}\r\n")).as_bytes());
     assert_eq!(status(&replay), Some(401));
     assert_eq!(svar.metric("svar_registrations"), Some(2.0));
 }
@@ -192,17 +130,7 @@ fn call_over_tcp_from_the_caller() {
     let mut svar = Svar::start();
     let port = free_port();
     svar.register("1002", "demo-bo-1002", port);
-    let callee = sipp_bg(
-        &svar.dir,
-        &[
-            "-sf",
-            &scenario("uas_answer.xml"),
-            "-p",
-            &port.to_string(),
-            "-m",
-            "1",
-        ],
-    );
+    let callee = sipp_bg(&svar.dir, &["-sf", &scenario("uas_answer.xml"), "-p", &port.to_string(), "-m", "1"]);
     let inf = svar.dir.join("tcp.csv");
     std::fs::write(&inf, "SEQUENTIAL\n1001;demo-anne-1001\n").expect("inf");
     let (ok, err) = sipp(
@@ -238,17 +166,7 @@ fn sigterm_refuses_new_calls_and_hangs_up_the_rest_after_the_grace_period() {
     let mut svar = Svar::start();
     let port = free_port();
     svar.register("1002", "demo-bo-1002", port);
-    let callee = sipp_bg(
-        &svar.dir,
-        &[
-            "-sf",
-            &scenario("uas_answer.xml"),
-            "-p",
-            &port.to_string(),
-            "-m",
-            "1",
-        ],
-    );
+    let callee = sipp_bg(&svar.dir, &["-sf", &scenario("uas_answer.xml"), "-p", &port.to_string(), "-m", "1"]);
     let inf = svar.dir.join("d.csv");
     std::fs::write(&inf, "SEQUENTIAL\n1001;demo-anne-1001\n").expect("inf");
     let target = format!("127.0.0.1:{}", svar.sip);
@@ -270,18 +188,11 @@ fn sigterm_refuses_new_calls_and_hangs_up_the_rest_after_the_grace_period() {
     );
     let deadline = Instant::now() + Duration::from_secs(10);
     while svar.metric("svar_active_calls") != Some(1.0) {
-        assert!(
-            Instant::now() < deadline,
-            "call did not come up:\n{}",
-            svar.log()
-        );
+        assert!(Instant::now() < deadline, "call did not come up:\n{}", svar.log());
         std::thread::sleep(Duration::from_millis(50));
     }
     let pid = svar.child.as_ref().expect("running").id();
-    let _ = std::process::Command::new("kill")
-        .arg("-TERM")
-        .arg(pid.to_string())
-        .status();
+    let _ = std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
     std::thread::sleep(Duration::from_millis(200));
     // within the grace period (2 s in the test config): new calls get 503
     let (ok, err) = sipp(
@@ -300,11 +211,7 @@ fn sigterm_refuses_new_calls_and_hangs_up_the_rest_after_the_grace_period() {
             &free_port().to_string(),
         ],
     );
-    assert!(
-        ok,
-        "new call during drain did not get 503:\n{err}\n{}",
-        svar.log()
-    );
+    assert!(ok, "new call during drain did not get 503:\n{err}\n{}", svar.log());
     // after it, svar hangs up both legs
     let (ok, err) = wait_sipp(caller);
     assert!(ok, "caller did not get svar's BYE:\n{err}\n{}", svar.log());
@@ -313,12 +220,6 @@ fn sigterm_refuses_new_calls_and_hangs_up_the_rest_after_the_grace_period() {
     assert_eq!(svar.stop(), Some(0));
     let recs = svar.records();
     assert_eq!(recs.len(), 2, "{recs:?}");
-    assert!(
-        recs.iter()
-            .any(|r| r.outcome == Outcome::Draining && r.status == 503)
-    );
-    assert!(
-        recs.iter()
-            .any(|r| r.outcome == Outcome::Answered && r.hangup_by == Some(Party::System))
-    );
+    assert!(recs.iter().any(|r| r.outcome == Outcome::Draining && r.status == 503));
+    assert!(recs.iter().any(|r| r.outcome == Outcome::Answered && r.hangup_by == Some(Party::System)));
 }

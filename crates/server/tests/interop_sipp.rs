@@ -19,41 +19,16 @@ fn call(svar: &Svar, uac: &str, service: &str, uas: Option<&str>) {
     let callee = uas.map(|uas| {
         let port = free_port();
         svar.register("1002", "demo-bo-1002", port);
-        sipp_bg(
-            &svar.dir,
-            &["-sf", &scenario(uas), "-p", &port.to_string(), "-m", "1"],
-        )
+        sipp_bg(&svar.dir, &["-sf", &scenario(uas), "-p", &port.to_string(), "-m", "1"])
     });
     let inf = users_file(svar, "1001", "demo-anne-1001");
     let caller_port = free_port().to_string();
-    let (ok, err) = sipp(
-        &svar.dir,
-        &[
-            "-sf",
-            &scenario(uac),
-            "-inf",
-            &inf,
-            "-s",
-            service,
-            &target,
-            "-m",
-            "1",
-            "-p",
-            &caller_port,
-        ],
-    );
-    assert!(
-        ok,
-        "caller scenario {uac} failed:\n{err}\n--- svar log ---\n{}",
-        svar.log()
-    );
+    let (ok, err) =
+        sipp(&svar.dir, &["-sf", &scenario(uac), "-inf", &inf, "-s", service, &target, "-m", "1", "-p", &caller_port]);
+    assert!(ok, "caller scenario {uac} failed:\n{err}\n--- svar log ---\n{}", svar.log());
     if let Some(bg) = callee {
         let (ok, err) = wait_sipp(bg);
-        assert!(
-            ok,
-            "callee scenario {uas:?} failed:\n{err}\n--- svar log ---\n{}",
-            svar.log()
-        );
+        assert!(ok, "callee scenario {uas:?} failed:\n{err}\n--- svar log ---\n{}", svar.log());
     }
 }
 
@@ -92,11 +67,7 @@ fn register_with_md5_digest_and_keep_binding_across_restart() {
     assert!(svar.metric("svar_auth_failures_total").unwrap_or(0.0) >= 1.0);
     assert_eq!(svar.stop(), Some(0));
     svar.spawn();
-    assert_eq!(
-        svar.metric("svar_registrations"),
-        Some(1.0),
-        "binding restored from the store"
-    );
+    assert_eq!(svar.metric("svar_registrations"), Some(1.0), "binding restored from the store");
 }
 
 #[test]
@@ -105,16 +76,10 @@ fn call_between_users_caller_hangs_up() {
     let mut svar = Svar::start();
     call(&svar, "uac_call.xml", "1002", Some("uas_answer.xml"));
     let r = only_record(&mut svar);
-    assert_eq!(
-        (r.outcome, r.status, r.direction),
-        (Outcome::Answered, 200, Direction::Internal)
-    );
+    assert_eq!((r.outcome, r.status, r.direction), (Outcome::Answered, 200, Direction::Internal));
     assert_eq!((r.caller.as_str(), r.callee.as_str()), ("1001", "1002"));
     assert_eq!(r.hangup_by, Some(Party::Caller));
-    assert!(
-        r.answered_ms
-            .is_some_and(|a| a >= r.started_ms && a <= r.ended_ms)
-    );
+    assert!(r.answered_ms.is_some_and(|a| a >= r.started_ms && a <= r.ended_ms));
 }
 
 #[test]
@@ -162,17 +127,7 @@ fn inbound_trunk_call_reaches_the_did_owner() {
     let mut svar = Svar::start();
     let port = free_port();
     svar.register("1002", "demo-bo-1002", port);
-    let callee = sipp_bg(
-        &svar.dir,
-        &[
-            "-sf",
-            &scenario("uas_answer.xml"),
-            "-p",
-            &port.to_string(),
-            "-m",
-            "1",
-        ],
-    );
+    let callee = sipp_bg(&svar.dir, &["-sf", &scenario("uas_answer.xml"), "-p", &port.to_string(), "-m", "1"]);
     let inf = users_file(&svar, "+4512345678", "unused");
     // the provider sends from its trusted address: no challenge
     let (ok, err) = sipp(
@@ -195,10 +150,7 @@ fn inbound_trunk_call_reaches_the_did_owner() {
     let (ok, err) = wait_sipp(callee);
     assert!(ok, "callee failed:\n{err}");
     let r = only_record(&mut svar);
-    assert_eq!(
-        (r.direction, r.outcome),
-        (Direction::Inbound, Outcome::Answered)
-    );
+    assert_eq!((r.direction, r.outcome), (Direction::Inbound, Outcome::Answered));
     assert_eq!(r.callee, "1002");
     assert_eq!(r.caller, "+4512345678");
 }
@@ -213,9 +165,9 @@ fn outbound_international_and_premium_calls_are_refused() {
     assert_eq!(svar.stop(), Some(0));
     let recs = svar.records();
     assert_eq!(recs.len(), 2);
-    assert!(recs.iter().all(|r| r.outcome == Outcome::Forbidden
-        && r.status == 403
-        && r.direction == Direction::Outbound));
+    assert!(
+        recs.iter().all(|r| r.outcome == Outcome::Forbidden && r.status == 403 && r.direction == Direction::Outbound)
+    );
 }
 
 #[test]
@@ -223,17 +175,7 @@ fn outbound_national_call_goes_out_through_the_trunk() {
     require_tool("sipp");
     let mut svar = Svar::start();
     // the provider side: a SIPp UAS on the trunk's address
-    let provider = sipp_bg(
-        &svar.dir,
-        &[
-            "-sf",
-            &scenario("uas_answer.xml"),
-            "-p",
-            &svar.trunk.to_string(),
-            "-m",
-            "1",
-        ],
-    );
+    let provider = sipp_bg(&svar.dir, &["-sf", &scenario("uas_answer.xml"), "-p", &svar.trunk.to_string(), "-m", "1"]);
     let inf = users_file(&svar, "1001", "demo-anne-1001");
     let (ok, err) = sipp(
         &svar.dir,
@@ -255,9 +197,6 @@ fn outbound_national_call_goes_out_through_the_trunk() {
     let (ok, err) = wait_sipp(provider);
     assert!(ok, "provider failed:\n{err}");
     let r = only_record(&mut svar);
-    assert_eq!(
-        (r.direction, r.outcome),
-        (Direction::Outbound, Outcome::Answered)
-    );
+    assert_eq!((r.direction, r.outcome), (Direction::Outbound, Outcome::Answered));
     assert_eq!(r.trunk.as_deref(), Some("udbyder"));
 }

@@ -39,10 +39,7 @@ pub enum ParseError {
     MissingHeader(&'static str),
     /// A header's value does not match its grammar.
     #[error("invalid {header} header: {reason}")]
-    InvalidHeader {
-        header: &'static str,
-        reason: &'static str,
-    },
+    InvalidHeader { header: &'static str, reason: &'static str },
     /// Content-Length values disagree, are negative or not a number.
     #[error("invalid Content-Length: {0}")]
     ContentLength(&'static str),

@@ -106,19 +106,13 @@ pub struct Header {
 impl Header {
     /// A header built by us.
     pub fn new(name: HeaderName, value: impl Into<String>) -> Self {
-        Self {
-            name,
-            raw_name: None,
-            value: value.into(),
-        }
+        Self { name, raw_name: None, value: value.into() }
     }
 
     /// The name as it will be printed.
     #[must_use]
     pub fn printed_name(&self) -> &str {
-        self.raw_name
-            .as_deref()
-            .unwrap_or_else(|| self.name.as_str())
+        self.raw_name.as_deref().unwrap_or_else(|| self.name.as_str())
     }
 }
 
@@ -138,10 +132,7 @@ pub struct CSeq {
 impl CSeq {
     /// Parse a CSeq value.
     pub fn parse(s: &str) -> Result<Self, ParseError> {
-        let bad = |reason| ParseError::InvalidHeader {
-            header: "CSeq",
-            reason,
-        };
+        let bad = |reason| ParseError::InvalidHeader { header: "CSeq", reason };
         let s = s.trim_matches(is_lws);
         let (num, method) = s.split_once(is_lws).ok_or_else(|| bad("missing method"))?;
         if num.is_empty() || num.len() > 10 || !num.bytes().all(|c| c.is_ascii_digit()) {
@@ -151,14 +142,8 @@ impl CSeq {
         if seq >= 1 << 31 {
             return Err(bad("sequence number not below 2^31"));
         }
-        let method = method
-            .trim_matches(is_lws)
-            .parse()
-            .map_err(|_| bad("method"))?;
-        Ok(Self {
-            seq: seq as u32,
-            method,
-        })
+        let method = method.trim_matches(is_lws).parse().map_err(|_| bad("method"))?;
+        Ok(Self { seq: seq as u32, method })
     }
 }
 
@@ -234,18 +219,12 @@ impl Headers {
     /// The raw value of the first line with this name.
     #[must_use]
     pub fn get(&self, name: &HeaderName) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|h| &h.name == name)
-            .map(|h| h.value.as_str())
+        self.0.iter().find(|h| &h.name == name).map(|h| h.value.as_str())
     }
 
     /// Raw values of every line with this name.
     pub fn get_all<'a>(&'a self, name: &'a HeaderName) -> impl Iterator<Item = &'a str> + 'a {
-        self.0
-            .iter()
-            .filter(move |h| &h.name == name)
-            .map(|h| h.value.as_str())
+        self.0.iter().filter(move |h| &h.name == name).map(|h| h.value.as_str())
     }
 
     /// Every comma-separated value over every line with this name, unfolded.
@@ -262,11 +241,7 @@ impl Headers {
     }
 
     /// The single value of a header that must not repeat (Call-ID, CSeq, From, To, ...).
-    pub fn single(
-        &self,
-        name: &HeaderName,
-        label: &'static str,
-    ) -> Result<Option<String>, ParseError> {
+    pub fn single(&self, name: &HeaderName, label: &'static str) -> Result<Option<String>, ParseError> {
         let mut it = self.get_all(name);
         let Some(first) = it.next() else {
             return Ok(None);
@@ -279,17 +254,12 @@ impl Headers {
 
     /// Every Via value, top first.
     pub fn vias(&self) -> Result<Vec<Via>, ParseError> {
-        self.values(&HeaderName::Via)
-            .iter()
-            .map(|v| Via::parse(v))
-            .collect()
+        self.values(&HeaderName::Via).iter().map(|v| Via::parse(v)).collect()
     }
 
     /// The top Via.
     pub fn top_via(&self) -> Result<Via, ParseError> {
-        let first = self
-            .get(&HeaderName::Via)
-            .ok_or(ParseError::MissingHeader("Via"))?;
+        let first = self.get(&HeaderName::Via).ok_or(ParseError::MissingHeader("Via"))?;
         let first = unfold(first);
         let top = split_commas(&first).next().unwrap_or_default();
         Via::parse(top)
@@ -297,39 +267,28 @@ impl Headers {
 
     /// Parsed CSeq.
     pub fn cseq(&self) -> Result<CSeq, ParseError> {
-        let v = self
-            .single(&HeaderName::CSeq, "CSeq")?
-            .ok_or(ParseError::MissingHeader("CSeq"))?;
+        let v = self.single(&HeaderName::CSeq, "CSeq")?.ok_or(ParseError::MissingHeader("CSeq"))?;
         CSeq::parse(&v)
     }
 
     /// Call-ID value.
     pub fn call_id(&self) -> Result<String, ParseError> {
-        let v = self
-            .single(&HeaderName::CallId, "Call-ID")?
-            .ok_or(ParseError::MissingHeader("Call-ID"))?;
+        let v = self.single(&HeaderName::CallId, "Call-ID")?.ok_or(ParseError::MissingHeader("Call-ID"))?;
         if v.is_empty() || v.bytes().any(|c| c == b' ' || c == b'\t') {
-            return Err(ParseError::InvalidHeader {
-                header: "Call-ID",
-                reason: "empty or contains whitespace",
-            });
+            return Err(ParseError::InvalidHeader { header: "Call-ID", reason: "empty or contains whitespace" });
         }
         Ok(v)
     }
 
     /// From as name-addr.
     pub fn from_addr(&self) -> Result<NameAddr, ParseError> {
-        let v = self
-            .single(&HeaderName::From, "From")?
-            .ok_or(ParseError::MissingHeader("From"))?;
+        let v = self.single(&HeaderName::From, "From")?.ok_or(ParseError::MissingHeader("From"))?;
         NameAddr::parse(&v, "From")
     }
 
     /// To as name-addr.
     pub fn to_addr(&self) -> Result<NameAddr, ParseError> {
-        let v = self
-            .single(&HeaderName::To, "To")?
-            .ok_or(ParseError::MissingHeader("To"))?;
+        let v = self.single(&HeaderName::To, "To")?.ok_or(ParseError::MissingHeader("To"))?;
         NameAddr::parse(&v, "To")
     }
 
@@ -340,10 +299,7 @@ impl Headers {
         };
         // leading zeros are legal (RFC 4475 §3.1.1.1 sends 0068)
         let digits = v.trim_start_matches('0');
-        let bad = ParseError::InvalidHeader {
-            header: "Max-Forwards",
-            reason: "not a number from 0 to 255",
-        };
+        let bad = ParseError::InvalidHeader { header: "Max-Forwards", reason: "not a number from 0 to 255" };
         if v.is_empty() || digits.len() > 3 || !v.bytes().all(|c| c.is_ascii_digit()) {
             return Err(bad);
         }
@@ -355,9 +311,7 @@ impl Headers {
 
     /// Expires as delta-seconds (RFC 3261 §20.19), if present.
     pub fn expires(&self) -> Result<Option<u32>, ParseError> {
-        self.single(&HeaderName::Expires, "Expires")?
-            .map(|v| parse_delta_seconds(&v, "Expires"))
-            .transpose()
+        self.single(&HeaderName::Expires, "Expires")?.map(|v| parse_delta_seconds(&v, "Expires")).transpose()
     }
 
     /// Contact values. `Ok(None)` when absent; `Contact: *` yields [`Contacts::Star`].
@@ -368,10 +322,7 @@ impl Headers {
         }
         if values.iter().any(|v| v == "*") {
             if values.len() != 1 {
-                return Err(ParseError::InvalidHeader {
-                    header: "Contact",
-                    reason: "* combined with other contacts",
-                });
+                return Err(ParseError::InvalidHeader { header: "Contact", reason: "* combined with other contacts" });
             }
             return Ok(Some(Contacts::Star));
         }
@@ -385,11 +336,7 @@ impl Headers {
     /// Option tags of a Require-like header, lower-cased.
     #[must_use]
     pub fn option_tags(&self, name: &HeaderName) -> Vec<String> {
-        self.values(name)
-            .into_iter()
-            .filter(|t| !t.is_empty())
-            .map(|t| t.to_ascii_lowercase())
-            .collect()
+        self.values(name).into_iter().filter(|t| !t.is_empty()).map(|t| t.to_ascii_lowercase()).collect()
     }
 
     /// Write every header line as `Name: value\r\n`.
@@ -416,15 +363,9 @@ pub enum Contacts {
 pub fn parse_delta_seconds(v: &str, header: &'static str) -> Result<u32, ParseError> {
     let v = v.trim_matches(is_lws);
     if v.is_empty() || v.len() > 10 || !v.bytes().all(|c| c.is_ascii_digit()) {
-        return Err(ParseError::InvalidHeader {
-            header,
-            reason: "not delta-seconds",
-        });
+        return Err(ParseError::InvalidHeader { header, reason: "not delta-seconds" });
     }
-    v.parse().map_err(|_| ParseError::InvalidHeader {
-        header,
-        reason: "delta-seconds larger than 2^32-1",
-    })
+    v.parse().map_err(|_| ParseError::InvalidHeader { header, reason: "delta-seconds larger than 2^32-1" })
 }
 
 #[cfg(test)]
@@ -436,18 +377,12 @@ mod tests {
         assert_eq!(HeaderName::parse("i"), HeaderName::CallId);
         assert_eq!(HeaderName::parse("cAlL-iD"), HeaderName::CallId);
         assert_eq!(HeaderName::parse("v"), HeaderName::Via);
-        assert_eq!(
-            HeaderName::parse("X-Custom"),
-            HeaderName::Other("X-Custom".into())
-        );
+        assert_eq!(HeaderName::parse("X-Custom"), HeaderName::Other("X-Custom".into()));
     }
 
     #[test]
     fn cseq_bounds() {
-        assert_eq!(
-            CSeq::parse("2147483647 INVITE").expect("max").seq,
-            2_147_483_647
-        );
+        assert_eq!(CSeq::parse("2147483647 INVITE").expect("max").seq, 2_147_483_647);
         assert!(CSeq::parse("2147483648 INVITE").is_err());
         assert!(CSeq::parse("36893488147419103232 INVITE").is_err());
         assert!(CSeq::parse("-1 INVITE").is_err());

@@ -33,9 +33,7 @@ pub use headers::{CSeq, Contacts, Header, HeaderName, Headers, parse_delta_secon
 pub use message::{Core, Message, Request, Response, default_reason};
 pub use method::Method;
 pub use name_addr::NameAddr;
-pub use parse::{
-    MAX_HEADERS, MAX_MESSAGE, StreamFrame, parse_datagram, parse_stream, salvage_headers,
-};
+pub use parse::{MAX_HEADERS, MAX_MESSAGE, StreamFrame, parse_datagram, parse_stream, salvage_headers};
 pub use pii::{Pii, mask};
 pub use text::Param;
 pub use uri::{Host, Scheme, SipUri, TelUri, Uri};

@@ -61,13 +61,7 @@ pub struct Core {
 
 impl Core {
     fn from_headers(h: &Headers) -> Result<Self, ParseError> {
-        Ok(Self {
-            via: h.top_via()?,
-            call_id: h.call_id()?,
-            cseq: h.cseq()?,
-            from: h.from_addr()?,
-            to: h.to_addr()?,
-        })
+        Ok(Self { via: h.top_via()?, call_id: h.call_id()?, cseq: h.cseq()?, from: h.from_addr()?, to: h.to_addr()? })
     }
 }
 
@@ -75,12 +69,7 @@ impl Request {
     /// A request with no headers and an empty body.
     #[must_use]
     pub fn new(method: Method, uri: Uri) -> Self {
-        Self {
-            method,
-            uri,
-            headers: Headers::new(),
-            body: Bytes::new(),
-        }
+        Self { method, uri, headers: Headers::new(), body: Bytes::new() }
     }
 
     /// Parse and check the mandatory headers; the CSeq method must match the
@@ -131,11 +120,7 @@ impl Response {
         for h in req.iter() {
             if matches!(
                 h.name,
-                HeaderName::Via
-                    | HeaderName::From
-                    | HeaderName::To
-                    | HeaderName::CallId
-                    | HeaderName::CSeq
+                HeaderName::Via | HeaderName::From | HeaderName::To | HeaderName::CallId | HeaderName::CSeq
             ) {
                 headers.push_header(h.clone());
             }
@@ -147,12 +132,7 @@ impl Response {
             headers.push(HeaderName::Timestamp, ts);
         }
         headers.push(HeaderName::ContentLength, "0");
-        Self {
-            status,
-            reason: default_reason(status).to_owned(),
-            headers,
-            body: Bytes::new(),
-        }
+        Self { status, reason: default_reason(status).to_owned(), headers, body: Bytes::new() }
     }
 
     /// Parse and check the mandatory headers.

@@ -8,9 +8,7 @@
 use std::fmt;
 
 use crate::error::ParseError;
-use crate::text::{
-    Param, find_param, is_lws, is_token, parse_params, parse_quoted, quote, write_params,
-};
+use crate::text::{Param, find_param, is_lws, is_token, parse_params, parse_quoted, quote, write_params};
 use crate::uri::Uri;
 
 /// A display name, URI and header parameters.
@@ -28,11 +26,7 @@ impl NameAddr {
     /// An address without display name or parameters.
     #[must_use]
     pub fn new(uri: Uri) -> Self {
-        Self {
-            display: None,
-            uri,
-            params: Vec::new(),
-        }
+        Self { display: None, uri, params: Vec::new() }
     }
 
     /// Parse one `name-addr` or `addr-spec` followed by parameters.
@@ -40,8 +34,7 @@ impl NameAddr {
         let bad = |reason| ParseError::InvalidHeader { header, reason };
         let s = s.trim_matches(is_lws);
         let (display, after_display) = if s.starts_with('"') {
-            let (d, rest) =
-                parse_quoted(s).ok_or_else(|| bad("unterminated quoted display name"))?;
+            let (d, rest) = parse_quoted(s).ok_or_else(|| bad("unterminated quoted display name"))?;
             let rest = rest.trim_start_matches(is_lws);
             if !rest.starts_with('<') {
                 return Err(bad("display name not followed by <uri>"));
@@ -67,31 +60,18 @@ impl NameAddr {
             let uri: Uri = inner[..end].parse()?;
             let rest = inner[end + 1..].trim_start_matches(is_lws);
             let params = parse_header_params(rest).ok_or_else(|| bad("bad parameter"))?;
-            Ok(Self {
-                display,
-                uri,
-                params,
-            })
+            Ok(Self { display, uri, params })
         } else {
             let (uri_s, rest) = match s.find(';') {
                 Some(i) => (s[..i].trim_end_matches(is_lws), &s[i..]),
                 None => (s, ""),
             };
-            if uri_s.contains('?')
-                || uri_s.contains(',')
-                || uri_s.bytes().any(|c| c == b' ' || c == b'\t')
-            {
-                return Err(bad(
-                    "addr-spec needs <> around a URI with ?, comma or spaces",
-                ));
+            if uri_s.contains('?') || uri_s.contains(',') || uri_s.bytes().any(|c| c == b' ' || c == b'\t') {
+                return Err(bad("addr-spec needs <> around a URI with ?, comma or spaces"));
             }
             let uri: Uri = uri_s.parse()?;
             let params = parse_header_params(rest).ok_or_else(|| bad("bad parameter"))?;
-            Ok(Self {
-                display: None,
-                uri,
-                params,
-            })
+            Ok(Self { display: None, uri, params })
         }
     }
 
@@ -140,15 +120,11 @@ mod tests {
 
     #[test]
     fn header_params_and_uri_params_are_kept_apart() {
-        let na = NameAddr::parse("<sip:alice@host;transport=tcp>;expires=60;q=0.5", "Contact")
-            .expect("contact");
+        let na = NameAddr::parse("<sip:alice@host;transport=tcp>;expires=60;q=0.5", "Contact").expect("contact");
         let uri = na.uri.as_sip().expect("sip");
         assert!(uri.param("transport").is_some());
         assert!(uri.param("expires").is_none());
-        assert_eq!(
-            na.param("expires").and_then(|p| p.value.as_deref()),
-            Some("60")
-        );
+        assert_eq!(na.param("expires").and_then(|p| p.value.as_deref()), Some("60"));
         // bare addr-spec: ;expires belongs to the header
         let bare = NameAddr::parse("sip:alice@host;expires=60", "Contact").expect("bare");
         assert!(bare.uri.as_sip().expect("sip").params.is_empty());

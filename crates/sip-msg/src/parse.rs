@@ -40,10 +40,7 @@ pub enum StreamFrame {
 /// Parse one datagram. `Ok(None)` for a keep-alive (only CRLFs).
 pub fn parse_datagram(buf: &[u8]) -> Result<Option<Message>, ParseError> {
     if buf.len() > MAX_MESSAGE {
-        return Err(ParseError::TooLarge {
-            max: MAX_MESSAGE,
-            found: buf.len(),
-        });
+        return Err(ParseError::TooLarge { max: MAX_MESSAGE, found: buf.len() });
     }
     let start = skip_crlf(buf);
     if start == buf.len() {
@@ -55,10 +52,7 @@ pub fn parse_datagram(buf: &[u8]) -> Result<Option<Message>, ParseError> {
     let rest = &buf[head_end + 4..];
     let body_len = match content_length(&headers)? {
         Some(n) if n > rest.len() => {
-            return Err(ParseError::BodyTruncated {
-                declared: n,
-                available: rest.len(),
-            });
+            return Err(ParseError::BodyTruncated { declared: n, available: rest.len() });
         }
         Some(n) => n,
         // RFC 3261 §18.3: over UDP a missing Content-Length means "to the end".
@@ -74,11 +68,7 @@ pub fn parse_stream(buf: &[u8]) -> Result<StreamFrame, ParseError> {
     let start = skip_crlf(buf);
     if start == buf.len() {
         // RFC 5626 keep-alive is CRLFCRLF; a lone CRLF waits for more.
-        return Ok(if start >= 4 {
-            StreamFrame::KeepAlive { consumed: start }
-        } else {
-            StreamFrame::Incomplete
-        });
+        return Ok(if start >= 4 { StreamFrame::KeepAlive { consumed: start } } else { StreamFrame::Incomplete });
     }
     if start >= 4 {
         return Ok(StreamFrame::KeepAlive { consumed: start });
@@ -86,10 +76,7 @@ pub fn parse_stream(buf: &[u8]) -> Result<StreamFrame, ParseError> {
     let body_buf = &buf[start..];
     let Some(head_end) = memmem::find(body_buf, b"\r\n\r\n") else {
         if body_buf.len() > MAX_MESSAGE {
-            return Err(ParseError::TooLarge {
-                max: MAX_MESSAGE,
-                found: body_buf.len(),
-            });
+            return Err(ParseError::TooLarge { max: MAX_MESSAGE, found: body_buf.len() });
         }
         return Ok(StreamFrame::Incomplete);
     };
@@ -97,20 +84,14 @@ pub fn parse_stream(buf: &[u8]) -> Result<StreamFrame, ParseError> {
     let body_len = content_length(&headers)?.unwrap_or(0);
     let total = head_end + 4 + body_len;
     if total > MAX_MESSAGE {
-        return Err(ParseError::TooLarge {
-            max: MAX_MESSAGE,
-            found: total,
-        });
+        return Err(ParseError::TooLarge { max: MAX_MESSAGE, found: total });
     }
     if body_buf.len() < total {
         return Ok(StreamFrame::Incomplete);
     }
     let body = Bytes::copy_from_slice(&body_buf[head_end + 4..total]);
     let message = Box::new(build(start_line, headers, body)?);
-    Ok(StreamFrame::Message {
-        message,
-        consumed: start + total,
-    })
+    Ok(StreamFrame::Message { message, consumed: start + total })
 }
 
 /// Best-effort header lines of a message whose start line or framing failed, so that a
@@ -146,9 +127,7 @@ enum StartLine<'a> {
 }
 
 fn skip_crlf(buf: &[u8]) -> usize {
-    buf.iter()
-        .take_while(|&&c| c == b'\r' || c == b'\n')
-        .count()
+    buf.iter().take_while(|&&c| c == b'\r' || c == b'\n').count()
 }
 
 fn parse_head(head: &[u8]) -> Result<(StartLine<'_>, Headers), ParseError> {
@@ -174,18 +153,11 @@ fn parse_head(head: &[u8]) -> Result<(StartLine<'_>, Headers), ParseError> {
             return Err(ParseError::HeaderLine);
         }
         if headers.len() == MAX_HEADERS {
-            return Err(ParseError::TooManyHeaders {
-                max: MAX_HEADERS,
-                found: head.split("\r\n").count() - 1,
-            });
+            return Err(ParseError::TooManyHeaders { max: MAX_HEADERS, found: head.split("\r\n").count() - 1 });
         }
         let parsed = HeaderName::parse(name);
         let raw_name = (parsed.as_str() != name).then(|| name.into());
-        headers.push(Header {
-            name: parsed,
-            raw_name,
-            value: value.trim_start_matches(is_lws).to_owned(),
-        });
+        headers.push(Header { name: parsed, raw_name, value: value.trim_start_matches(is_lws).to_owned() });
     }
     let mut h = Headers::new();
     for header in headers {
@@ -196,9 +168,7 @@ fn parse_head(head: &[u8]) -> Result<(StartLine<'_>, Headers), ParseError> {
 
 fn parse_start_line(line: &str) -> Result<StartLine<'_>, ParseError> {
     if let Some(rest) = line.strip_prefix("SIP/") {
-        let (version, rest) = rest
-            .split_once(' ')
-            .ok_or(ParseError::StartLine("status line"))?;
+        let (version, rest) = rest.split_once(' ').ok_or(ParseError::StartLine("status line"))?;
         if version != "2.0" {
             return Err(ParseError::UnsupportedVersion(format!("SIP/{version}")));
         }
@@ -206,21 +176,16 @@ fn parse_start_line(line: &str) -> Result<StartLine<'_>, ParseError> {
         if code.len() != 3 || !code.bytes().all(|c| c.is_ascii_digit()) {
             return Err(ParseError::StatusCode(code.to_owned()));
         }
-        let status: u16 = code
-            .parse()
-            .map_err(|_| ParseError::StatusCode(code.to_owned()))?;
+        let status: u16 = code.parse().map_err(|_| ParseError::StatusCode(code.to_owned()))?;
         if !(100..=699).contains(&status) {
             return Err(ParseError::StatusCode(code.to_owned()));
         }
         return Ok(StartLine::Response { status, reason });
     }
     let mut parts = line.split(' ');
-    let (Some(method), Some(uri), Some(version), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(method), Some(uri), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(ParseError::StartLine(
-            "request line must be METHOD SP URI SP SIP/2.0",
-        ));
+        return Err(ParseError::StartLine("request line must be METHOD SP URI SP SIP/2.0"));
     };
     if method.is_empty() || uri.is_empty() {
         return Err(ParseError::StartLine("empty method or Request-URI"));
@@ -256,9 +221,7 @@ fn content_length(h: &Headers) -> Result<Option<usize>, ParseError> {
             if item.is_empty() || item.len() > 9 || !item.bytes().all(|c| c.is_ascii_digit()) {
                 return Err(ParseError::ContentLength("not a number"));
             }
-            let n: usize = item
-                .parse()
-                .map_err(|_| ParseError::ContentLength("not a number"))?;
+            let n: usize = item.parse().map_err(|_| ParseError::ContentLength("not a number"))?;
             match found {
                 Some(prev) if prev != n => {
                     return Err(ParseError::ContentLength("conflicting values"));
@@ -272,17 +235,11 @@ fn content_length(h: &Headers) -> Result<Option<usize>, ParseError> {
 
 fn build(start: StartLine<'_>, headers: Headers, body: Bytes) -> Result<Message, ParseError> {
     Ok(match start {
-        StartLine::Request { method, uri } => Message::Request(Request {
-            method: method.parse()?,
-            uri: uri.parse()?,
-            headers,
-            body,
-        }),
-        StartLine::Response { status, reason } => Message::Response(Response {
-            status,
-            reason: reason.to_owned(),
-            headers,
-            body,
-        }),
+        StartLine::Request { method, uri } => {
+            Message::Request(Request { method: method.parse()?, uri: uri.parse()?, headers, body })
+        }
+        StartLine::Response { status, reason } => {
+            Message::Response(Response { status, reason: reason.to_owned(), headers, body })
+        }
     })
 }

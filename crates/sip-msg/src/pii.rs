@@ -44,10 +44,7 @@ mod tests {
     #[test]
     fn masks_all_but_last_two_digits() {
         assert_eq!(Pii("+45 43 59 10 00").to_string(), "+** ** ** ** 00");
-        assert_eq!(
-            format!("{:?}", Pii("sip:4543591000@x")),
-            "Pii(sip:********00@x)"
-        );
+        assert_eq!(format!("{:?}", Pii("sip:4543591000@x")), "Pii(sip:********00@x)");
         assert_eq!(Pii("anne").to_string(), "anne");
     }
 }

@@ -41,18 +41,12 @@ pub fn unfold(value: &str) -> Cow<'_, str> {
 /// do not separate (RFC 3261 §7.3.1). Items are trimmed; an empty item is kept so
 /// that callers can reject `a,,b`.
 pub fn split_commas(value: &str) -> impl Iterator<Item = &str> {
-    SplitTop {
-        rest: Some(value),
-        sep: b',',
-    }
+    SplitTop { rest: Some(value), sep: b',' }
 }
 
 /// Split at top-level semicolons (parameters), same quoting rules as [`split_commas`].
 pub fn split_semicolons(value: &str) -> impl Iterator<Item = &str> {
-    SplitTop {
-        rest: Some(value),
-        sep: b';',
-    }
+    SplitTop { rest: Some(value), sep: b';' }
 }
 
 struct SplitTop<'a> {
@@ -196,10 +190,7 @@ pub fn parse_params(s: &str) -> Option<Vec<Param>> {
                 return None;
             }
         }
-        out.push(Param {
-            name: name.to_owned(),
-            value: value.map(str::to_owned),
-        });
+        out.push(Param { name: name.to_owned(), value: value.map(str::to_owned) });
     }
     Some(out)
 }
@@ -216,10 +207,7 @@ pub struct Param {
 impl Param {
     /// A parameter with a value.
     pub fn new(name: impl Into<String>, value: Option<impl Into<String>>) -> Self {
-        Self {
-            name: name.into(),
-            value: value.map(Into::into),
-        }
+        Self { name: name.into(), value: value.map(Into::into) }
     }
 }
 
@@ -247,12 +235,8 @@ mod tests {
 
     #[test]
     fn commas_inside_quotes_and_angles_do_not_split() {
-        let items: Vec<_> =
-            split_commas(r#""Doe, John" <sip:a@b;x=1,2>, <sip:c@d> , sip:e@f"#).collect();
-        assert_eq!(
-            items,
-            vec![r#""Doe, John" <sip:a@b;x=1,2>"#, "<sip:c@d>", "sip:e@f"]
-        );
+        let items: Vec<_> = split_commas(r#""Doe, John" <sip:a@b;x=1,2>, <sip:c@d> , sip:e@f"#).collect();
+        assert_eq!(items, vec![r#""Doe, John" <sip:a@b;x=1,2>"#, "<sip:c@d>", "sip:e@f"]);
     }
 
     #[test]

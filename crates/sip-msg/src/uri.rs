@@ -44,38 +44,24 @@ impl Host {
     /// Parse a host: `[v6]`, dotted IPv4, or a hostname (RFC 3261 §25.1 `host`).
     pub fn parse(s: &str) -> Result<Self, ParseError> {
         if let Some(inner) = s.strip_prefix('[') {
-            let inner = inner
-                .strip_suffix(']')
-                .ok_or(ParseError::Uri("unclosed IPv6 reference"))?;
-            return inner
-                .parse()
-                .map(Self::V6)
-                .map_err(|_| ParseError::Uri("bad IPv6 reference"));
+            let inner = inner.strip_suffix(']').ok_or(ParseError::Uri("unclosed IPv6 reference"))?;
+            return inner.parse().map(Self::V6).map_err(|_| ParseError::Uri("bad IPv6 reference"));
         }
         if s.is_empty() {
             return Err(ParseError::Uri("empty host"));
         }
         if s.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
-            return s
-                .parse()
-                .map(Self::V4)
-                .map_err(|_| ParseError::Uri("bad IPv4 address"));
+            return s.parse().map(Self::V4).map_err(|_| ParseError::Uri("bad IPv4 address"));
         }
         let ok = s.split('.').enumerate().all(|(i, label)| {
             // a trailing dot (fully qualified) leaves one empty last label
             (label.is_empty() && i > 0 && s.ends_with('.'))
                 || (!label.is_empty()
-                    && label
-                        .bytes()
-                        .all(|c| c.is_ascii_alphanumeric() || c == b'-')
+                    && label.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
                     && !label.starts_with('-')
                     && !label.ends_with('-'))
         });
-        if ok {
-            Ok(Self::Domain(s.to_owned()))
-        } else {
-            Err(ParseError::Uri("bad hostname"))
-        }
+        if ok { Ok(Self::Domain(s.to_owned())) } else { Err(ParseError::Uri("bad hostname")) }
     }
 
     /// The IP address, when the host is a literal address.
@@ -92,9 +78,7 @@ impl Host {
     #[must_use]
     pub fn matches(&self, other: &Self) -> bool {
         match (self, other) {
-            (Self::Domain(a), Self::Domain(b)) => a
-                .trim_end_matches('.')
-                .eq_ignore_ascii_case(b.trim_end_matches('.')),
+            (Self::Domain(a), Self::Domain(b)) => a.trim_end_matches('.').eq_ignore_ascii_case(b.trim_end_matches('.')),
             _ => self == other,
         }
     }
@@ -168,9 +152,7 @@ impl SipUri {
     /// The `transport` parameter, lower-cased.
     #[must_use]
     pub fn transport(&self) -> Option<String> {
-        self.param("transport")
-            .and_then(|p| p.value.as_deref())
-            .map(str::to_ascii_lowercase)
+        self.param("transport").and_then(|p| p.value.as_deref()).map(str::to_ascii_lowercase)
     }
 
     /// True if the URI has the `lr` parameter (loose routing, RFC 3261 §16.12).
@@ -180,9 +162,7 @@ impl SipUri {
     }
 
     fn parse_after_scheme(scheme: Scheme, s: &str) -> Result<Self, ParseError> {
-        if s.bytes()
-            .any(|c| c.is_ascii_whitespace() || c == b'<' || c == b'>' || c == b'"')
-        {
+        if s.bytes().any(|c| c.is_ascii_whitespace() || c == b'<' || c == b'>' || c == b'"') {
             return Err(ParseError::Uri("whitespace or delimiter inside URI"));
         }
         let (userinfo, rest) = match s.find('@') {
@@ -210,39 +190,23 @@ impl SipUri {
             None => (rest, None),
         };
         let (hostport, params) = match hostport_params.split_once(';') {
-            Some((hp, p)) => (
-                hp,
-                parse_params(p).ok_or(ParseError::Uri("bad URI parameter"))?,
-            ),
+            Some((hp, p)) => (hp, parse_params(p).ok_or(ParseError::Uri("bad URI parameter"))?),
             None => (hostport_params, Vec::new()),
         };
         let (host, port) = split_host_port(hostport)?;
-        Ok(Self {
-            scheme,
-            user,
-            password,
-            host,
-            port,
-            params,
-            headers,
-        })
+        Ok(Self { scheme, user, password, host, port, params, headers })
     }
 }
 
 /// Split `host[:port]`, honouring IPv6 brackets.
 pub(crate) fn split_host_port(s: &str) -> Result<(Host, Option<u16>), ParseError> {
     let (host, port) = if s.starts_with('[') {
-        let end = s
-            .find(']')
-            .ok_or(ParseError::Uri("unclosed IPv6 reference"))?;
+        let end = s.find(']').ok_or(ParseError::Uri("unclosed IPv6 reference"))?;
         let port = &s[end + 1..];
         let port = if port.is_empty() {
             None
         } else {
-            Some(
-                port.strip_prefix(':')
-                    .ok_or(ParseError::Uri("junk after IPv6 reference"))?,
-            )
+            Some(port.strip_prefix(':').ok_or(ParseError::Uri("junk after IPv6 reference"))?)
         };
         (&s[..=end], port)
     } else {
@@ -257,10 +221,7 @@ pub(crate) fn split_host_port(s: &str) -> Result<(Host, Option<u16>), ParseError
             if p.is_empty() || p.len() > 5 || !p.bytes().all(|c| c.is_ascii_digit()) {
                 return Err(ParseError::Uri("bad port"));
             }
-            Some(
-                p.parse::<u16>()
-                    .map_err(|_| ParseError::Uri("port out of range"))?,
-            )
+            Some(p.parse::<u16>().map_err(|_| ParseError::Uri("port out of range"))?)
         }
     };
     Ok((Host::parse(host)?, port))
@@ -311,10 +272,7 @@ impl TelUri {
     /// The number with visual separators (`-.()`) removed (RFC 3966 §5.1.1).
     #[must_use]
     pub fn digits(&self) -> String {
-        self.number
-            .chars()
-            .filter(|c| !"-.() ".contains(*c))
-            .collect()
+        self.number.chars().filter(|c| !"-.() ".contains(*c)).collect()
     }
 }
 
@@ -355,13 +313,8 @@ impl FromStr for Uri {
 
     fn from_str(s: &str) -> Result<Self, ParseError> {
         let (scheme, rest) = s.split_once(':').ok_or(ParseError::Uri("no scheme"))?;
-        let valid_scheme = scheme
-            .bytes()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic())
-            && scheme
-                .bytes()
-                .all(|c| c.is_ascii_alphanumeric() || b"+-.".contains(&c));
+        let valid_scheme = scheme.bytes().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && scheme.bytes().all(|c| c.is_ascii_alphanumeric() || b"+-.".contains(&c));
         if !valid_scheme {
             return Err(ParseError::Uri("bad scheme"));
         }
@@ -371,38 +324,22 @@ impl FromStr for Uri {
             SipUri::parse_after_scheme(Scheme::Sips, rest).map(Self::Sip)
         } else if scheme.eq_ignore_ascii_case("tel") {
             let (number, params) = match rest.split_once(';') {
-                Some((n, p)) => (
-                    n,
-                    parse_params(p).ok_or(ParseError::Uri("bad tel parameter"))?,
-                ),
+                Some((n, p)) => (n, parse_params(p).ok_or(ParseError::Uri("bad tel parameter"))?),
                 None => (rest, Vec::new()),
             };
-            let ok = !number.is_empty()
-                && number
-                    .bytes()
-                    .all(|c| c.is_ascii_hexdigit() || b"+-.()*#".contains(&c));
+            let ok = !number.is_empty() && number.bytes().all(|c| c.is_ascii_hexdigit() || b"+-.()*#".contains(&c));
             if !ok {
                 return Err(ParseError::Uri("bad telephone number"));
             }
-            Ok(Self::Tel(TelUri {
-                number: number.to_owned(),
-                params,
-            }))
+            Ok(Self::Tel(TelUri { number: number.to_owned(), params }))
         } else {
-            if rest.is_empty()
-                || rest
-                    .bytes()
-                    .any(|c| c.is_ascii_whitespace() || c == b'<' || c == b'>')
-            {
+            if rest.is_empty() || rest.bytes().any(|c| c.is_ascii_whitespace() || c == b'<' || c == b'>') {
                 return Err(ParseError::Uri("bad absolute URI"));
             }
             if !rest.bytes().all(|c| c >= 0x21 && c != 0x7f) {
                 return Err(ParseError::Uri("control character in URI"));
             }
-            Ok(Self::Other {
-                scheme: scheme.to_owned(),
-                rest: rest.to_owned(),
-            })
+            Ok(Self::Other { scheme: scheme.to_owned(), rest: rest.to_owned() })
         }
     }
 }
@@ -452,14 +389,8 @@ mod tests {
     #[test]
     fn user_part_may_hold_semicolons_and_escapes() {
         let u = sip("sip:+4543591000;phone-context=example.dk@gw.example.dk;user=phone");
-        assert_eq!(
-            u.user.as_deref(),
-            Some("+4543591000;phone-context=example.dk")
-        );
-        assert_eq!(
-            u.param("user").and_then(|p| p.value.as_deref()),
-            Some("phone")
-        );
+        assert_eq!(u.user.as_deref(), Some("+4543591000;phone-context=example.dk"));
+        assert_eq!(u.param("user").and_then(|p| p.value.as_deref()), Some("phone"));
         let e = sip("sip:sips%3Auser%40example.com@example.net");
         assert_eq!(e.user_unescaped().as_deref(), Some("sips:user@example.com"));
         // printing keeps the escapes: they are never decoded twice

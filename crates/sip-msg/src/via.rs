@@ -30,54 +30,34 @@ impl Via {
             transport: transport.to_ascii_uppercase(),
             host,
             port,
-            params: vec![
-                Param::new("branch", Some(branch)),
-                Param::new("rport", None::<&str>),
-            ],
+            params: vec![Param::new("branch", Some(branch)), Param::new("rport", None::<&str>)],
         }
     }
 
     /// Parse one Via value. LWS is allowed around `/` (RFC 3261 §25.1 SLASH).
     pub fn parse(s: &str) -> Result<Self, ParseError> {
-        let bad = |reason| ParseError::InvalidHeader {
-            header: "Via",
-            reason,
-        };
+        let bad = |reason| ParseError::InvalidHeader { header: "Via", reason };
         let mut parts = s.splitn(3, '/');
         let name = parts.next().unwrap_or_default().trim_matches(is_lws);
-        let version = parts
-            .next()
-            .ok_or_else(|| bad("missing protocol version"))?
-            .trim_matches(is_lws);
-        let rest = parts
-            .next()
-            .ok_or_else(|| bad("missing transport"))?
-            .trim_start_matches(is_lws);
+        let version = parts.next().ok_or_else(|| bad("missing protocol version"))?.trim_matches(is_lws);
+        let rest = parts.next().ok_or_else(|| bad("missing transport"))?.trim_start_matches(is_lws);
         if !name.eq_ignore_ascii_case("SIP") || version != "2.0" {
             return Err(bad("protocol is not SIP/2.0"));
         }
-        let t_end = rest
-            .find(|c: char| is_lws(c))
-            .ok_or_else(|| bad("missing sent-by"))?;
+        let t_end = rest.find(|c: char| is_lws(c)).ok_or_else(|| bad("missing sent-by"))?;
         let transport = &rest[..t_end];
         if !is_token(transport) {
             return Err(bad("transport is not a token"));
         }
         let rest = rest[t_end..].trim_start_matches(is_lws);
         let (sent_by, params) = match rest.find(';') {
-            Some(i) => (
-                rest[..i].trim_matches(is_lws),
-                parse_params(&rest[i + 1..]).ok_or_else(|| bad("bad parameter"))?,
-            ),
+            Some(i) => {
+                (rest[..i].trim_matches(is_lws), parse_params(&rest[i + 1..]).ok_or_else(|| bad("bad parameter"))?)
+            }
             None => (rest.trim_matches(is_lws), Vec::new()),
         };
         let (host, port) = split_host_port(sent_by).map_err(|_| bad("bad sent-by"))?;
-        Ok(Self {
-            transport: transport.to_ascii_uppercase(),
-            host,
-            port,
-            params,
-        })
+        Ok(Self { transport: transport.to_ascii_uppercase(), host, port, params })
     }
 
     /// A parameter by case-insensitive name.
@@ -101,17 +81,12 @@ impl Via {
     /// `rport` was requested (RFC 3581 §3): `Some(None)` without a value.
     #[must_use]
     pub fn rport(&self) -> Option<Option<u16>> {
-        self.param("rport")
-            .map(|p| p.value.as_deref().and_then(|v| v.parse().ok()))
+        self.param("rport").map(|p| p.value.as_deref().and_then(|v| v.parse().ok()))
     }
 
     /// Set or replace a parameter.
     pub fn set_param(&mut self, name: &str, value: Option<&str>) {
-        if let Some(p) = self
-            .params
-            .iter_mut()
-            .find(|p| p.name.eq_ignore_ascii_case(name))
-        {
+        if let Some(p) = self.params.iter_mut().find(|p| p.name.eq_ignore_ascii_case(name)) {
             p.value = value.map(str::to_owned);
         } else {
             self.params.push(Param::new(name, value));
@@ -155,9 +130,6 @@ mod tests {
     #[test]
     fn ipv6_sent_by() {
         let v = Via::parse("SIP/2.0/TCP [2001:db8::9]:5070;branch=z9hG4bK1").expect("v6");
-        assert_eq!(
-            v.to_string(),
-            "SIP/2.0/TCP [2001:db8::9]:5070;branch=z9hG4bK1"
-        );
+        assert_eq!(v.to_string(), "SIP/2.0/TCP [2001:db8::9]:5070;branch=z9hG4bK1");
     }
 }

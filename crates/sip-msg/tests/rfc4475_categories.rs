@@ -70,28 +70,18 @@ fn tortuous_but_valid_whitespace_folding_and_compact_forms() {
     assert_eq!(req.headers.max_forwards().expect("mf"), Some(68));
     assert_eq!(core.via.branch(), Some("390skdjuw"));
     let contacts = req.headers.contacts().expect("contact").expect("present");
-    let sip_msg::Contacts::List(list) = contacts else {
-        panic!("star")
-    };
-    assert_eq!(
-        list[0].param("q").and_then(|p| p.value.as_deref()),
-        Some("0.33")
-    );
+    let sip_msg::Contacts::List(list) = contacts else { panic!("star") };
+    assert_eq!(list[0].param("q").and_then(|p| p.value.as_deref()), Some("0.33"));
     // unknown headers print byte for byte, folding included
     let printed = String::from_utf8(req.to_bytes()).expect("utf8");
-    assert!(
-        printed.contains("NewFangledHeader: newfangled value\r\n continued newfangled value\r\n")
-    );
+    assert!(printed.contains("NewFangledHeader: newfangled value\r\n continued newfangled value\r\n"));
     assert!(printed.contains("UnknownHeaderWithUnusualValue: ;;,,;;,;\r\n"));
     assert!(printed.contains("TO: \r\n sip:vivekg"));
 }
 
 #[test]
 fn trailing_octets_after_content_length_are_ignored_in_a_datagram() {
-    let mut raw = invite_with(
-        &["Content-Type: application/sdp", "Content-Length: 4"],
-        "v=0\n",
-    );
+    let mut raw = invite_with(&["Content-Type: application/sdp", "Content-Length: 4"], "v=0\n");
     raw.extend_from_slice(b"INVITE sip:second@example SIP/2.0\r\n\r\n");
     let req = request(&raw);
     assert_eq!(&req.body[..], b"v=0\n");
@@ -105,18 +95,13 @@ fn missing_content_length_over_udp_takes_the_rest() {
 
 #[test]
 fn escaped_and_unusual_request_uris_are_accepted() {
-    let raw = String::from_utf8(invite_with(&[], ""))
-        .expect("utf8")
-        .replace(
-            "INVITE sip:borgerservice@kommune.example SIP/2.0",
-            "INVITE sip:sips%3Auser%40example.com@example.net;%ab=%cd SIP/2.0",
-        );
+    let raw = String::from_utf8(invite_with(&[], "")).expect("utf8").replace(
+        "INVITE sip:borgerservice@kommune.example SIP/2.0",
+        "INVITE sip:sips%3Auser%40example.com@example.net;%ab=%cd SIP/2.0",
+    );
     let req = request(raw.as_bytes());
     let uri = req.uri.as_sip().expect("sip");
-    assert_eq!(
-        uri.user_unescaped().as_deref(),
-        Some("sips:user@example.com")
-    );
+    assert_eq!(uri.user_unescaped().as_deref(), Some("sips:user@example.com"));
     assert!(
         String::from_utf8(req.to_bytes())
             .expect("utf8")
@@ -128,10 +113,7 @@ fn escaped_and_unusual_request_uris_are_accepted() {
 fn unknown_method_and_unknown_scheme_parse_for_the_application_to_judge() {
     let raw = String::from_utf8(invite_with(&[], ""))
         .expect("utf8")
-        .replace(
-            "INVITE sip:borgerservice@kommune.example",
-            "NEWMETHOD unknownscheme:foo",
-        )
+        .replace("INVITE sip:borgerservice@kommune.example", "NEWMETHOD unknownscheme:foo")
         .replace("CSeq: 1 INVITE", "CSeq: 1 NEWMETHOD");
     let req = request(raw.as_bytes());
     assert_eq!(req.method.as_str(), "NEWMETHOD");
@@ -140,11 +122,8 @@ fn unknown_method_and_unknown_scheme_parse_for_the_application_to_judge() {
 
 #[test]
 fn empty_and_unusual_reason_phrases() {
-    for line in [
-        "SIP/2.0 200 ",
-        "SIP/2.0 200",
-        "SIP/2.0 200 = 2**3 * 5**2 но сто девяносто девять",
-    ] {
+    for line in ["SIP/2.0 200 ", "SIP/2.0 200", "SIP/2.0 200 = 2**3 * 5**2 но сто девяносто девять"]
+    {
         let mut lines = vec![line];
         lines.extend_from_slice(BASE);
         match parse_datagram(&msg(&lines, "")) {
@@ -166,20 +145,12 @@ fn rejects(raw: &[u8], expect: fn(&ParseError) -> bool, status: u16) {
 
 #[test]
 fn content_length_larger_than_datagram_is_rejected() {
-    rejects(
-        &invite_with(&["Content-Length: 9999"], "v=0"),
-        |e| matches!(e, ParseError::BodyTruncated { .. }),
-        400,
-    );
+    rejects(&invite_with(&["Content-Length: 9999"], "v=0"), |e| matches!(e, ParseError::BodyTruncated { .. }), 400);
 }
 
 #[test]
 fn negative_and_conflicting_content_length_are_rejected() {
-    rejects(
-        &invite_with(&["Content-Length: -999"], ""),
-        |e| matches!(e, ParseError::ContentLength("negative")),
-        400,
-    );
+    rejects(&invite_with(&["Content-Length: -999"], ""), |e| matches!(e, ParseError::ContentLength("negative")), 400);
     rejects(
         &invite_with(&["Content-Length: 3", "l: 4"], "abcd"),
         |e| matches!(e, ParseError::ContentLength("conflicting values")),
@@ -194,11 +165,7 @@ fn overlarge_scalar_fields_are_rejected() {
     let raw = String::from_utf8(invite_with(&[], ""))
         .expect("utf8")
         .replace("CSeq: 1 INVITE", "CSeq: 36893488147419103232 INVITE");
-    rejects(
-        raw.as_bytes(),
-        |e| matches!(e, ParseError::InvalidHeader { header: "CSeq", .. }),
-        400,
-    );
+    rejects(raw.as_bytes(), |e| matches!(e, ParseError::InvalidHeader { header: "CSeq", .. }), 400);
     let req = request(
         &String::from_utf8(invite_with(&[], ""))
             .expect("utf8")
@@ -215,11 +182,7 @@ fn unterminated_quote_in_display_name_is_rejected() {
     let raw = String::from_utf8(invite_with(&[], ""))
         .expect("utf8")
         .replace("From: \"Anne Andersen\" <", "From: \"Anne Andersen <");
-    rejects(
-        raw.as_bytes(),
-        |e| matches!(e, ParseError::InvalidHeader { header: "From", .. }),
-        400,
-    );
+    rejects(raw.as_bytes(), |e| matches!(e, ParseError::InvalidHeader { header: "From", .. }), 400);
 }
 
 #[test]
@@ -240,26 +203,14 @@ fn malformed_request_lines_are_rejected() {
 
 #[test]
 fn unknown_sip_version_is_505() {
-    let raw = String::from_utf8(invite_with(&[], ""))
-        .expect("utf8")
-        .replace("SIP/2.0\r\n", "SIP/7.0\r\n");
-    rejects(
-        raw.as_bytes(),
-        |e| matches!(e, ParseError::UnsupportedVersion(_)),
-        505,
-    );
+    let raw = String::from_utf8(invite_with(&[], "")).expect("utf8").replace("SIP/2.0\r\n", "SIP/7.0\r\n");
+    rejects(raw.as_bytes(), |e| matches!(e, ParseError::UnsupportedVersion(_)), 505);
 }
 
 #[test]
 fn cseq_method_mismatch_is_rejected() {
-    let raw = String::from_utf8(invite_with(&[], ""))
-        .expect("utf8")
-        .replace("CSeq: 1 INVITE", "CSeq: 1 OPTIONS");
-    rejects(
-        raw.as_bytes(),
-        |e| matches!(e, ParseError::MethodMismatch { .. }),
-        400,
-    );
+    let raw = String::from_utf8(invite_with(&[], "")).expect("utf8").replace("CSeq: 1 INVITE", "CSeq: 1 OPTIONS");
+    rejects(raw.as_bytes(), |e| matches!(e, ParseError::MethodMismatch { .. }), 400);
 }
 
 #[test]
@@ -268,34 +219,20 @@ fn missing_mandatory_headers_are_rejected() {
         let raw: Vec<&str> = std::iter::once("OPTIONS sip:x@kommune.example SIP/2.0")
             .chain(BASE.iter().copied().filter(|l| !l.starts_with(drop)))
             .collect();
-        let raw = String::from_utf8(msg(&raw, ""))
-            .expect("utf8")
-            .replace("CSeq: 1 INVITE", "CSeq: 1 OPTIONS");
-        rejects(
-            raw.as_bytes(),
-            |e| matches!(e, ParseError::MissingHeader(_)),
-            400,
-        );
+        let raw = String::from_utf8(msg(&raw, "")).expect("utf8").replace("CSeq: 1 INVITE", "CSeq: 1 OPTIONS");
+        rejects(raw.as_bytes(), |e| matches!(e, ParseError::MissingHeader(_)), 400);
     }
 }
 
 #[test]
 fn multiple_values_in_single_value_headers_are_rejected() {
     let req = request(&invite_with(&["Call-ID: second@192.0.2.1"], ""));
-    assert!(matches!(
-        req.core(),
-        Err(ParseError::MultipleValues("Call-ID"))
-    ));
+    assert!(matches!(req.core(), Err(ParseError::MultipleValues("Call-ID"))));
 }
 
 #[test]
 fn status_codes_outside_range_are_rejected() {
-    for line in [
-        "SIP/2.0 4294967301 Fail",
-        "SIP/2.0 099 Low",
-        "SIP/2.0 700 High",
-        "SIP/2.0 2x0 OK",
-    ] {
+    for line in ["SIP/2.0 4294967301 Fail", "SIP/2.0 099 Low", "SIP/2.0 700 High", "SIP/2.0 2x0 OK"] {
         let mut lines = vec![line];
         lines.extend_from_slice(BASE);
         assert!(parse_datagram(&msg(&lines, "")).is_err(), "{line}");
@@ -304,10 +241,7 @@ fn status_codes_outside_range_are_rejected() {
 
 #[test]
 fn header_line_without_colon_and_non_utf8_are_rejected() {
-    assert_eq!(
-        parse_datagram(&invite_with(&["NoColonHere"], "")).expect_err("colon"),
-        ParseError::HeaderLine
-    );
+    assert_eq!(parse_datagram(&invite_with(&["NoColonHere"], "")).expect_err("colon"), ParseError::HeaderLine);
     let mut raw = invite_with(&[], "");
     raw.splice(0..0, b"".iter().copied());
     let pos = raw.iter().position(|&c| c == b'A').expect("an A");
@@ -321,48 +255,31 @@ fn keepalives_and_leading_crlf() {
     let mut raw = b"\r\n\r\n".to_vec();
     raw.extend(invite_with(&["Content-Length: 0"], ""));
     // a datagram with leading CRLFs before the start line is accepted (§7.5)
-    assert!(matches!(
-        parse_datagram(&raw),
-        Ok(Some(Message::Request(_)))
-    ));
+    assert!(matches!(parse_datagram(&raw), Ok(Some(Message::Request(_)))));
 }
 
 #[test]
 fn stream_framing_is_incomplete_until_the_body_arrives() {
     let raw = invite_with(&["Content-Type: text/plain", "Content-Length: 5"], "hello");
     for cut in [0, 10, raw.len() - 6, raw.len() - 1] {
-        assert!(
-            matches!(
-                parse_stream(&raw[..cut]).expect("partial"),
-                StreamFrame::Incomplete
-            ),
-            "cut {cut}"
-        );
+        assert!(matches!(parse_stream(&raw[..cut]).expect("partial"), StreamFrame::Incomplete), "cut {cut}");
     }
     let mut two = raw.clone();
     two.extend_from_slice(&raw);
     match parse_stream(&two).expect("whole") {
         StreamFrame::Message { consumed, message } => {
-            let Message::Request(r) = *message else {
-                panic!("expected a request")
-            };
+            let Message::Request(r) = *message else { panic!("expected a request") };
             assert_eq!(consumed, raw.len());
             assert_eq!(&r.body[..], b"hello");
         }
         other => panic!("{other:?}"),
     }
-    assert!(matches!(
-        parse_stream(b"\r\n\r\nINV").expect("ka"),
-        StreamFrame::KeepAlive { consumed: 4 }
-    ));
+    assert!(matches!(parse_stream(b"\r\n\r\nINV").expect("ka"), StreamFrame::KeepAlive { consumed: 4 }));
 }
 
 #[test]
 fn too_many_headers_is_a_typed_error() {
     let extra: Vec<String> = (0..200).map(|i| format!("X-H{i}: v")).collect();
     let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
-    assert!(matches!(
-        parse_datagram(&invite_with(&extra, "")),
-        Err(ParseError::TooManyHeaders { max: 128, .. })
-    ));
+    assert!(matches!(parse_datagram(&invite_with(&extra, "")), Err(ParseError::TooManyHeaders { max: 128, .. })));
 }

@@ -75,8 +75,7 @@ impl Refusal {
             Self::BadExtension(tags) => resp.headers.push(HeaderName::Unsupported, tags.join(", ")),
             Self::UnsupportedMediaType => {
                 resp.headers.push(HeaderName::Accept, "application/sdp");
-                resp.headers
-                    .push(HeaderName::Other("Accept-Encoding".into()), "identity");
+                resp.headers.push(HeaderName::Other("Accept-Encoding".into()), "identity");
             }
             Self::BadHeader(h) => resp.reason = format!("Bad Request ({h})"),
             _ => {}
@@ -94,11 +93,7 @@ fn is_known_method(m: &Method) -> bool {
 pub(crate) fn check_request(req: &Request, cfg: &EndpointConfig) -> Result<(), Refusal> {
     let m = &req.method;
     if !cfg.allow.contains(m) {
-        return Err(if is_known_method(m) {
-            Refusal::MethodNotAllowed
-        } else {
-            Refusal::NotImplemented
-        });
+        return Err(if is_known_method(m) { Refusal::MethodNotAllowed } else { Refusal::NotImplemented });
     }
     match &req.uri {
         Uri::Sip(u) if u.headers.is_some() => return Err(Refusal::UriHeaders),
@@ -127,21 +122,15 @@ pub(crate) fn check_request(req: &Request, cfg: &EndpointConfig) -> Result<(), R
         return Err(Refusal::BadExtension(unsupported));
     }
     if !req.body.is_empty() {
-        let ct = req
-            .headers
-            .get(&HeaderName::ContentType)
-            .map(media_type)
-            .unwrap_or_default();
+        let ct = req.headers.get(&HeaderName::ContentType).map(media_type).unwrap_or_default();
         let accepted = match m {
             Method::Invite | Method::Update | Method::Prack => ct == "application/sdp",
             Method::Info => ct == "application/dtmf-relay" || ct == "application/dtmf",
             // REGISTER/OPTIONS/BYE/MESSAGE bodies are carried, not interpreted.
             _ => true,
         };
-        let encoding_ok = req
-            .headers
-            .get(&HeaderName::ContentEncoding)
-            .is_none_or(|e| e.trim().eq_ignore_ascii_case("identity"));
+        let encoding_ok =
+            req.headers.get(&HeaderName::ContentEncoding).is_none_or(|e| e.trim().eq_ignore_ascii_case("identity"));
         if !accepted || !encoding_ok {
             return Err(Refusal::UnsupportedMediaType);
         }
@@ -162,9 +151,5 @@ pub(crate) fn check_request(req: &Request, cfg: &EndpointConfig) -> Result<(), R
 
 /// `type/subtype` lower-cased, without parameters.
 fn media_type(v: &str) -> String {
-    v.split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase()
+    v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase()
 }

@@ -75,13 +75,7 @@ fn first_contact(h: &sip_msg::Headers) -> Option<Uri> {
 impl Dialog {
     /// The UAS side (§12.1.1), made when we answer `req` with a tag of ours.
     #[must_use]
-    pub fn as_uas(
-        req: &Request,
-        core: &Core,
-        local_tag: &str,
-        peer: Peer,
-        confirmed: bool,
-    ) -> Self {
+    pub fn as_uas(req: &Request, core: &Core, local_tag: &str, peer: Peer, confirmed: bool) -> Self {
         let mut local = core.to.clone();
         local.set_param("tag", Some(local_tag));
         Self {
@@ -90,11 +84,7 @@ impl Dialog {
                 local_tag: local_tag.to_owned(),
                 remote_tag: core.from.tag().unwrap_or_default().to_owned(),
             },
-            state: if confirmed {
-                DialogState::Confirmed
-            } else {
-                DialogState::Early
-            },
+            state: if confirmed { DialogState::Confirmed } else { DialogState::Early },
             local,
             remote: core.from.clone(),
             remote_target: first_contact(&req.headers).unwrap_or_else(|| core.from.uri.clone()),
@@ -112,21 +102,14 @@ impl Dialog {
         let mut route_set = resp.headers.values(&HeaderName::RecordRoute);
         route_set.reverse();
         let local_seq = req.headers.cseq().map(|c| c.seq).unwrap_or(1);
-        let local = req
-            .headers
-            .from_addr()
-            .unwrap_or_else(|_| core.from.clone());
+        let local = req.headers.from_addr().unwrap_or_else(|_| core.from.clone());
         Self {
             id: DialogId {
                 call_id: core.call_id.clone(),
                 local_tag: local.tag().unwrap_or_default().to_owned(),
                 remote_tag: core.to.tag().unwrap_or_default().to_owned(),
             },
-            state: if resp.status >= 200 {
-                DialogState::Confirmed
-            } else {
-                DialogState::Early
-            },
+            state: if resp.status >= 200 { DialogState::Confirmed } else { DialogState::Early },
             local,
             remote: core.to.clone(),
             remote_target: first_contact(&resp.headers).unwrap_or_else(|| req.uri.clone()),
@@ -152,10 +135,7 @@ impl Dialog {
             && req.method != Method::Ack
             && req.method != Method::Cancel
         {
-            return Err(DialogError::CSeqOutOfOrder {
-                last,
-                got: core.cseq.seq,
-            });
+            return Err(DialogError::CSeqOutOfOrder { last, got: core.cseq.seq });
         }
         if req.method != Method::Ack && req.method != Method::Cancel {
             self.remote_seq = Some(core.cseq.seq);
@@ -188,9 +168,7 @@ impl Dialog {
             Some(first) if !is_loose(first) => {
                 let mut rs: Vec<String> = self.route_set[1..].to_vec();
                 rs.push(format!("<{}>", self.remote_target));
-                let uri = NameAddr::parse(first, "Route")
-                    .map(|n| n.uri)
-                    .unwrap_or_else(|_| self.remote_target.clone());
+                let uri = NameAddr::parse(first, "Route").map(|n| n.uri).unwrap_or_else(|_| self.remote_target.clone());
                 (uri, rs)
             }
             _ => (self.remote_target.clone(), self.route_set.clone()),
@@ -243,10 +221,7 @@ mod tests {
         assert_eq!(d.id.remote_tag, "a");
         let bye = d.make_request(Method::Bye, "<sip:svar@192.0.2.1>");
         assert_eq!(bye.uri.to_string(), "sip:anne@192.0.2.7:5062");
-        assert_eq!(
-            bye.headers.values(&HeaderName::Route),
-            vec!["<sip:p1.example;lr>", "<sip:p2.example;lr>"]
-        );
+        assert_eq!(bye.headers.values(&HeaderName::Route), vec!["<sip:p1.example;lr>", "<sip:p2.example;lr>"]);
         assert!(bye.headers.to_addr().expect("to").tag() == Some("a"));
         assert!(bye.headers.from_addr().expect("from").tag() == Some("ours"));
         // a request with an old CSeq is refused; a newer one refreshes the target
@@ -255,8 +230,7 @@ mod tests {
         assert!(d.on_remote_request(&re, &re.core().expect("c")).is_err());
         re.headers.set(HeaderName::CSeq, "11 INVITE");
         re.headers.set(HeaderName::Contact, "<sip:anne@192.0.2.9>");
-        d.on_remote_request(&re, &re.core().expect("c"))
-            .expect("ok");
+        d.on_remote_request(&re, &re.core().expect("c")).expect("ok");
         assert_eq!(d.remote_target.to_string(), "sip:anne@192.0.2.9");
     }
 
@@ -265,48 +239,27 @@ mod tests {
         let req = invite();
         let mut resp = Response::to_request(&req, 200);
         resp.ensure_to_tag("b").expect("tag");
-        resp.headers.push(
-            HeaderName::RecordRoute,
-            "<sip:p1.example;lr>, <sip:p2.example;lr>",
-        );
-        resp.headers
-            .push(HeaderName::Contact, "<sip:bo@192.0.2.20>");
+        resp.headers.push(HeaderName::RecordRoute, "<sip:p1.example;lr>, <sip:p2.example;lr>");
+        resp.headers.push(HeaderName::Contact, "<sip:bo@192.0.2.20>");
         let core = resp.core().expect("core");
-        let mut d = Dialog::as_uac(
-            &req,
-            &resp,
-            &core,
-            Peer::udp("192.0.2.20:5060".parse().expect("a")),
-        );
+        let mut d = Dialog::as_uac(&req, &resp, &core, Peer::udp("192.0.2.20:5060".parse().expect("a")));
         assert_eq!(d.state, DialogState::Confirmed);
         let ack = d.make_ack(10, "<sip:svar@x>");
         assert_eq!(ack.headers.cseq().expect("cseq").seq, 10);
         let bye = d.make_request(Method::Bye, "<sip:svar@x>");
         assert_eq!(bye.headers.cseq().expect("cseq").seq, 11);
         assert_eq!(bye.uri.to_string(), "sip:bo@192.0.2.20");
-        assert_eq!(
-            bye.headers.values(&HeaderName::Route),
-            vec!["<sip:p2.example;lr>", "<sip:p1.example;lr>"]
-        );
+        assert_eq!(bye.headers.values(&HeaderName::Route), vec!["<sip:p2.example;lr>", "<sip:p1.example;lr>"]);
     }
 
     #[test]
     fn strict_router_first_route_becomes_request_uri() {
         let req = invite();
         let core = req.core().expect("core");
-        let mut d = Dialog::as_uas(
-            &req,
-            &core,
-            "t",
-            Peer::udp("192.0.2.7:5062".parse().expect("a")),
-            true,
-        );
+        let mut d = Dialog::as_uas(&req, &core, "t", Peer::udp("192.0.2.7:5062".parse().expect("a")), true);
         d.route_set = vec!["<sip:strict.example>".into(), "<sip:p2.example;lr>".into()];
         let bye = d.make_request(Method::Bye, "<sip:x>");
         assert_eq!(bye.uri.to_string(), "sip:strict.example");
-        assert_eq!(
-            bye.headers.values(&HeaderName::Route),
-            vec!["<sip:p2.example;lr>", "<sip:anne@192.0.2.7:5062>"]
-        );
+        assert_eq!(bye.headers.values(&HeaderName::Route), vec!["<sip:p2.example;lr>", "<sip:anne@192.0.2.7:5062>"]);
     }
 }

@@ -73,10 +73,7 @@ impl Credentials {
     #[must_use]
     pub fn from_password(username: &str, realm: &str, password: &str) -> Self {
         let a1 = format!("{username}:{realm}:{password}");
-        Self {
-            ha1_md5: Algorithm::Md5.hash_hex(a1.as_bytes()),
-            ha1_sha256: Algorithm::Sha256.hash_hex(a1.as_bytes()),
-        }
+        Self { ha1_md5: Algorithm::Md5.hash_hex(a1.as_bytes()), ha1_sha256: Algorithm::Sha256.hash_hex(a1.as_bytes()) }
     }
 
     fn ha1(&self, alg: Algorithm) -> &str {
@@ -129,19 +126,12 @@ pub enum DigestParseError {
 /// Parse `Digest k=v, k="v", ...`.
 pub fn parse_authorization(value: &str) -> Result<DigestResponse, DigestParseError> {
     let value = value.trim();
-    let (scheme, rest) = value
-        .split_once([' ', '\t'])
-        .ok_or(DigestParseError::NotDigest)?;
+    let (scheme, rest) = value.split_once([' ', '\t']).ok_or(DigestParseError::NotDigest)?;
     if !scheme.eq_ignore_ascii_case("Digest") {
         return Err(DigestParseError::NotDigest);
     }
     let params = parse_auth_params(rest).ok_or(DigestParseError::Malformed)?;
-    let get = |k: &str| {
-        params
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(k))
-            .map(|(_, v)| v.clone())
-    };
+    let get = |k: &str| params.iter().find(|(n, _)| n.eq_ignore_ascii_case(k)).map(|(_, v)| v.clone());
     Ok(DigestResponse {
         username: get("username").ok_or(DigestParseError::Missing("username"))?,
         realm: get("realm").ok_or(DigestParseError::Missing("realm"))?,
@@ -348,31 +338,22 @@ impl Authenticator {
             return AuthOutcome::Blocked;
         }
         let Some(value) = authorization else {
-            return AuthOutcome::Challenge {
-                stale: false,
-                failed: false,
-            };
+            return AuthOutcome::Challenge { stale: false, failed: false };
         };
         let Ok(d) = parse_authorization(value) else {
             return self.fail(now, source);
         };
-        let Some(alg) = Algorithm::from_token(d.algorithm.as_deref().unwrap_or("MD5"))
-            .filter(|a| self.cfg.algorithms.contains(a))
+        let Some(alg) =
+            Algorithm::from_token(d.algorithm.as_deref().unwrap_or("MD5")).filter(|a| self.cfg.algorithms.contains(a))
         else {
             return self.fail(now, source);
         };
         if d.realm != self.cfg.realm {
-            return AuthOutcome::Challenge {
-                stale: false,
-                failed: false,
-            };
+            return AuthOutcome::Challenge { stale: false, failed: false };
         }
         let Some(issued) = self.check_nonce(&d.nonce) else {
             // not our nonce (or from before a restart): a fresh challenge, not a failure
-            return AuthOutcome::Challenge {
-                stale: true,
-                failed: false,
-            };
+            return AuthOutcome::Challenge { stale: true, failed: false };
         };
         let (Some(qop), Some(nc), Some(cnonce)) = (&d.qop, &d.nc, &d.cnonce) else {
             return self.fail(now, source);
@@ -387,23 +368,14 @@ impl Authenticator {
         let known = lookup(&d.username);
         let creds = known.as_ref().unwrap_or(&self.dummy);
         let ha2 = alg.hash_hex(format!("{method}:{}", d.uri).as_bytes());
-        let expected = alg.hash_hex(
-            format!("{}:{}:{nc}:{cnonce}:{qop}:{ha2}", creds.ha1(alg), d.nonce).as_bytes(),
-        );
-        let right = bool::from(
-            expected
-                .as_bytes()
-                .ct_eq(d.response.to_ascii_lowercase().as_bytes()),
-        );
+        let expected = alg.hash_hex(format!("{}:{}:{nc}:{cnonce}:{qop}:{ha2}", creds.ha1(alg), d.nonce).as_bytes());
+        let right = bool::from(expected.as_bytes().ct_eq(d.response.to_ascii_lowercase().as_bytes()));
         if !right || known.is_none() {
             return self.fail(now, source);
         }
         let expires = self.epoch + Duration::from_secs(issued) + self.cfg.nonce_ttl;
         if now >= expires {
-            return AuthOutcome::Challenge {
-                stale: true,
-                failed: false,
-            };
+            return AuthOutcome::Challenge { stale: true, failed: false };
         }
         let entry = self.counts.entry(d.nonce.clone()).or_insert((0, expires));
         if nc_val <= entry.0 {
@@ -412,18 +384,12 @@ impl Authenticator {
         }
         entry.0 = nc_val;
         self.failures.remove(&source);
-        AuthOutcome::Authorized {
-            username: d.username,
-        }
+        AuthOutcome::Authorized { username: d.username }
     }
 
     fn fail(&mut self, now: Instant, source: IpAddr) -> AuthOutcome {
         let window = self.cfg.failure_window;
-        let f = self.failures.entry(source).or_insert(Failures {
-            count: 0,
-            since: now,
-            blocked_until: None,
-        });
+        let f = self.failures.entry(source).or_insert(Failures { count: 0, since: now, blocked_until: None });
         if now.saturating_duration_since(f.since) > window {
             f.count = 0;
             f.since = now;
@@ -432,10 +398,7 @@ impl Authenticator {
         if f.count >= self.cfg.max_failures {
             f.blocked_until = Some(now + self.cfg.block_for);
         }
-        AuthOutcome::Challenge {
-            stale: false,
-            failed: true,
-        }
+        AuthOutcome::Challenge { stale: false, failed: true }
     }
 
     /// Drop expired nonce counts and old failure records (at most once a second).
@@ -447,8 +410,7 @@ impl Authenticator {
         self.counts.retain(|_, (_, exp)| *exp > now);
         let window = self.cfg.failure_window;
         self.failures.retain(|_, f| {
-            f.blocked_until.is_some_and(|t| t > now)
-                || now.saturating_duration_since(f.since) <= window
+            f.blocked_until.is_some_and(|t| t > now) || now.saturating_duration_since(f.since) <= window
         });
     }
 
@@ -472,19 +434,13 @@ pub fn answer_challenge(
 ) -> Option<String> {
     let rest = challenge.trim().strip_prefix("Digest")?.trim();
     let params = parse_auth_params(rest)?;
-    let get = |k: &str| {
-        params
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(k))
-            .map(|(_, v)| v.as_str())
-    };
+    let get = |k: &str| params.iter().find(|(n, _)| n.eq_ignore_ascii_case(k)).map(|(_, v)| v.as_str());
     let realm = get("realm")?;
     let nonce = get("nonce")?;
     let alg = Algorithm::from_token(get("algorithm").unwrap_or("MD5"))?;
     let ha1 = alg.hash_hex(format!("{username}:{realm}:{password}").as_bytes());
     let ha2 = alg.hash_hex(format!("{method}:{uri}").as_bytes());
-    let qop_auth =
-        get("qop").is_some_and(|q| q.split(',').any(|x| x.trim().eq_ignore_ascii_case("auth")));
+    let qop_auth = get("qop").is_some_and(|q| q.split(',').any(|x| x.trim().eq_ignore_ascii_case("auth")));
     let mut out = format!(
         "Digest username=\"{username}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", algorithm={}",
         alg.token()
@@ -492,10 +448,7 @@ pub fn answer_challenge(
     if qop_auth {
         let nc = format!("{nc:08x}");
         let resp = alg.hash_hex(format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}").as_bytes());
-        let _ = write!(
-            out,
-            ", response=\"{resp}\", qop=auth, nc={nc}, cnonce=\"{cnonce}\""
-        );
+        let _ = write!(out, ", response=\"{resp}\", qop=auth, nc={nc}, cnonce=\"{cnonce}\"");
     } else {
         let resp = alg.hash_hex(format!("{ha1}:{nonce}:{ha2}").as_bytes());
         let _ = write!(out, ", response=\"{resp}\"");
@@ -512,10 +465,7 @@ mod tests {
 
     fn setup() -> (Authenticator, Instant) {
         let t0 = Instant::now();
-        (
-            Authenticator::new(AuthConfig::new("kommune.example"), [7; 32], t0),
-            t0,
-        )
+        (Authenticator::new(AuthConfig::new("kommune.example"), [7; 32], t0), t0)
     }
 
     fn lookup(u: &str) -> Option<Credentials> {
@@ -538,10 +488,7 @@ mod tests {
             1,
         )
         .expect("answer");
-        assert!(
-            a.contains("response=\"8ca523f5e9506fed4657c9700eebdbec\""),
-            "{a}"
-        );
+        assert!(a.contains("response=\"8ca523f5e9506fed4657c9700eebdbec\""), "{a}");
         let ch = ch.replace("MD5", "SHA-256");
         let a = answer_challenge(
             &ch,
@@ -553,25 +500,12 @@ mod tests {
             1,
         )
         .expect("answer");
-        assert!(
-            a.contains(
-                "response=\"753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1\""
-            ),
-            "{a}"
-        );
+        assert!(a.contains("response=\"753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1\""), "{a}");
     }
 
-    fn answer(
-        auth: &mut Authenticator,
-        now: Instant,
-        alg_index: usize,
-        user: &str,
-        pw: &str,
-        nc: u32,
-    ) -> String {
+    fn answer(auth: &mut Authenticator, now: Instant, alg_index: usize, user: &str, pw: &str, nc: u32) -> String {
         let ch = auth.challenges(now, false)[alg_index].clone();
-        answer_challenge(&ch, "REGISTER", "sip:kommune.example", user, pw, "abc", nc)
-            .expect("answer")
+        answer_challenge(&ch, "REGISTER", "sip:kommune.example", user, pw, "abc", nc).expect("answer")
     }
 
     #[test]
@@ -581,9 +515,7 @@ mod tests {
             let h = answer(&mut a, t0, i, "anne", "hemmelig", 1);
             assert_eq!(
                 a.verify(t0, IP, "REGISTER", Some(&h), lookup),
-                AuthOutcome::Authorized {
-                    username: "anne".into()
-                }
+                AuthOutcome::Authorized { username: "anne".into() }
             );
         }
     }
@@ -596,54 +528,21 @@ mod tests {
         let w = a.verify(t0, IP, "REGISTER", Some(&wrong), lookup);
         let u = a.verify(t0, IP, "REGISTER", Some(&unknown), lookup);
         assert_eq!(w, u);
-        assert_eq!(
-            w,
-            AuthOutcome::Challenge {
-                stale: false,
-                failed: true
-            }
-        );
+        assert_eq!(w, AuthOutcome::Challenge { stale: false, failed: true });
     }
 
     #[test]
     fn replayed_nonce_count_is_refused_and_nc_must_grow() {
         let (mut a, t0) = setup();
         let ch = a.challenges(t0, false)[1].clone();
-        let h1 = answer_challenge(
-            &ch,
-            "REGISTER",
-            "sip:kommune.example",
-            "anne",
-            "hemmelig",
-            "c",
-            1,
-        )
-        .expect("a");
-        assert!(matches!(
-            a.verify(t0, IP, "REGISTER", Some(&h1), lookup),
-            AuthOutcome::Authorized { .. }
-        ));
-        assert!(matches!(
-            a.verify(t0, IP, "REGISTER", Some(&h1), lookup),
-            AuthOutcome::Challenge { failed: true, .. }
-        ));
+        let h1 = answer_challenge(&ch, "REGISTER", "sip:kommune.example", "anne", "hemmelig", "c", 1).expect("a");
+        assert!(matches!(a.verify(t0, IP, "REGISTER", Some(&h1), lookup), AuthOutcome::Authorized { .. }));
+        assert!(matches!(a.verify(t0, IP, "REGISTER", Some(&h1), lookup), AuthOutcome::Challenge { failed: true, .. }));
         // counts beyond 9 (hex 0000000a, 00000010) keep working: rsipstack failed at nc >= 10
         for nc in [2, 9, 10, 16, 255] {
-            let h = answer_challenge(
-                &ch,
-                "REGISTER",
-                "sip:kommune.example",
-                "anne",
-                "hemmelig",
-                "c",
-                nc,
-            )
-            .expect("a");
+            let h = answer_challenge(&ch, "REGISTER", "sip:kommune.example", "anne", "hemmelig", "c", nc).expect("a");
             assert!(
-                matches!(
-                    a.verify(t0, IP, "REGISTER", Some(&h), lookup),
-                    AuthOutcome::Authorized { .. }
-                ),
+                matches!(a.verify(t0, IP, "REGISTER", Some(&h), lookup), AuthOutcome::Authorized { .. }),
                 "nc {nc}"
             );
         }
@@ -656,10 +555,7 @@ mod tests {
         let later = t0 + Duration::from_secs(301);
         assert_eq!(
             a.verify(later, IP, "REGISTER", Some(&h), lookup),
-            AuthOutcome::Challenge {
-                stale: true,
-                failed: false
-            }
+            AuthOutcome::Challenge { stale: true, failed: false }
         );
         // a forged nonce is treated like one from before a restart
         let forged = h.replace("nonce=\"", "nonce=\"0");
@@ -680,22 +576,13 @@ mod tests {
             ));
         }
         let good = answer(&mut a, t0, 0, "anne", "hemmelig", 1);
-        assert_eq!(
-            a.verify(t0, IP, "REGISTER", Some(&good), lookup),
-            AuthOutcome::Blocked
-        );
+        assert_eq!(a.verify(t0, IP, "REGISTER", Some(&good), lookup), AuthOutcome::Blocked);
         let other: IpAddr = "192.0.2.8".parse().expect("ip");
         let good2 = answer(&mut a, t0, 0, "anne", "hemmelig", 1);
-        assert!(matches!(
-            a.verify(t0, other, "REGISTER", Some(&good2), lookup),
-            AuthOutcome::Authorized { .. }
-        ));
+        assert!(matches!(a.verify(t0, other, "REGISTER", Some(&good2), lookup), AuthOutcome::Authorized { .. }));
         let later = t0 + Duration::from_secs(301);
         let good3 = answer(&mut a, later, 0, "anne", "hemmelig", 1);
-        assert!(matches!(
-            a.verify(later, IP, "REGISTER", Some(&good3), lookup),
-            AuthOutcome::Authorized { .. }
-        ));
+        assert!(matches!(a.verify(later, IP, "REGISTER", Some(&good3), lookup), AuthOutcome::Authorized { .. }));
     }
 
     #[test]
@@ -721,33 +608,15 @@ mod tests {
             a.verify(t0, IP, "REGISTER", Some(&md5), lookup),
             AuthOutcome::Challenge { failed: true, .. }
         ));
-        let sha = answer_challenge(
-            &ch[0],
-            "REGISTER",
-            "sip:kommune.example",
-            "anne",
-            "hemmelig",
-            "c",
-            1,
-        )
-        .expect("a");
-        assert!(matches!(
-            a.verify(t0, IP, "REGISTER", Some(&sha), lookup),
-            AuthOutcome::Authorized { .. }
-        ));
+        let sha = answer_challenge(&ch[0], "REGISTER", "sip:kommune.example", "anne", "hemmelig", "c", 1).expect("a");
+        assert!(matches!(a.verify(t0, IP, "REGISTER", Some(&sha), lookup), AuthOutcome::Authorized { .. }));
     }
 
     #[test]
     fn other_schemes_get_a_challenge() {
         let (mut a, t0) = setup();
         assert!(matches!(
-            a.verify(
-                t0,
-                IP,
-                "REGISTER",
-                Some("NoOneKnowsThisScheme opaque-data=here"),
-                lookup
-            ),
+            a.verify(t0, IP, "REGISTER", Some("NoOneKnowsThisScheme opaque-data=here"), lookup),
             AuthOutcome::Challenge { .. }
         ));
     }

@@ -16,8 +16,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use sip_msg::{
-    Core, HeaderName, Host, Message, Method, ParseError, Request, Response, Via, parse_datagram,
-    salvage_headers,
+    Core, HeaderName, Host, Message, Method, ParseError, Request, Response, Via, parse_datagram, salvage_headers,
 };
 
 use crate::checks::{Refusal, check_request};
@@ -82,18 +81,11 @@ impl EndpointConfig {
     /// Value for an Allow header.
     #[must_use]
     pub fn allow_header(&self) -> String {
-        self.allow
-            .iter()
-            .map(Method::as_str)
-            .collect::<Vec<_>>()
-            .join(", ")
+        self.allow.iter().map(Method::as_str).collect::<Vec<_>>().join(", ")
     }
 
     fn via_addr(&self, t: Transport) -> Option<SocketAddr> {
-        self.via_addrs
-            .iter()
-            .find(|(k, _)| *k == t)
-            .map(|(_, a)| *a)
+        self.via_addrs.iter().find(|(k, _)| *k == t).map(|(_, a)| *a)
     }
 }
 
@@ -245,18 +237,8 @@ pub struct EndpointStats {
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum ServerKey {
-    Rfc3261 {
-        branch: String,
-        sent_by: String,
-        method: Method,
-    },
-    Rfc2543 {
-        call_id: String,
-        from_tag: String,
-        cseq: u32,
-        via: String,
-        method: Method,
-    },
+    Rfc3261 { branch: String, sent_by: String, method: Method },
+    Rfc2543 { call_id: String, from_tag: String, cseq: u32, via: String, method: Method },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -346,10 +328,7 @@ impl Endpoint {
     /// Client transactions still waiting for a final response (a drain waits for these).
     #[must_use]
     pub fn pending_requests(&self) -> usize {
-        self.clients
-            .values()
-            .filter(|e| e.tx.awaits_final())
-            .count()
+        self.clients.values().filter(|e| e.tx.awaits_final()).count()
     }
 
     /// The id generator, shared with TUs for tags and Call-IDs.
@@ -389,11 +368,7 @@ impl Endpoint {
         *self.stats.parse_errors.entry(e.code()).or_default() += 1;
         // An unparsable response is dropped silently (RFC 3261 §18.1.2 / §16.7).
         // Never answer an ACK, even a broken one (RFC 3261 §17.2.1: ACKs get no response).
-        let is_ack = data
-            .iter()
-            .skip_while(|c| **c == b'\r' || **c == b'\n')
-            .take(4)
-            .eq(b"ACK ".iter());
+        let is_ack = data.iter().skip_while(|c| **c == b'\r' || **c == b'\n').take(4).eq(b"ACK ".iter());
         let status = match salvage_headers(data) {
             Some((true, headers)) if !is_ack && headers.get(&HeaderName::Via).is_some() => {
                 let mut resp = Response::from_headers(&headers, e.status());
@@ -403,11 +378,7 @@ impl Endpoint {
             }
             _ => None,
         };
-        self.out.push_back(Output::Event(Event::Rejected {
-            peer,
-            code: e.code(),
-            status,
-        }));
+        self.out.push_back(Output::Event(Event::Rejected { peer, code: e.code(), status }));
     }
 
     fn on_message(&mut self, now: Instant, peer: Peer, msg: Message) {
@@ -418,29 +389,20 @@ impl Endpoint {
     }
 
     fn on_request(&mut self, now: Instant, peer: Peer, mut req: Request) {
-        *self
-            .stats
-            .requests_in
-            .entry(req.method.as_str().to_owned())
-            .or_default() += 1;
+        *self.stats.requests_in.entry(req.method.as_str().to_owned()).or_default() += 1;
         let core = match req.core() {
             Ok(c) => c,
             Err(e) => {
                 *self.stats.parse_errors.entry(e.code()).or_default() += 1;
-                let status =
-                    if req.headers.get(&HeaderName::Via).is_some() && req.method != Method::Ack {
-                        let mut resp = Response::to_request(&req, e.status());
-                        resp.reason = format!("{} ({e})", resp.reason);
-                        self.send_stateless_to(peer, &resp);
-                        Some(resp.status)
-                    } else {
-                        None
-                    };
-                self.out.push_back(Output::Event(Event::Rejected {
-                    peer,
-                    code: e.code(),
-                    status,
-                }));
+                let status = if req.headers.get(&HeaderName::Via).is_some() && req.method != Method::Ack {
+                    let mut resp = Response::to_request(&req, e.status());
+                    resp.reason = format!("{} ({e})", resp.reason);
+                    self.send_stateless_to(peer, &resp);
+                    Some(resp.status)
+                } else {
+                    None
+                };
+                self.out.push_back(Output::Event(Event::Rejected { peer, code: e.code(), status }));
                 return;
             }
         };
@@ -467,12 +429,7 @@ impl Endpoint {
         // Merged requests (§8.2.2.2): same From tag, Call-ID and CSeq, no To tag, but a
         // different transaction: a forking loop reached us twice.
         let merge = (core.to.tag().is_none()).then(|| {
-            (
-                core.from.tag().unwrap_or_default().to_owned(),
-                core.call_id.clone(),
-                core.cseq.seq,
-                req.method.clone(),
-            )
+            (core.from.tag().unwrap_or_default().to_owned(), core.call_id.clone(), core.cseq.seq, req.method.clone())
         });
         let refusal = match merge.as_ref().and_then(|m| self.merged.get(m)) {
             Some(other) if *other != key => Err(Refusal::LoopDetected),
@@ -484,14 +441,7 @@ impl Endpoint {
             self.merged.entry(m.clone()).or_insert_with(|| key.clone());
         }
         self.server_keys.insert(key.clone(), id);
-        self.servers.insert(
-            id,
-            ServerEntry {
-                tx,
-                key,
-                merge: merge.clone(),
-            },
-        );
+        self.servers.insert(id, ServerEntry { tx, key, merge: merge.clone() });
         match refusal {
             Err(refusal) => {
                 let mut resp = refusal.response(&req, &self.cfg);
@@ -540,11 +490,7 @@ impl Endpoint {
         {
             entry.tx.on_ack(now, &self.cfg.timers);
         }
-        self.out.push_back(Output::Event(Event::Ack {
-            request: req,
-            core,
-            source: peer,
-        }));
+        self.out.push_back(Output::Event(Event::Ack { request: req, core, source: peer }));
     }
 
     fn on_cancel(&mut self, now: Instant, reply_to: Peer, req: &Request, core: &Core) {
@@ -555,11 +501,7 @@ impl Endpoint {
         self.server_keys.insert(key.clone(), id);
         self.servers.insert(
             id,
-            ServerEntry {
-                tx: ServerTx::new(&Method::Cancel, reply_to, &self.cfg.timers),
-                key,
-                merge: None,
-            },
+            ServerEntry { tx: ServerTx::new(&Method::Cancel, reply_to, &self.cfg.timers), key, merge: None },
         );
         let status = if invite.is_some() { 200 } else { 481 };
         let mut resp = Response::to_request(req, status);
@@ -571,9 +513,7 @@ impl Endpoint {
         if let Some(inv) = invite
             && self.servers.get(&inv).is_some_and(|e| e.tx.awaits_final())
         {
-            self.out.push_back(Output::Event(Event::Cancelled {
-                invite: ServerTxId(inv),
-            }));
+            self.out.push_back(Output::Event(Event::Cancelled { invite: ServerTxId(inv) }));
         }
     }
 
@@ -581,23 +521,14 @@ impl Endpoint {
         *self.stats.responses_in.entry(resp.status).or_default() += 1;
         let Ok(core) = resp.core() else {
             *self.stats.parse_errors.entry("response_core").or_default() += 1;
-            self.out.push_back(Output::Event(Event::Rejected {
-                peer,
-                code: "response_core",
-                status: None,
-            }));
+            self.out.push_back(Output::Event(Event::Rejected { peer, code: "response_core", status: None }));
             return;
         };
-        let key = ClientKey {
-            branch: core.via.branch().unwrap_or_default().to_owned(),
-            method: core.cseq.method.clone(),
-        };
+        let key =
+            ClientKey { branch: core.via.branch().unwrap_or_default().to_owned(), method: core.cseq.method.clone() };
         let Some(&id) = self.client_keys.get(&key) else {
             if core.cseq.method == Method::Invite && (200..300).contains(&resp.status) {
-                self.out.push_back(Output::Event(Event::Stray2xx {
-                    response: resp,
-                    core,
-                }));
+                self.out.push_back(Output::Event(Event::Stray2xx { response: resp, core }));
             }
             return;
         };
@@ -606,9 +537,7 @@ impl Endpoint {
         };
         let cfg = self.cfg.timers;
         let original = &entry.request;
-        let actions = entry
-            .tx
-            .on_response(resp, now, &cfg, |r| build_ack(original, r).to_bytes());
+        let actions = entry.tx.on_response(resp, now, &cfg, |r| build_ack(original, r).to_bytes());
         let send_cancel = entry.tx.cancel_pending && entry.tx.got_provisional();
         self.apply_client(id, actions, core, now);
         if send_cancel {
@@ -652,12 +581,7 @@ impl Endpoint {
     }
 
     fn on_transport_error(&mut self, now: Instant, peer: Peer) {
-        let ids: Vec<u64> = self
-            .clients
-            .iter()
-            .filter(|(_, e)| e.tx.peer == peer)
-            .map(|(id, _)| *id)
-            .collect();
+        let ids: Vec<u64> = self.clients.iter().filter(|(_, e)| e.tx.peer == peer).map(|(id, _)| *id).collect();
         for id in ids {
             if let Some(entry) = self.clients.get_mut(&id) {
                 let actions = entry.tx.on_transport_error();
@@ -672,42 +596,22 @@ impl Endpoint {
 
     /// Send a request in a new client transaction. A fresh top Via with our sent-by and a
     /// new branch is added; Max-Forwards defaults to 70.
-    pub fn send_request(
-        &mut self,
-        now: Instant,
-        mut req: Request,
-        dest: Peer,
-    ) -> Result<ClientTxId, EngineError> {
+    pub fn send_request(&mut self, now: Instant, mut req: Request, dest: Peer) -> Result<ClientTxId, EngineError> {
         let branch = self.ids.branch();
         self.push_via(&mut req, dest.transport, &branch)?;
         if req.headers.get(&HeaderName::MaxForwards).is_none() {
             req.headers.push(HeaderName::MaxForwards, "70");
         }
         if req.headers.get(&HeaderName::ContentLength).is_none() {
-            req.headers
-                .push(HeaderName::ContentLength, req.body.len().to_string());
+            req.headers.push(HeaderName::ContentLength, req.body.len().to_string());
         }
         let core = req.core()?;
-        *self
-            .stats
-            .requests_out
-            .entry(req.method.as_str().to_owned())
-            .or_default() += 1;
+        *self.stats.requests_out.entry(req.method.as_str().to_owned()).or_default() += 1;
         let id = self.alloc_id();
         let (tx, actions) = ClientTx::new(&req.method, dest, req.to_bytes(), now, &self.cfg.timers);
-        let key = ClientKey {
-            branch,
-            method: req.method.clone(),
-        };
+        let key = ClientKey { branch, method: req.method.clone() };
         self.client_keys.insert(key.clone(), id);
-        self.clients.insert(
-            id,
-            ClientEntry {
-                tx,
-                key,
-                request: req,
-            },
-        );
+        self.clients.insert(id, ClientEntry { tx, key, request: req });
         self.apply_client(id, actions, core, now);
         Ok(ClientTxId(id))
     }
@@ -726,24 +630,17 @@ impl Endpoint {
             ack.headers.push(HeaderName::MaxForwards, "70");
         }
         if ack.headers.get(&HeaderName::ContentLength).is_none() {
-            ack.headers
-                .push(HeaderName::ContentLength, ack.body.len().to_string());
+            ack.headers.push(HeaderName::ContentLength, ack.body.len().to_string());
         }
         *self.stats.requests_out.entry("ACK".to_owned()).or_default() += 1;
-        self.out.push_back(Output::Transmit {
-            peer: dest,
-            data: ack.to_bytes(),
-        });
+        self.out.push_back(Output::Transmit { peer: dest, data: ack.to_bytes() });
         Ok(branch)
     }
 
     /// Cancel a pending INVITE (§9.1). Sent at once if a provisional arrived, otherwise
     /// as soon as one does; ignored once a final response arrived.
     pub fn send_cancel(&mut self, now: Instant, tx: ClientTxId) -> Result<(), EngineError> {
-        let entry = self
-            .clients
-            .get_mut(&tx.0)
-            .ok_or(EngineError::NoSuchClientTx(tx))?;
+        let entry = self.clients.get_mut(&tx.0).ok_or(EngineError::NoSuchClientTx(tx))?;
         if entry.request.method != Method::Invite {
             return Ok(());
         }
@@ -752,66 +649,36 @@ impl Endpoint {
             return Ok(());
         }
         entry.tx.cancel_pending = false;
+        entry.tx.on_cancel_sent(now, &self.cfg.timers);
         let cancel = build_cancel(&entry.request);
         let peer = entry.tx.peer;
+        self.timers.push(Reverse((now + self.cfg.timers.t1x64(), TxRef::Client(tx.0))));
         let core = cancel.core()?;
         let branch = core.via.branch().unwrap_or_default().to_owned();
-        *self
-            .stats
-            .requests_out
-            .entry("CANCEL".to_owned())
-            .or_default() += 1;
+        *self.stats.requests_out.entry("CANCEL".to_owned()).or_default() += 1;
         let id = self.alloc_id();
-        let (ctx, actions) = ClientTx::new(
-            &Method::Cancel,
-            peer,
-            cancel.to_bytes(),
-            now,
-            &self.cfg.timers,
-        );
-        let key = ClientKey {
-            branch,
-            method: Method::Cancel,
-        };
+        let (ctx, actions) = ClientTx::new(&Method::Cancel, peer, cancel.to_bytes(), now, &self.cfg.timers);
+        let key = ClientKey { branch, method: Method::Cancel };
         self.client_keys.insert(key.clone(), id);
-        self.clients.insert(
-            id,
-            ClientEntry {
-                tx: ctx,
-                key,
-                request: cancel,
-            },
-        );
+        self.clients.insert(id, ClientEntry { tx: ctx, key, request: cancel });
         self.apply_client(id, actions, core, now);
         Ok(())
     }
 
     /// Send a response in a server transaction.
-    pub fn respond(
-        &mut self,
-        now: Instant,
-        tx: ServerTxId,
-        mut resp: Response,
-    ) -> Result<(), EngineError> {
-        let entry = self
-            .servers
-            .get_mut(&tx.0)
-            .ok_or(EngineError::NoSuchServerTx(tx))?;
+    pub fn respond(&mut self, now: Instant, tx: ServerTxId, mut resp: Response) -> Result<(), EngineError> {
+        let entry = self.servers.get_mut(&tx.0).ok_or(EngineError::NoSuchServerTx(tx))?;
         if resp.status > 100 && resp.headers.to_addr().is_ok_and(|t| t.tag().is_none()) {
             let tag = self.ids.tag();
             resp.ensure_to_tag(&tag)?;
         }
         if resp.headers.get(&HeaderName::Server).is_none() && resp.status != 100 {
-            resp.headers
-                .push(HeaderName::Server, self.cfg.user_agent.as_str());
+            resp.headers.push(HeaderName::Server, self.cfg.user_agent.as_str());
         }
         let status = resp.status;
         let bytes = resp.to_bytes();
         let cfg = self.cfg.timers;
-        let actions = entry
-            .tx
-            .on_tu_response(status, bytes, now, &cfg)
-            .ok_or(EngineError::NoSuchServerTx(tx))?;
+        let actions = entry.tx.on_tu_response(status, bytes, now, &cfg).ok_or(EngineError::NoSuchServerTx(tx))?;
         if (200..300).contains(&status) && matches!(entry.key_method(), Method::Invite) {
             let core = resp.core()?;
             let k = (core.call_id, core.cseq.seq);
@@ -833,20 +700,12 @@ impl Endpoint {
 
     fn send_stateless_to(&mut self, peer: Peer, resp: &Response) {
         *self.stats.responses_out.entry(resp.status).or_default() += 1;
-        self.out.push_back(Output::Transmit {
-            peer,
-            data: resp.to_bytes(),
-        });
+        self.out.push_back(Output::Transmit { peer, data: resp.to_bytes() });
     }
 
     fn push_via(&self, req: &mut Request, t: Transport, branch: &str) -> Result<(), EngineError> {
         let addr = self.cfg.via_addr(t).ok_or(EngineError::NoLocalAddress(t))?;
-        let via = Via::new(
-            t.via_token(),
-            Host::from(addr.ip()),
-            Some(addr.port()),
-            branch,
-        );
+        let via = Via::new(t.via_token(), Host::from(addr.ip()), Some(addr.port()), branch);
         req.headers.push_front(HeaderName::Via, via.to_string());
         Ok(())
     }
@@ -881,16 +740,11 @@ impl Endpoint {
                         Ok(c) => c,
                         Err(_) => continue,
                     };
-                    self.out.push_back(Output::Event(Event::Response {
-                        tx: ClientTxId(id),
-                        response,
-                        core: c,
-                    }));
+                    self.out.push_back(Output::Event(Event::Response { tx: ClientTxId(id), response, core: c }));
                 }
                 Action::TimedOut => {
                     core.take();
-                    self.out
-                        .push_back(Output::Event(Event::Timeout { tx: ClientTxId(id) }));
+                    self.out.push_back(Output::Event(Event::Timeout { tx: ClientTxId(id) }));
                 }
                 Action::AckTimeout | Action::AckMissing => {}
             }
@@ -911,9 +765,7 @@ impl Endpoint {
         for a in actions {
             match a {
                 Action::Send(data) => self.out.push_back(Output::Transmit { peer, data }),
-                Action::AckTimeout => self
-                    .out
-                    .push_back(Output::Event(Event::AckTimeout { tx: ServerTxId(id) })),
+                Action::AckTimeout => self.out.push_back(Output::Event(Event::AckTimeout { tx: ServerTxId(id) })),
                 Action::AckMissing | Action::DeliverResponse(_) | Action::TimedOut => {}
             }
         }
@@ -955,24 +807,17 @@ fn stamp_received(req: &mut Request, mut core: Core, peer: Peer) -> Core {
         changed = true;
     }
     if core.via.rport() == Some(None) {
-        core.via
-            .set_param("rport", Some(&peer.addr.port().to_string()));
+        core.via.set_param("rport", Some(&peer.addr.port().to_string()));
         changed = true;
     }
     if changed {
         // Rewrite the Via lines: the stamped top value, then the rest unchanged.
-        let rest: Vec<String> = req
-            .headers
-            .values(&HeaderName::Via)
-            .into_iter()
-            .skip(1)
-            .collect();
+        let rest: Vec<String> = req.headers.values(&HeaderName::Via).into_iter().skip(1).collect();
         req.headers.remove(&HeaderName::Via);
         for v in rest.into_iter().rev() {
             req.headers.push_front(HeaderName::Via, v);
         }
-        req.headers
-            .push_front(HeaderName::Via, core.via.to_string());
+        req.headers.push_front(HeaderName::Via, core.via.to_string());
     }
     core
 }
@@ -984,10 +829,7 @@ fn response_destination(via: &Via, peer: Peer) -> Peer {
         return peer;
     }
     let port = via.port.unwrap_or(5060);
-    Peer {
-        transport: peer.transport,
-        addr: SocketAddr::new(peer.addr.ip(), port),
-    }
+    Peer { transport: peer.transport, addr: SocketAddr::new(peer.addr.ip(), port) }
 }
 
 fn server_key(req: &Request, core: &Core, method: &Method) -> ServerKey {
@@ -1016,10 +858,7 @@ fn server_key(req: &Request, core: &Core, method: &Method) -> ServerKey {
 fn build_ack(original: &Request, resp: &Response) -> Request {
     let mut ack = Request::new(Method::Ack, original.uri.clone());
     if let Some(v) = original.headers.get(&HeaderName::Via) {
-        let top = sip_msg::text::split_commas(v)
-            .next()
-            .unwrap_or_default()
-            .to_owned();
+        let top = sip_msg::text::split_commas(v).next().unwrap_or_default().to_owned();
         ack.headers.push(HeaderName::Via, top);
     }
     for name in [HeaderName::MaxForwards, HeaderName::From] {
@@ -1034,8 +873,7 @@ fn build_ack(original: &Request, resp: &Response) -> Request {
         ack.headers.push(HeaderName::CallId, cid);
     }
     if let Ok(cseq) = original.headers.cseq() {
-        ack.headers
-            .push(HeaderName::CSeq, format!("{} ACK", cseq.seq));
+        ack.headers.push(HeaderName::CSeq, format!("{} ACK", cseq.seq));
     }
     for r in original.headers.get_all(&HeaderName::Route) {
         ack.headers.push(HeaderName::Route, r);
@@ -1048,25 +886,16 @@ fn build_ack(original: &Request, resp: &Response) -> Request {
 fn build_cancel(original: &Request) -> Request {
     let mut c = Request::new(Method::Cancel, original.uri.clone());
     if let Some(v) = original.headers.get(&HeaderName::Via) {
-        let top = sip_msg::text::split_commas(v)
-            .next()
-            .unwrap_or_default()
-            .to_owned();
+        let top = sip_msg::text::split_commas(v).next().unwrap_or_default().to_owned();
         c.headers.push(HeaderName::Via, top);
     }
-    for name in [
-        HeaderName::MaxForwards,
-        HeaderName::From,
-        HeaderName::To,
-        HeaderName::CallId,
-    ] {
+    for name in [HeaderName::MaxForwards, HeaderName::From, HeaderName::To, HeaderName::CallId] {
         if let Some(v) = original.headers.get(&name) {
             c.headers.push(name, v);
         }
     }
     if let Ok(cseq) = original.headers.cseq() {
-        c.headers
-            .push(HeaderName::CSeq, format!("{} CANCEL", cseq.seq));
+        c.headers.push(HeaderName::CSeq, format!("{} CANCEL", cseq.seq));
     }
     for r in original.headers.get_all(&HeaderName::Route) {
         c.headers.push(HeaderName::Route, r);

@@ -16,10 +16,6 @@ pub mod timers;
 mod transaction;
 pub mod transport;
 
-pub use endpoint::{
-    ClientTxId, Endpoint, EndpointConfig, EngineError, Event, Input, Output, ServerTxId,
-};
-pub use transaction::{
-    InviteClientState, InviteServerState, NonInviteClientState, NonInviteServerState,
-};
+pub use endpoint::{ClientTxId, Endpoint, EndpointConfig, EngineError, Event, Input, Output, ServerTxId};
+pub use transaction::{InviteClientState, InviteServerState, NonInviteClientState, NonInviteServerState};
 pub use transport::{Peer, Transport};

@@ -25,12 +25,7 @@ pub struct RegistrarConfig {
 
 impl Default for RegistrarConfig {
     fn default() -> Self {
-        Self {
-            min_expires: 60,
-            max_expires: 7200,
-            default_expires: 3600,
-            max_contacts: 10,
-        }
+        Self { min_expires: 60, max_expires: 7200, default_expires: 3600, max_contacts: 10 }
     }
 }
 
@@ -103,10 +98,7 @@ impl Registrar {
     /// An empty registrar.
     #[must_use]
     pub fn new(cfg: RegistrarConfig) -> Self {
-        Self {
-            cfg,
-            bindings: HashMap::new(),
-        }
+        Self { cfg, bindings: HashMap::new() }
     }
 
     /// Load bindings from the store after a restart (expired ones are skipped).
@@ -121,11 +113,8 @@ impl Registrar {
     /// Live contacts of an address-of-record, best q first.
     #[must_use]
     pub fn lookup(&self, aor: &str, now_unix: i64) -> Vec<&Binding> {
-        let mut v: Vec<&Binding> = self
-            .bindings
-            .get(aor)
-            .map(|v| v.iter().filter(|b| b.expires_at > now_unix).collect())
-            .unwrap_or_default();
+        let mut v: Vec<&Binding> =
+            self.bindings.get(aor).map(|v| v.iter().filter(|b| b.expires_at > now_unix).collect()).unwrap_or_default();
         v.sort_by(|a, b| b.q.total_cmp(&a.q));
         v
     }
@@ -143,10 +132,7 @@ impl Registrar {
             list.retain(|b| {
                 let keep = b.expires_at > now_unix;
                 if !keep {
-                    removed.push(BindingChange::Remove {
-                        aor: aor.clone(),
-                        key: b.key(),
-                    });
+                    removed.push(BindingChange::Remove { aor: aor.clone(), key: b.key() });
                 }
                 keep
             });
@@ -156,14 +142,7 @@ impl Registrar {
     }
 
     /// Process an authenticated REGISTER for `aor` (§10.3 steps 6–8).
-    pub fn register(
-        &mut self,
-        now_unix: i64,
-        aor: &str,
-        req: &Request,
-        core: &Core,
-        source: Peer,
-    ) -> RegisterOutcome {
+    pub fn register(&mut self, now_unix: i64, aor: &str, req: &Request, core: &Core, source: Peer) -> RegisterOutcome {
         let reply = |status: u16| Response::to_request(req, status);
         let header_expires = match req.headers.expires() {
             Ok(e) => e,
@@ -189,10 +168,7 @@ impl Registrar {
                         self.bindings.entry(aor.to_owned()).or_default().push(b);
                         continue;
                     }
-                    changes.push(BindingChange::Remove {
-                        aor: aor.to_owned(),
-                        key: b.key(),
-                    });
+                    changes.push(BindingChange::Remove { aor: aor.to_owned(), key: b.key() });
                 }
             }
             Some(Contacts::List(list)) => {
@@ -208,12 +184,8 @@ impl Registrar {
                     };
                     if expires != 0 && expires < self.cfg.min_expires {
                         let mut r = reply(423);
-                        r.headers
-                            .push(HeaderName::MinExpires, self.cfg.min_expires.to_string());
-                        return RegisterOutcome {
-                            response: r,
-                            changes: Vec::new(),
-                        };
+                        r.headers.push(HeaderName::MinExpires, self.cfg.min_expires.to_string());
+                        return RegisterOutcome { response: r, changes: Vec::new() };
                     }
                     if !matches!(na.uri, Uri::Sip(_) | Uri::Tel(_)) {
                         return bad(req, "Contact scheme");
@@ -228,12 +200,8 @@ impl Registrar {
                         .and_then(|v| v.parse::<f32>().ok())
                         .filter(|q| (0.0..=1.0).contains(q))
                         .unwrap_or(1.0);
-                    let params: Vec<sip_msg::Param> = na
-                        .params
-                        .iter()
-                        .filter(|p| !p.name.eq_ignore_ascii_case("expires"))
-                        .cloned()
-                        .collect();
+                    let params: Vec<sip_msg::Param> =
+                        na.params.iter().filter(|p| !p.name.eq_ignore_ascii_case("expires")).cloned().collect();
                     let b = Binding {
                         aor: aor.to_owned(),
                         contact: na.uri,
@@ -249,17 +217,11 @@ impl Registrar {
                     if let Some(i) = current.iter().position(|x| x.key() == key) {
                         // §10.3 step 7: same Call-ID needs a higher CSeq
                         if current[i].call_id == b.call_id && b.cseq <= current[i].cseq {
-                            return RegisterOutcome {
-                                response: reply(500),
-                                changes: Vec::new(),
-                            };
+                            return RegisterOutcome { response: reply(500), changes: Vec::new() };
                         }
                         if expires == 0 {
                             current.remove(i);
-                            changes.push(BindingChange::Remove {
-                                aor: aor.to_owned(),
-                                key,
-                            });
+                            changes.push(BindingChange::Remove { aor: aor.to_owned(), key });
                         } else {
                             current[i] = b.clone();
                             changes.push(BindingChange::Upsert(b));
@@ -268,10 +230,7 @@ impl Registrar {
                         if current.len() >= self.cfg.max_contacts {
                             let mut r = reply(403);
                             r.reason = "Forbidden (too many contacts)".into();
-                            return RegisterOutcome {
-                                response: r,
-                                changes: Vec::new(),
-                            };
+                            return RegisterOutcome { response: r, changes: Vec::new() };
                         }
                         current.push(b.clone());
                         changes.push(BindingChange::Upsert(b));
@@ -287,26 +246,17 @@ impl Registrar {
         for b in self.lookup(aor, now_unix) {
             let mut na = NameAddr::new(b.contact.clone());
             na.params = b.params.clone();
-            na.set_param(
-                "expires",
-                Some(&(b.expires_at - now_unix).max(0).to_string()),
-            );
+            na.set_param("expires", Some(&(b.expires_at - now_unix).max(0).to_string()));
             r.headers.push(HeaderName::Contact, na.to_string());
         }
-        RegisterOutcome {
-            response: r,
-            changes,
-        }
+        RegisterOutcome { response: r, changes }
     }
 }
 
 fn bad(req: &Request, what: &str) -> RegisterOutcome {
     let mut r = Response::to_request(req, 400);
     r.reason = format!("Bad Request ({what})");
-    RegisterOutcome {
-        response: r,
-        changes: Vec::new(),
-    }
+    RegisterOutcome { response: r, changes: Vec::new() }
 }
 
 #[cfg(test)]
@@ -324,9 +274,7 @@ mod tests {
             s += &format!("Expires: {e}\r\n");
         }
         s += "Content-Length: 0\r\n\r\n";
-        let Ok(Some(sip_msg::Message::Request(r))) = sip_msg::parse_datagram(s.as_bytes()) else {
-            panic!("parse")
-        };
+        let Ok(Some(sip_msg::Message::Request(r))) = sip_msg::parse_datagram(s.as_bytes()) else { panic!("parse") };
         let core = r.core().expect("core");
         (r, core)
     }
@@ -339,10 +287,7 @@ mod tests {
     fn several_contacts_with_q_values_and_refresh() {
         let mut r = Registrar::new(RegistrarConfig::default());
         let (req, core) = reg(
-            &[
-                "<sip:anne@192.0.2.7:5060>;q=0.5",
-                "<sip:anne@192.0.2.8:5060;transport=tcp>;q=0.9;expires=120",
-            ],
+            &["<sip:anne@192.0.2.7:5060>;q=0.5", "<sip:anne@192.0.2.8:5060;transport=tcp>;q=0.9;expires=120"],
             Some("600"),
             "c",
             1,
@@ -356,13 +301,7 @@ mod tests {
         assert_eq!(b[0].expires_at, 1120);
         assert_eq!(b[1].expires_at, 1600);
         // transport=tcp stays a URI parameter; expires is not stored as a contact param
-        assert!(
-            b[0].contact
-                .as_sip()
-                .expect("sip")
-                .param("transport")
-                .is_some()
-        );
+        assert!(b[0].contact.as_sip().expect("sip").param("transport").is_some());
         assert!(b[0].params.iter().all(|p| p.name != "expires"));
         // 200 lists both with their remaining expiry
         assert_eq!(out.response.headers.values(&HeaderName::Contact).len(), 2);
@@ -377,10 +316,7 @@ mod tests {
         let (req, core) = reg(&["<sip:anne@192.0.2.7>"], Some("30"), "c", 1);
         let out = r.register(0, "anne", &req, &core, src());
         assert_eq!(out.response.status, 423);
-        assert_eq!(
-            out.response.headers.get(&HeaderName::MinExpires),
-            Some("60")
-        );
+        assert_eq!(out.response.headers.get(&HeaderName::MinExpires), Some("60"));
         assert!(r.lookup("anne", 0).is_empty());
     }
 
@@ -395,18 +331,10 @@ mod tests {
     #[test]
     fn star_removes_all_and_needs_expires_zero() {
         let mut r = Registrar::new(RegistrarConfig::default());
-        let (req, core) = reg(
-            &["<sip:anne@192.0.2.7>", "<sip:anne@192.0.2.8>"],
-            None,
-            "c",
-            1,
-        );
+        let (req, core) = reg(&["<sip:anne@192.0.2.7>", "<sip:anne@192.0.2.8>"], None, "c", 1);
         r.register(0, "anne", &req, &core, src());
         let (req, core) = reg(&["*"], Some("60"), "d", 1);
-        assert_eq!(
-            r.register(0, "anne", &req, &core, src()).response.status,
-            400
-        );
+        assert_eq!(r.register(0, "anne", &req, &core, src()).response.status, 400);
         let (req, core) = reg(&["*"], Some("0"), "d", 2);
         let out = r.register(0, "anne", &req, &core, src());
         assert_eq!(out.response.status, 200);
@@ -417,21 +345,13 @@ mod tests {
     #[test]
     fn expires_zero_removes_one_and_query_lists() {
         let mut r = Registrar::new(RegistrarConfig::default());
-        let (req, core) = reg(
-            &["<sip:anne@192.0.2.7>", "<sip:anne@192.0.2.8>"],
-            None,
-            "c",
-            1,
-        );
+        let (req, core) = reg(&["<sip:anne@192.0.2.7>", "<sip:anne@192.0.2.8>"], None, "c", 1);
         r.register(0, "anne", &req, &core, src());
         let (req, core) = reg(&["<sip:anne@192.0.2.7>;expires=0"], None, "c", 2);
         r.register(0, "anne", &req, &core, src());
         let (req, core) = reg(&[], None, "c", 3);
         let out = r.register(0, "anne", &req, &core, src());
-        assert_eq!(
-            out.response.headers.values(&HeaderName::Contact),
-            vec!["<sip:anne@192.0.2.8>;expires=3600"]
-        );
+        assert_eq!(out.response.headers.values(&HeaderName::Contact), vec!["<sip:anne@192.0.2.8>;expires=3600"]);
     }
 
     #[test]
@@ -440,10 +360,7 @@ mod tests {
         let (req, core) = reg(&["<sip:anne@192.0.2.7>"], None, "c", 5);
         r.register(0, "anne", &req, &core, src());
         let (req, core) = reg(&["<sip:anne@192.0.2.7>"], Some("0"), "c", 4);
-        assert_eq!(
-            r.register(0, "anne", &req, &core, src()).response.status,
-            500
-        );
+        assert_eq!(r.register(0, "anne", &req, &core, src()).response.status, 500);
         assert_eq!(r.lookup("anne", 0).len(), 1);
     }
 

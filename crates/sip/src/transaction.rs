@@ -42,12 +42,7 @@ impl Armed {
     }
     /// Timers due at `now`, removed.
     pub(crate) fn take_due(&mut self, now: Instant) -> Vec<TsxTimer> {
-        let mut due: Vec<(TsxTimer, Instant)> = self
-            .0
-            .iter()
-            .copied()
-            .filter(|(_, at)| *at <= now)
-            .collect();
+        let mut due: Vec<(TsxTimer, Instant)> = self.0.iter().copied().filter(|(_, at)| *at <= now).collect();
         due.sort_by_key(|(_, at)| *at);
         self.0.retain(|(_, at)| *at > now);
         due.into_iter().map(|(t, _)| t).collect()
@@ -98,6 +93,8 @@ pub(crate) struct ClientTx {
     pub(crate) ack: Option<Vec<u8>>,
     /// A CANCEL waiting for the first provisional (RFC 3261 §9.1).
     pub(crate) cancel_pending: bool,
+    /// A CANCEL was sent: wait at most 64·T1 for the final response (§9.1).
+    pub(crate) cancel_sent: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +135,7 @@ impl ClientTx {
                 interval: cfg.t1,
                 ack: None,
                 cancel_pending: false,
+                cancel_sent: false,
             },
             vec![send],
         )
@@ -146,8 +144,7 @@ impl ClientTx {
     pub(crate) fn is_terminated(&self) -> bool {
         matches!(
             self.kind,
-            ClientKind::Invite(InviteClientState::Terminated)
-                | ClientKind::NonInvite(NonInviteClientState::Terminated)
+            ClientKind::Invite(InviteClientState::Terminated) | ClientKind::NonInvite(NonInviteClientState::Terminated)
         )
     }
 
@@ -164,7 +161,12 @@ impl ClientTx {
         match self.kind {
             ClientKind::Invite(state) => match (state, status) {
                 (InviteClientState::Calling | InviteClientState::Proceeding, 100..=199) => {
+                    // §17.1.1.2: Timer B only runs in Calling; a ringing callee may ring on
+                    // (unless a CANCEL was sent: §9.1 then bounds the wait by 64·T1).
                     self.timers.clear(TsxTimer::A);
+                    if !self.cancel_sent {
+                        self.timers.clear(TsxTimer::B);
+                    }
                     self.kind = ClientKind::Invite(InviteClientState::Proceeding);
                     vec![Action::DeliverResponse(resp)]
                 }
@@ -181,8 +183,7 @@ impl ClientTx {
                     if reliable {
                         self.kind = ClientKind::Invite(InviteClientState::Terminated);
                     } else {
-                        self.timers
-                            .set(TsxTimer::D, now + Duration::from_secs(32).max(cfg.t1x64()));
+                        self.timers.set(TsxTimer::D, now + Duration::from_secs(32).max(cfg.t1x64()));
                         self.kind = ClientKind::Invite(InviteClientState::Completed);
                     }
                     vec![Action::Send(bytes), Action::DeliverResponse(resp)]
@@ -190,9 +191,7 @@ impl ClientTx {
                 // RFC 6026 §7.2: every 2xx retransmission goes to the TU, which re-sends ACK.
                 (InviteClientState::Accepted, 200..=299) => vec![Action::DeliverResponse(resp)],
                 // §17.1.1.2: a retransmitted final in Completed is re-ACKed, not delivered.
-                (InviteClientState::Completed, 300..=699) => {
-                    self.ack.clone().map(Action::Send).into_iter().collect()
-                }
+                (InviteClientState::Completed, 300..=699) => self.ack.clone().map(Action::Send).into_iter().collect(),
                 _ => Vec::new(),
             },
             ClientKind::NonInvite(state) => match (state, status) {
@@ -223,10 +222,7 @@ impl ClientTx {
                 self.timers.set(TsxTimer::A, now + self.interval);
                 vec![Action::Send(self.request.clone())]
             }
-            (
-                ClientKind::Invite(InviteClientState::Calling | InviteClientState::Proceeding),
-                TsxTimer::B,
-            ) => {
+            (ClientKind::Invite(InviteClientState::Calling | InviteClientState::Proceeding), TsxTimer::B) => {
                 self.timers.clear_all();
                 self.kind = ClientKind::Invite(InviteClientState::Terminated);
                 vec![Action::TimedOut]
@@ -237,26 +233,16 @@ impl ClientTx {
                 Vec::new()
             }
             (
-                ClientKind::NonInvite(
-                    s @ (NonInviteClientState::Trying | NonInviteClientState::Proceeding),
-                ),
+                ClientKind::NonInvite(s @ (NonInviteClientState::Trying | NonInviteClientState::Proceeding)),
                 TsxTimer::E,
             ) => {
                 // §17.1.2.2: E doubles up to T2; in Proceeding it stays at T2.
-                self.interval = if s == NonInviteClientState::Trying {
-                    (self.interval * 2).min(cfg.t2)
-                } else {
-                    cfg.t2
-                };
+                self.interval =
+                    if s == NonInviteClientState::Trying { (self.interval * 2).min(cfg.t2) } else { cfg.t2 };
                 self.timers.set(TsxTimer::E, now + self.interval);
                 vec![Action::Send(self.request.clone())]
             }
-            (
-                ClientKind::NonInvite(
-                    NonInviteClientState::Trying | NonInviteClientState::Proceeding,
-                ),
-                TsxTimer::F,
-            ) => {
+            (ClientKind::NonInvite(NonInviteClientState::Trying | NonInviteClientState::Proceeding), TsxTimer::F) => {
                 self.timers.clear_all();
                 self.kind = ClientKind::NonInvite(NonInviteClientState::Terminated);
                 vec![Action::TimedOut]
@@ -282,14 +268,20 @@ impl ClientTx {
         vec![Action::TimedOut]
     }
 
+    /// A CANCEL for this INVITE went out: bound the wait for its final (§9.1).
+    pub(crate) fn on_cancel_sent(&mut self, now: Instant, cfg: &TimerConfig) {
+        if matches!(self.kind, ClientKind::Invite(InviteClientState::Calling | InviteClientState::Proceeding)) {
+            self.cancel_sent = true;
+            self.timers.set(TsxTimer::B, now + cfg.t1x64());
+        }
+    }
+
     /// Still waiting for a final response.
     pub(crate) fn awaits_final(&self) -> bool {
         matches!(
             self.kind,
             ClientKind::Invite(InviteClientState::Calling | InviteClientState::Proceeding)
-                | ClientKind::NonInvite(
-                    NonInviteClientState::Trying | NonInviteClientState::Proceeding
-                )
+                | ClientKind::NonInvite(NonInviteClientState::Trying | NonInviteClientState::Proceeding)
         )
     }
 
@@ -363,8 +355,7 @@ impl ServerTx {
     pub(crate) fn is_terminated(&self) -> bool {
         matches!(
             self.kind,
-            ServerKind::Invite(InviteServerState::Terminated)
-                | ServerKind::NonInvite(NonInviteServerState::Terminated)
+            ServerKind::Invite(InviteServerState::Terminated) | ServerKind::NonInvite(NonInviteServerState::Terminated)
         )
     }
 
@@ -373,9 +364,7 @@ impl ServerTx {
         matches!(
             self.kind,
             ServerKind::Invite(InviteServerState::Proceeding)
-                | ServerKind::NonInvite(
-                    NonInviteServerState::Trying | NonInviteServerState::Proceeding
-                )
+                | ServerKind::NonInvite(NonInviteServerState::Trying | NonInviteServerState::Proceeding)
         )
     }
 
@@ -383,14 +372,9 @@ impl ServerTx {
     pub(crate) fn on_request_retransmit(&mut self) -> Vec<Action> {
         match self.kind {
             ServerKind::Invite(InviteServerState::Proceeding | InviteServerState::Completed)
-            | ServerKind::NonInvite(
-                NonInviteServerState::Proceeding | NonInviteServerState::Completed,
-            ) => self
-                .last_response
-                .clone()
-                .map(Action::Send)
-                .into_iter()
-                .collect(),
+            | ServerKind::NonInvite(NonInviteServerState::Proceeding | NonInviteServerState::Completed) => {
+                self.last_response.clone().map(Action::Send).into_iter().collect()
+            }
             // RFC 6026 §7.1: INVITE retransmits in Accepted are absorbed; the TU's 2xx
             // retransmission covers them.
             _ => Vec::new(),
@@ -428,9 +412,7 @@ impl ServerTx {
                 }
                 Some(vec![Action::Send(bytes)])
             }
-            ServerKind::NonInvite(
-                NonInviteServerState::Trying | NonInviteServerState::Proceeding,
-            ) => {
+            ServerKind::NonInvite(NonInviteServerState::Trying | NonInviteServerState::Proceeding) => {
                 self.last_response = Some(bytes.clone());
                 if status < 200 {
                     self.kind = ServerKind::NonInvite(NonInviteServerState::Proceeding);
@@ -472,11 +454,7 @@ impl ServerTx {
             (ServerKind::Invite(InviteServerState::Completed), TsxTimer::G) => {
                 self.interval = (self.interval * 2).min(cfg.t2);
                 self.timers.set(TsxTimer::G, now + self.interval);
-                self.last_response
-                    .clone()
-                    .map(Action::Send)
-                    .into_iter()
-                    .collect()
+                self.last_response.clone().map(Action::Send).into_iter().collect()
             }
             (ServerKind::Invite(InviteServerState::Completed), TsxTimer::H) => {
                 self.timers.clear_all();
@@ -490,23 +468,14 @@ impl ServerTx {
             (ServerKind::Invite(InviteServerState::Accepted), TsxTimer::Retransmit2xx) => {
                 // §13.3.1.4: double up to T2
                 self.interval = (self.interval * 2).min(cfg.t2);
-                self.timers
-                    .set(TsxTimer::Retransmit2xx, now + self.interval);
-                self.last_response
-                    .clone()
-                    .map(Action::Send)
-                    .into_iter()
-                    .collect()
+                self.timers.set(TsxTimer::Retransmit2xx, now + self.interval);
+                self.last_response.clone().map(Action::Send).into_iter().collect()
             }
             (ServerKind::Invite(InviteServerState::Accepted), TsxTimer::L) => {
                 let unacked = self.ack_key.is_some();
                 self.timers.clear_all();
                 self.kind = ServerKind::Invite(InviteServerState::Terminated);
-                if unacked {
-                    vec![Action::AckTimeout]
-                } else {
-                    Vec::new()
-                }
+                if unacked { vec![Action::AckTimeout] } else { Vec::new() }
             }
             (ServerKind::NonInvite(NonInviteServerState::Completed), TsxTimer::J) => {
                 self.kind = ServerKind::NonInvite(NonInviteServerState::Terminated);

@@ -73,9 +73,6 @@ impl Peer {
     /// A UDP peer.
     #[must_use]
     pub fn udp(addr: SocketAddr) -> Self {
-        Self {
-            transport: Transport::Udp,
-            addr,
-        }
+        Self { transport: Transport::Udp, addr }
     }
 }

@@ -18,16 +18,9 @@ fn invite_retransmits_until_timer_b() {
     let dead: std::net::SocketAddr = "192.0.2.99:5060".parse().expect("addr");
     let req = request(Method::Invite, dead, "c1", 1);
     let now = net.now;
-    net.nodes[0]
-        .ep
-        .send_request(now, req, sip::Peer::udp(dead))
-        .expect("send");
+    net.nodes[0].ep.send_request(now, req, sip::Peer::udp(dead)).expect("send");
     net.run_until(Duration::from_secs(40));
-    let times: Vec<u64> = net.nodes[0]
-        .sent
-        .iter()
-        .map(|(t, _)| t.as_millis() as u64)
-        .collect();
+    let times: Vec<u64> = net.nodes[0].sent.iter().map(|(t, _)| t.as_millis() as u64).collect();
     // Timer A: T1, then doubling without cap: 0, .5, 1.5, 3.5, 7.5, 15.5, 31.5 s
     assert_eq!(times, vec![0, 500, 1500, 3500, 7500, 15500, 31500]);
     let ev = net.take_events(0);
@@ -37,34 +30,65 @@ fn invite_retransmits_until_timer_b() {
 }
 
 #[test]
+fn a_ringing_callee_may_ring_past_timer_b() {
+    let mut net = SimNet::new(2, 21, Transport::Udp);
+    let uas = net.peer(1);
+    let now = net.now;
+    net.nodes[0].ep.send_request(now, request(Method::Invite, uas.addr, "ring", 1), uas).expect("send");
+    net.run_until(ms(50));
+    for (_, e) in net.take_events(1) {
+        if let Event::Request { tx, request, .. } = e {
+            let mut r = Response::to_request(&request, 180);
+            r.ensure_to_tag("t").expect("tag");
+            let now = net.now;
+            net.nodes[1].ep.respond(now, tx, r).expect("180");
+        }
+    }
+    net.run_until(Duration::from_secs(60));
+    assert!(
+        !net.take_events(0).iter().any(|(_, e)| matches!(e, Event::Timeout { .. })),
+        "Timer B must not fire in Proceeding"
+    );
+}
+
+#[test]
+fn cancelled_invite_without_final_ends_after_64_t1() {
+    let mut net = SimNet::new(2, 22, Transport::Udp);
+    let uas = net.peer(1);
+    let now = net.now;
+    let tx = net.nodes[0].ep.send_request(now, request(Method::Invite, uas.addr, "ring2", 1), uas).expect("send");
+    net.run_until(ms(50));
+    for (_, e) in net.take_events(1) {
+        if let Event::Request { tx, request, .. } = e {
+            let mut r = Response::to_request(&request, 180);
+            r.ensure_to_tag("t").expect("tag");
+            let now = net.now;
+            net.nodes[1].ep.respond(now, tx, r).expect("180");
+        }
+    }
+    net.run_until(Duration::from_secs(10));
+    let now = net.now;
+    net.nodes[0].ep.send_cancel(now, tx).expect("cancel");
+    // the callee's TU never sends 487
+    net.run_until(Duration::from_secs(60));
+    let ev = net.take_events(0);
+    assert!(
+        ev.iter().any(|(t, e)| matches!(e, Event::Timeout { tx: x } if *x == tx) && *t >= Duration::from_secs(42)),
+        "{ev:?}"
+    );
+}
+
+#[test]
 fn non_invite_retransmits_cap_at_t2_and_timer_f_fires() {
     let mut net = SimNet::new(1, 2, Transport::Udp);
     let dead: std::net::SocketAddr = "192.0.2.99:5060".parse().expect("addr");
     let now = net.now;
-    net.nodes[0]
-        .ep
-        .send_request(
-            now,
-            request(Method::Options, dead, "c2", 1),
-            sip::Peer::udp(dead),
-        )
-        .expect("send");
+    net.nodes[0].ep.send_request(now, request(Method::Options, dead, "c2", 1), sip::Peer::udp(dead)).expect("send");
     net.run_until(Duration::from_secs(40));
-    let times: Vec<u64> = net.nodes[0]
-        .sent
-        .iter()
-        .map(|(t, _)| t.as_millis() as u64)
-        .collect();
+    let times: Vec<u64> = net.nodes[0].sent.iter().map(|(t, _)| t.as_millis() as u64).collect();
     // Timer E: .5, 1, 2, 4, 4, 4 ... until Timer F at 32 s
-    assert_eq!(
-        times,
-        vec![
-            0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500
-        ]
-    );
-    assert!(
-        matches!(net.take_events(0)[..], [(t, Event::Timeout { .. })] if t == Duration::from_secs(32))
-    );
+    assert_eq!(times, vec![0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500]);
+    assert!(matches!(net.take_events(0)[..], [(t, Event::Timeout { .. })] if t == Duration::from_secs(32)));
 }
 
 #[test]
@@ -72,14 +96,8 @@ fn reliable_transport_sends_once() {
     let mut net = SimNet::new(1, 3, Transport::Tcp);
     let dead: std::net::SocketAddr = "192.0.2.99:5060".parse().expect("addr");
     let now = net.now;
-    let peer = sip::Peer {
-        transport: Transport::Tcp,
-        addr: dead,
-    };
-    net.nodes[0]
-        .ep
-        .send_request(now, request(Method::Invite, dead, "c3", 1), peer)
-        .expect("send");
+    let peer = sip::Peer { transport: Transport::Tcp, addr: dead };
+    net.nodes[0].ep.send_request(now, request(Method::Invite, dead, "c3", 1), peer).expect("send");
     net.run_until(Duration::from_secs(40));
     assert_eq!(net.nodes[0].sent.len(), 1);
 }
@@ -104,10 +122,7 @@ fn non_2xx_final_is_acked_by_the_client_transaction_and_absorbed() {
     let mut net = SimNet::new(2, 4, Transport::Udp);
     let uas = net.peer(1);
     let now = net.now;
-    net.nodes[0]
-        .ep
-        .send_request(now, request(Method::Invite, uas.addr, "c4", 1), uas)
-        .expect("send");
+    net.nodes[0].ep.send_request(now, request(Method::Invite, uas.addr, "c4", 1), uas).expect("send");
     net.run_until(ms(50));
     assert_eq!(answer(&mut net, 486).len(), 1);
     net.run_until(Duration::from_secs(60));
@@ -131,12 +146,7 @@ fn non_2xx_final_is_acked_by_the_client_transaction_and_absorbed() {
     assert_eq!(acks.len(), 1);
     assert!(acks[0].contains("tag=uas1"));
     let invite = String::from_utf8_lossy(&net.nodes[0].sent[0].1).into_owned();
-    let branch = |s: &str| {
-        s.split("branch=")
-            .nth(1)
-            .and_then(|b| b.split([';', '\r']).next())
-            .map(str::to_owned)
-    };
+    let branch = |s: &str| s.split("branch=").nth(1).and_then(|b| b.split([';', '\r']).next()).map(str::to_owned);
     assert_eq!(branch(&acks[0]), branch(&invite));
     // the ACK did not reach the UAS TU, and every transaction is gone after Timers D and I
     assert!(net.take_events(1).is_empty());
@@ -150,10 +160,7 @@ fn server_retransmits_non_2xx_until_timer_h_without_ack() {
     let uas = net.peer(1);
     let now = net.now;
     // a client that disappears after sending: drop everything towards node 0
-    net.nodes[0]
-        .ep
-        .send_request(now, request(Method::Invite, uas.addr, "c5", 1), uas)
-        .expect("send");
+    net.nodes[0].ep.send_request(now, request(Method::Invite, uas.addr, "c5", 1), uas).expect("send");
     net.run_until(ms(50));
     net.nodes[0].addr = "192.0.2.200:5060".parse().expect("gone");
     answer(&mut net, 480);
@@ -165,12 +172,7 @@ fn server_retransmits_non_2xx_until_timer_h_without_ack() {
         .map(|(t, _)| t.as_millis() as u64)
         .collect();
     // Timer G from 50 ms: +.5, +1.5, +3.5, +7.5, then every T2 = 4 s until H at +32 s
-    assert_eq!(
-        finals,
-        vec![
-            50, 550, 1550, 3550, 7550, 11550, 15550, 19550, 23550, 27550, 31550
-        ]
-    );
+    assert_eq!(finals, vec![50, 550, 1550, 3550, 7550, 11550, 15550, 19550, 23550, 27550, 31550]);
     assert_eq!(net.nodes[1].ep.transaction_count(), (0, 0));
 }
 
@@ -179,19 +181,12 @@ fn uas_retransmits_2xx_until_ack_and_passes_ack_to_tu() {
     let mut net = SimNet::new(2, 6, Transport::Udp);
     let uas = net.peer(1);
     let now = net.now;
-    net.nodes[0]
-        .ep
-        .send_request(now, request(Method::Invite, uas.addr, "c6", 1), uas)
-        .expect("send");
+    net.nodes[0].ep.send_request(now, request(Method::Invite, uas.addr, "c6", 1), uas).expect("send");
     net.run_until(ms(50));
     answer(&mut net, 200);
     // the UAC TU does not ACK for 2 s: the UAS retransmits at .5 and 1.5 s
     net.run_until(Duration::from_secs(2));
-    let oks = net.nodes[1]
-        .sent
-        .iter()
-        .filter(|(_, d)| d.starts_with(b"SIP/2.0 200"))
-        .count();
+    let oks = net.nodes[1].sent.iter().filter(|(_, d)| d.starts_with(b"SIP/2.0 200")).count();
     assert_eq!(oks, 3);
     // every 2xx (retransmissions too) reaches the UAC TU (RFC 6026)
     let uac_oks = net
@@ -201,26 +196,13 @@ fn uas_retransmits_2xx_until_ack_and_passes_ack_to_tu() {
         .count();
     assert_eq!(uac_oks, 3);
     let mut ack = request(Method::Ack, uas.addr, "c6", 1);
-    ack.headers.set(
-        sip_msg::HeaderName::To,
-        format!("<sip:svar@{}>;tag=uas1", uas.addr),
-    );
+    ack.headers.set(sip_msg::HeaderName::To, format!("<sip:svar@{}>;tag=uas1", uas.addr));
     net.nodes[0].ep.send_ack(ack, uas, None).expect("ack");
     net.run_until(Duration::from_secs(60));
-    assert_eq!(
-        net.nodes[1]
-            .sent
-            .iter()
-            .filter(|(_, d)| d.starts_with(b"SIP/2.0 200"))
-            .count(),
-        3
-    );
+    assert_eq!(net.nodes[1].sent.iter().filter(|(_, d)| d.starts_with(b"SIP/2.0 200")).count(), 3);
     let ev = net.take_events(1);
     assert!(ev.iter().any(|(_, e)| matches!(e, Event::Ack { .. })));
-    assert!(
-        !ev.iter()
-            .any(|(_, e)| matches!(e, Event::AckTimeout { .. }))
-    );
+    assert!(!ev.iter().any(|(_, e)| matches!(e, Event::AckTimeout { .. })));
 }
 
 #[test]
@@ -228,18 +210,14 @@ fn unacked_2xx_reports_ack_timeout() {
     let mut net = SimNet::new(2, 7, Transport::Udp);
     let uas = net.peer(1);
     let now = net.now;
-    net.nodes[0]
-        .ep
-        .send_request(now, request(Method::Invite, uas.addr, "c7", 1), uas)
-        .expect("send");
+    net.nodes[0].ep.send_request(now, request(Method::Invite, uas.addr, "c7", 1), uas).expect("send");
     net.run_until(ms(50));
     let tx = answer(&mut net, 200)[0];
     net.run_until(Duration::from_secs(40));
     let ev = net.take_events(1);
-    assert!(ev.iter().any(
-        |(t, e)| matches!(e, Event::AckTimeout { tx: x } if *x == tx)
-            && *t >= Duration::from_secs(32)
-    ));
+    assert!(
+        ev.iter().any(|(t, e)| matches!(e, Event::AckTimeout { tx: x } if *x == tx) && *t >= Duration::from_secs(32))
+    );
 }
 
 #[test]
@@ -247,23 +225,15 @@ fn retransmitted_request_gets_the_last_response_not_a_new_event() {
     let mut net = SimNet::new(2, 8, Transport::Udp);
     let uas = net.peer(1);
     let now = net.now;
-    net.nodes[0]
-        .ep
-        .send_request(now, request(Method::Options, uas.addr, "c8", 1), uas)
-        .expect("send");
+    net.nodes[0].ep.send_request(now, request(Method::Options, uas.addr, "c8", 1), uas).expect("send");
     // UAS TU is slow: retransmissions at .5 and 1.5 arrive before the answer
     net.run_until(Duration::from_secs(2));
     assert_eq!(answer(&mut net, 200).len(), 1);
     net.run_until(Duration::from_secs(3));
     let ev0 = net.take_events(0);
-    let finals = ev0
-        .iter()
-        .filter(|(_, e)| matches!(e, Event::Response { response, .. } if response.status == 200))
-        .count();
-    assert_eq!(
-        finals, 1,
-        "a non-INVITE client transaction delivers one final"
-    );
+    let finals =
+        ev0.iter().filter(|(_, e)| matches!(e, Event::Response { response, .. } if response.status == 200)).count();
+    assert_eq!(finals, 1, "a non-INVITE client transaction delivers one final");
 }
 
 #[test]
@@ -271,46 +241,24 @@ fn cancel_before_provisional_waits_then_cancels() {
     let mut net = SimNet::new(2, 9, Transport::Udp);
     let uas = net.peer(1);
     let now = net.now;
-    let tx = net.nodes[0]
-        .ep
-        .send_request(now, request(Method::Invite, uas.addr, "c9", 1), uas)
-        .expect("send");
+    let tx = net.nodes[0].ep.send_request(now, request(Method::Invite, uas.addr, "c9", 1), uas).expect("send");
     net.nodes[0].ep.send_cancel(now, tx).expect("cancel");
     net.drain();
-    assert!(
-        !net.nodes[0]
-            .sent
-            .iter()
-            .any(|(_, d)| d.starts_with(b"CANCEL")),
-        "no CANCEL before a provisional"
-    );
+    assert!(!net.nodes[0].sent.iter().any(|(_, d)| d.starts_with(b"CANCEL")), "no CANCEL before a provisional");
     net.run_until(ms(100));
     // the 100 Trying arrived, so the CANCEL went out, and the UAS TU was told
-    assert!(
-        net.nodes[0]
-            .sent
-            .iter()
-            .any(|(_, d)| d.starts_with(b"CANCEL"))
-    );
+    assert!(net.nodes[0].sent.iter().any(|(_, d)| d.starts_with(b"CANCEL")));
     let ev = net.take_events(1);
     let invite = ev
         .iter()
         .find_map(|(_, e)| match e {
-            Event::Request { tx, request, .. } if request.method == Method::Invite => {
-                Some((*tx, request.clone()))
-            }
+            Event::Request { tx, request, .. } if request.method == Method::Invite => Some((*tx, request.clone())),
             _ => None,
         })
         .expect("invite");
-    assert!(
-        ev.iter()
-            .any(|(_, e)| matches!(e, Event::Cancelled { invite: i } if *i == invite.0))
-    );
+    assert!(ev.iter().any(|(_, e)| matches!(e, Event::Cancelled { invite: i } if *i == invite.0)));
     let now = net.now;
-    net.nodes[1]
-        .ep
-        .respond(now, invite.0, Response::to_request(&invite.1, 487))
-        .expect("487");
+    net.nodes[1].ep.respond(now, invite.0, Response::to_request(&invite.1, 487)).expect("487");
     net.run_until(Duration::from_secs(1));
     let statuses: Vec<(Method, u16)> = net
         .take_events(0)
@@ -329,10 +277,7 @@ fn cancel_races_200() {
     let mut net = SimNet::new(2, 10, Transport::Udp);
     let uas = net.peer(1);
     let now = net.now;
-    let tx = net.nodes[0]
-        .ep
-        .send_request(now, request(Method::Invite, uas.addr, "c10", 1), uas)
-        .expect("send");
+    let tx = net.nodes[0].ep.send_request(now, request(Method::Invite, uas.addr, "c10", 1), uas).expect("send");
     net.run_until(ms(30)); // 100 Trying has arrived at the UAC
     // both sides act at the same instant: the UAS answers 200, the UAC cancels
     answer(&mut net, 200);
@@ -347,11 +292,7 @@ fn cancel_races_200() {
     assert!(got(Method::Invite, 200));
     assert!(got(Method::Cancel, 200));
     assert!(!got(Method::Invite, 487));
-    assert!(
-        !net.take_events(1)
-            .iter()
-            .any(|(_, e)| matches!(e, Event::Cancelled { .. }))
-    );
+    assert!(!net.take_events(1).iter().any(|(_, e)| matches!(e, Event::Cancelled { .. })));
 }
 
 #[test]
@@ -359,15 +300,10 @@ fn cancel_for_unknown_transaction_gets_481() {
     let mut net = SimNet::new(2, 11, Transport::Udp);
     let uas = net.peer(1);
     let now = net.now;
-    net.nodes[0]
-        .ep
-        .send_request(now, request(Method::Cancel, uas.addr, "c11", 1), uas)
-        .expect("send");
+    net.nodes[0].ep.send_request(now, request(Method::Cancel, uas.addr, "c11", 1), uas).expect("send");
     net.run_until(Duration::from_secs(1));
     assert!(
-        net.take_events(0)
-            .iter()
-            .any(|(_, e)| matches!(e, Event::Response { response, .. } if response.status == 481))
+        net.take_events(0).iter().any(|(_, e)| matches!(e, Event::Response { response, .. } if response.status == 481))
     );
 }
 
@@ -382,11 +318,7 @@ fn lossy_duplicating_network_never_delivers_two_finals_per_non_invite() {
         for i in 0..5 {
             net.nodes[0]
                 .ep
-                .send_request(
-                    now,
-                    request(Method::Options, uas.addr, &format!("l{i}"), 1),
-                    uas,
-                )
+                .send_request(now, request(Method::Options, uas.addr, &format!("l{i}"), 1), uas)
                 .expect("send");
         }
         for step in 1..=64 {
@@ -397,27 +329,13 @@ fn lossy_duplicating_network_never_delivers_two_finals_per_non_invite() {
         for i in 0..5 {
             let cid = format!("l{i}");
             let finals = ev.iter().filter(|(_, e)| matches!(e, Event::Response { core, response, .. } if core.call_id == cid && response.status >= 200)).count();
-            let timeouts = ev
-                .iter()
-                .filter(|(_, e)| matches!(e, Event::Timeout { .. }))
-                .count();
+            let timeouts = ev.iter().filter(|(_, e)| matches!(e, Event::Timeout { .. })).count();
             assert!(finals <= 1, "seed {seed}: {finals} finals for {cid}");
-            assert!(
-                finals == 1 || timeouts > 0,
-                "seed {seed}: {cid} neither answered nor timed out"
-            );
+            assert!(finals == 1 || timeouts > 0, "seed {seed}: {cid} neither answered nor timed out");
         }
         // Timer J and K run out 64·T1 after the last final; then nothing may remain
         net.run_until(Duration::from_secs(70));
-        assert_eq!(
-            net.nodes[0].ep.transaction_count(),
-            (0, 0),
-            "seed {seed}: client transactions leak"
-        );
-        assert_eq!(
-            net.nodes[1].ep.transaction_count(),
-            (0, 0),
-            "seed {seed}: server transactions leak"
-        );
+        assert_eq!(net.nodes[0].ep.transaction_count(), (0, 0), "seed {seed}: client transactions leak");
+        assert_eq!(net.nodes[1].ep.transaction_count(), (0, 0), "seed {seed}: server transactions leak");
     }
 }

@@ -8,10 +8,7 @@ use sip_msg::{Message, parse_datagram};
 const SRC: &str = "192.0.2.7:5062";
 
 fn endpoint() -> Endpoint {
-    Endpoint::new(EndpointConfig::new(
-        vec![(Transport::Udp, "192.0.2.1:5060".parse().expect("addr"))],
-        1,
-    ))
+    Endpoint::new(EndpointConfig::new(vec![(Transport::Udp, "192.0.2.1:5060".parse().expect("addr"))], 1))
 }
 
 fn base(method: &str, uri: &str, extra: &[&str], body: &str) -> Vec<u8> {
@@ -31,20 +28,13 @@ fn base(method: &str, uri: &str, extra: &[&str], body: &str) -> Vec<u8> {
 /// Send one datagram; return (responses sent, events).
 fn feed(ep: &mut Endpoint, data: &[u8]) -> (Vec<sip_msg::Response>, Vec<Event>) {
     let peer = Peer::udp(SRC.parse().expect("addr"));
-    ep.handle_input(Input::Datagram {
-        now: Instant::now(),
-        peer,
-        data,
-    });
+    ep.handle_input(Input::Datagram { now: Instant::now(), peer, data });
     let mut resps = Vec::new();
     let mut events = Vec::new();
     while let Some(o) = ep.poll_output() {
         match o {
             Output::Transmit { data, peer: to } => {
-                assert_eq!(
-                    to, peer,
-                    "responses go back to the source (rport or received)"
-                );
+                assert_eq!(to, peer, "responses go back to the source (rport or received)");
                 match parse_datagram(&data) {
                     Ok(Some(Message::Response(r))) => resps.push(r),
                     other => panic!("sent something unparsable: {other:?}"),
@@ -67,11 +57,7 @@ fn status_of(data: &[u8]) -> (u16, sip_msg::Response) {
 fn unknown_method_gets_501_with_allow() {
     let (s, r) = status_of(&base("FROBNICATE", "sip:svar@kommune.example", &[], ""));
     assert_eq!(s, 501);
-    assert!(
-        r.headers
-            .get(&sip_msg::HeaderName::Allow)
-            .is_some_and(|a| a.contains("INVITE"))
-    );
+    assert!(r.headers.get(&sip_msg::HeaderName::Allow).is_some_and(|a| a.contains("INVITE")));
 }
 
 #[test]
@@ -83,24 +69,12 @@ fn known_but_unhandled_method_gets_405_with_allow() {
 
 #[test]
 fn unknown_uri_scheme_gets_416() {
-    assert_eq!(
-        status_of(&base("OPTIONS", "unknownscheme:foo", &[], "")).0,
-        416
-    );
+    assert_eq!(status_of(&base("OPTIONS", "unknownscheme:foo", &[], "")).0, 416);
 }
 
 #[test]
 fn request_uri_with_headers_gets_400() {
-    assert_eq!(
-        status_of(&base(
-            "OPTIONS",
-            "sip:svar@kommune.example?Route=%3Csip:x%3E",
-            &[],
-            ""
-        ))
-        .0,
-        400
-    );
+    assert_eq!(status_of(&base("OPTIONS", "sip:svar@kommune.example?Route=%3Csip:x%3E", &[], "")).0, 400);
 }
 
 #[test]
@@ -118,50 +92,25 @@ fn unsupported_require_gets_420_listing_the_tags() {
     let (s, r) = status_of(&base(
         "OPTIONS",
         "sip:svar@kommune.example",
-        &[
-            "Require: nothingSupportedHere",
-            "Proxy-Require: noProxiesSupportThis",
-        ],
+        &["Require: nothingSupportedHere", "Proxy-Require: noProxiesSupportThis"],
         "",
     ));
     assert_eq!(s, 420);
-    let u = r
-        .headers
-        .get(&sip_msg::HeaderName::Unsupported)
-        .expect("Unsupported");
-    assert!(
-        u.contains("nothingsupportedhere") && u.contains("noproxiessupportthis"),
-        "{u}"
-    );
+    let u = r.headers.get(&sip_msg::HeaderName::Unsupported).expect("Unsupported");
+    assert!(u.contains("nothingsupportedhere") && u.contains("noproxiessupportthis"), "{u}");
 }
 
 #[test]
 fn unknown_content_type_gets_415_with_accept() {
-    let (s, r) = status_of(&base(
-        "INVITE",
-        "sip:svar@kommune.example",
-        &["Content-Type: application/unknownformat"],
-        "<audio>",
-    ));
+    let (s, r) =
+        status_of(&base("INVITE", "sip:svar@kommune.example", &["Content-Type: application/unknownformat"], "<audio>"));
     assert_eq!(s, 415);
-    assert_eq!(
-        r.headers.get(&sip_msg::HeaderName::Accept),
-        Some("application/sdp")
-    );
+    assert_eq!(r.headers.get(&sip_msg::HeaderName::Accept), Some("application/sdp"));
 }
 
 #[test]
 fn accept_without_sdp_gets_406() {
-    assert_eq!(
-        status_of(&base(
-            "INVITE",
-            "sip:svar@kommune.example",
-            &["Accept: text/nobodyKnowsThis"],
-            ""
-        ))
-        .0,
-        406
-    );
+    assert_eq!(status_of(&base("INVITE", "sip:svar@kommune.example", &["Accept: text/nobodyKnowsThis"], "")).0, 406);
 }
 
 #[test]
@@ -172,9 +121,7 @@ fn merged_request_gets_482() {
     assert_eq!(r[0].status, 100);
     assert!(matches!(ev.last(), Some(Event::Request { .. })));
     // the same request forked back to us with another branch
-    let second = String::from_utf8(first)
-        .expect("utf8")
-        .replace("branch=z9hG4bK", "branch=z9hG4bKloop");
+    let second = String::from_utf8(first).expect("utf8").replace("branch=z9hG4bK", "branch=z9hG4bKloop");
     let (r, ev) = feed(&mut ep, second.as_bytes());
     assert_eq!(r.iter().map(|r| r.status).collect::<Vec<_>>(), vec![482]);
     assert!(!ev.iter().any(|e| matches!(e, Event::Request { .. })));
@@ -182,8 +129,7 @@ fn merged_request_gets_482() {
 
 #[test]
 fn missing_call_id_gets_400_and_unknown_version_505() {
-    let raw =
-        String::from_utf8(base("OPTIONS", "sip:svar@kommune.example", &[], "")).expect("utf8");
+    let raw = String::from_utf8(base("OPTIONS", "sip:svar@kommune.example", &[], "")).expect("utf8");
     let no_cid: String = raw
         .lines()
         .filter(|l| !l.starts_with("Call-ID"))
@@ -192,14 +138,8 @@ fn missing_call_id_gets_400_and_unknown_version_505() {
         .replace('\n', "\r\n")
         .replace("\r\r\n", "\r\n");
     assert_eq!(status_of(no_cid.as_bytes()).0, 400);
-    assert_eq!(
-        status_of(raw.replace(" SIP/2.0\r\n", " SIP/3.0\r\n").as_bytes()).0,
-        505
-    );
-    assert_eq!(
-        status_of(raw.replace("CSeq: 1 OPTIONS", "CSeq: 1 INVITE").as_bytes()).0,
-        400
-    );
+    assert_eq!(status_of(raw.replace(" SIP/2.0\r\n", " SIP/3.0\r\n").as_bytes()).0, 505);
+    assert_eq!(status_of(raw.replace("CSeq: 1 OPTIONS", "CSeq: 1 INVITE").as_bytes()).0, 400);
 }
 
 #[test]
@@ -215,29 +155,17 @@ fn garbage_and_broken_responses_are_dropped_silently() {
         assert!(r.is_empty(), "{junk:?} got a response");
     }
     // and the endpoint keeps serving
-    let (r, _) = feed(
-        &mut ep,
-        &base("OPTIONS", "sip:svar@kommune.example", &[], ""),
-    );
+    let (r, _) = feed(&mut ep, &base("OPTIONS", "sip:svar@kommune.example", &[], ""));
     assert!(r.is_empty(), "OPTIONS waits for the TU");
 }
 
 #[test]
 fn a_malformed_ack_gets_no_response() {
     let mut ep = endpoint();
-    let raw = String::from_utf8(base(
-        "ACK",
-        "sip:svar@kommune.example",
-        &["Broken header line"],
-        "",
-    ))
-    .expect("utf8");
+    let raw = String::from_utf8(base("ACK", "sip:svar@kommune.example", &["Broken header line"], "")).expect("utf8");
     let (r, ev) = feed(&mut ep, raw.as_bytes());
     assert!(r.is_empty(), "ACK answered: {r:?}");
-    assert!(matches!(
-        ev.as_slice(),
-        [Event::Rejected { status: None, .. }]
-    ));
+    assert!(matches!(ev.as_slice(), [Event::Rejected { status: None, .. }]));
 }
 
 #[test]
@@ -247,14 +175,9 @@ fn received_and_rport_are_stamped_on_the_top_via() {
         .expect("utf8")
         .replace("192.0.2.7:5062;branch", "10.0.0.5:5060;rport;branch");
     let (_, ev) = feed(&mut ep, raw.as_bytes());
-    let Some(Event::Request { core, .. }) =
-        ev.into_iter().find(|e| matches!(e, Event::Request { .. }))
-    else {
+    let Some(Event::Request { core, .. }) = ev.into_iter().find(|e| matches!(e, Event::Request { .. })) else {
         panic!("no request")
     };
-    assert_eq!(
-        core.via.param("received").and_then(|p| p.value.as_deref()),
-        Some("192.0.2.7")
-    );
+    assert_eq!(core.via.param("received").and_then(|p| p.value.as_deref()), Some("192.0.2.7"));
     assert_eq!(core.via.rport(), Some(Some(5062)));
 }

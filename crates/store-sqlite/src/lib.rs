@@ -38,15 +38,8 @@ impl SqliteStore {
             // only an OS crash can lose the last commits.
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(std::time::Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(opts)
-            .await
-            .map_err(db)?;
-        sqlx::migrate!("./migrations")
-            .run(&pool)
-            .await
-            .map_err(db)?;
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await.map_err(db)?;
+        sqlx::migrate!("./migrations").run(&pool).await.map_err(db)?;
         Ok(Self { pool })
     }
 }
@@ -168,10 +161,8 @@ impl Store for SqliteStore {
                     answered_ms: r.get(6),
                     ended_ms: r.get(7),
                     outcome: parse_outcome(&r.get::<String, _>(8))?,
-                    status: u16::try_from(status).map_err(|_| StoreError::Corrupt {
-                        table: "call_records",
-                        reason: "status".into(),
-                    })?,
+                    status: u16::try_from(status)
+                        .map_err(|_| StoreError::Corrupt { table: "call_records", reason: "status".into() })?,
                     hangup_by: hangup.as_deref().map(parse_party).transpose()?,
                 })
             })

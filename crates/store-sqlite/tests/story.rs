@@ -27,16 +27,12 @@ async fn bindings_and_call_records_survive_a_reopen() {
     {
         let s = SqliteStore::open_dir(&dir).await.expect("open");
         let b = binding("sip:1001@192.0.2.7:5062;transport=udp", 5000);
-        s.apply_bindings(&[BindingChange::Upsert(b.clone())])
-            .await
-            .expect("upsert");
+        s.apply_bindings(&[BindingChange::Upsert(b.clone())]).await.expect("upsert");
         // an update of the same key replaces the row
         let mut b2 = b.clone();
         b2.expires_at = 6000;
         b2.cseq = 8;
-        s.apply_bindings(&[BindingChange::Upsert(b2)])
-            .await
-            .expect("upsert");
+        s.apply_bindings(&[BindingChange::Upsert(b2)]).await.expect("upsert");
         let rec = CallRecord {
             call_id: "c1".into(),
             direction: Direction::Internal,
@@ -74,12 +70,7 @@ async fn bindings_and_call_records_survive_a_reopen() {
     assert_eq!(recs[0].outcome, Outcome::Busy);
     assert_eq!(recs[1].hangup_by, Some(Party::Callee));
     let key = loaded[0].key();
-    s.apply_bindings(&[BindingChange::Remove {
-        aor: "1001".into(),
-        key,
-    }])
-    .await
-    .expect("rm");
+    s.apply_bindings(&[BindingChange::Remove { aor: "1001".into(), key }]).await.expect("rm");
     assert!(s.load_bindings().await.expect("load").is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -76,21 +76,14 @@ impl BindingRow {
 
     /// Back to a binding.
     pub fn into_binding(self) -> Result<Binding, StoreError> {
-        let corrupt = |reason: &str| StoreError::Corrupt {
-            table: "bindings",
-            reason: reason.to_owned(),
-        };
+        let corrupt = |reason: &str| StoreError::Corrupt { table: "bindings", reason: reason.to_owned() };
         let contact = self.contact.parse().map_err(|_| corrupt("contact"))?;
         let params = match self.params.strip_prefix(';') {
             Some(p) => sip_msg::text::parse_params(p).ok_or_else(|| corrupt("params"))?,
             None => Vec::new(),
         };
-        let addr: SocketAddr = self
-            .source_addr
-            .parse()
-            .map_err(|_| corrupt("source_addr"))?;
-        let transport = Transport::from_token(&self.source_transport)
-            .ok_or_else(|| corrupt("source_transport"))?;
+        let addr: SocketAddr = self.source_addr.parse().map_err(|_| corrupt("source_addr"))?;
+        let transport = Transport::from_token(&self.source_transport).ok_or_else(|| corrupt("source_transport"))?;
         Ok(Binding {
             aor: self.aor,
             contact,
@@ -112,10 +105,7 @@ pub fn parse_direction(s: &str) -> Result<Direction, StoreError> {
         "inbound" => Direction::Inbound,
         "outbound" => Direction::Outbound,
         _ => {
-            return Err(StoreError::Corrupt {
-                table: "call_records",
-                reason: format!("direction {s}"),
-            });
+            return Err(StoreError::Corrupt { table: "call_records", reason: format!("direction {s}") });
         }
     })
 }
@@ -134,10 +124,7 @@ pub fn parse_outcome(s: &str) -> Result<Outcome, StoreError> {
         "failed" => Outcome::Failed,
         "draining" => Outcome::Draining,
         _ => {
-            return Err(StoreError::Corrupt {
-                table: "call_records",
-                reason: format!("outcome {s}"),
-            });
+            return Err(StoreError::Corrupt { table: "call_records", reason: format!("outcome {s}") });
         }
     })
 }
@@ -149,10 +136,7 @@ pub fn parse_party(s: &str) -> Result<Party, StoreError> {
         "callee" => Party::Callee,
         "system" => Party::System,
         _ => {
-            return Err(StoreError::Corrupt {
-                table: "call_records",
-                reason: format!("party {s}"),
-            });
+            return Err(StoreError::Corrupt { table: "call_records", reason: format!("party {s}") });
         }
     })
 }
@@ -161,20 +145,11 @@ pub fn parse_party(s: &str) -> Result<Party, StoreError> {
 /// and writes them in one transaction.
 pub trait Store: Send + Sync + 'static {
     /// Apply registrar changes in order.
-    fn apply_bindings(
-        &self,
-        changes: &[BindingChange],
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn apply_bindings(&self, changes: &[BindingChange]) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Every stored binding (expired ones included; the registrar skips those).
     fn load_bindings(&self) -> impl Future<Output = Result<Vec<Binding>, StoreError>> + Send;
     /// Append call records.
-    fn insert_call_records(
-        &self,
-        records: &[CallRecord],
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn insert_call_records(&self, records: &[CallRecord]) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// The newest call records, newest first.
-    fn recent_call_records(
-        &self,
-        limit: u32,
-    ) -> impl Future<Output = Result<Vec<CallRecord>, StoreError>> + Send;
+    fn recent_call_records(&self, limit: u32) -> impl Future<Output = Result<Vec<CallRecord>, StoreError>> + Send;
 }

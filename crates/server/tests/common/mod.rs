@@ -30,18 +30,11 @@ pub fn free_port() -> u16 {
 }
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("repo root")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
 }
 
 pub fn scenario(name: &str) -> String {
-    repo_root()
-        .join("tests/sipp")
-        .join(name)
-        .display()
-        .to_string()
+    repo_root().join("tests/sipp").join(name).display().to_string()
 }
 
 pub fn require_tool(tool: &str) {
@@ -137,19 +130,8 @@ impl Svar {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("dir");
         let config = dir.join("svar.toml");
-        std::fs::write(
-            &config,
-            config_text(sip, http, trunk, &dir.join("data"), extra_sip),
-        )
-        .expect("config");
-        let mut s = Self {
-            child: None,
-            sip,
-            http,
-            trunk,
-            dir,
-            config,
-        };
+        std::fs::write(&config, config_text(sip, http, trunk, &dir.join("data"), extra_sip)).expect("config");
+        let mut s = Self { child: None, sip, http, trunk, dir, config };
         s.spawn();
         s
     }
@@ -159,11 +141,7 @@ impl Svar {
     }
 
     pub fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join("svar.log"))
-            .expect("log");
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("svar.log")).expect("log");
         let child = Command::new(Self::bin())
             .args(["serve", "--config"])
             .arg(&self.config)
@@ -188,25 +166,18 @@ impl Svar {
     }
 
     pub fn metrics(&self) -> String {
-        http_get(self.http, "/metrics")
-            .map(|(_, b)| b)
-            .unwrap_or_default()
+        http_get(self.http, "/metrics").map(|(_, b)| b).unwrap_or_default()
     }
 
     /// The value of one metric line, e.g. `svar_calls_total{outcome="busy"}`.
     pub fn metric(&self, name: &str) -> Option<f64> {
-        self.metrics()
-            .lines()
-            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+        self.metrics().lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
     }
 
     /// SIGTERM and wait; returns the exit code.
     pub fn stop(&mut self) -> Option<i32> {
         let mut child = self.child.take()?;
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .status();
+        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(Some(status)) = child.try_wait() {
@@ -243,12 +214,7 @@ impl Svar {
                 &port.to_string(),
             ],
         );
-        assert!(
-            out.0,
-            "REGISTER of {user} failed:\n{}\n--- svar log ---\n{}",
-            out.1,
-            self.log()
-        );
+        assert!(out.0, "REGISTER of {user} failed:\n{}\n--- svar log ---\n{}", out.1, self.log());
     }
 }
 
@@ -269,19 +235,13 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut buf = String::new();
     s.read_to_string(&mut buf).ok()?;
     let code = buf.split(' ').nth(1)?.parse().ok()?;
-    let body = buf
-        .split_once("\r\n\r\n")
-        .map(|x| x.1.to_owned())
-        .unwrap_or_default();
+    let body = buf.split_once("\r\n\r\n").map(|x| x.1.to_owned()).unwrap_or_default();
     Some((code, body))
 }
 
 /// Run SIPp in the foreground (bounded by `timeout`); returns (success, error log).
 pub fn sipp(dir: &Path, args: &[&str]) -> (bool, String) {
-    let err = dir.join(format!(
-        "sipp-err-{}.log",
-        NEXT_PORT.fetch_add(1, Ordering::SeqCst)
-    ));
+    let err = dir.join(format!("sipp-err-{}.log", NEXT_PORT.fetch_add(1, Ordering::SeqCst)));
     let status = Command::new("timeout")
         .arg("30")
         .arg("sipp")
@@ -292,18 +252,12 @@ pub fn sipp(dir: &Path, args: &[&str]) -> (bool, String) {
         .stderr(Stdio::null())
         .status()
         .expect("run sipp");
-    (
-        status.success(),
-        std::fs::read_to_string(&err).unwrap_or_default(),
-    )
+    (status.success(), std::fs::read_to_string(&err).unwrap_or_default())
 }
 
 /// Start SIPp in the background (a callee); wait with [`wait_sipp`].
 pub fn sipp_bg(dir: &Path, args: &[&str]) -> (Child, PathBuf) {
-    let err = dir.join(format!(
-        "sipp-bg-err-{}.log",
-        NEXT_PORT.fetch_add(1, Ordering::SeqCst)
-    ));
+    let err = dir.join(format!("sipp-bg-err-{}.log", NEXT_PORT.fetch_add(1, Ordering::SeqCst)));
     let child = Command::new("timeout")
         .arg("30")
         .arg("sipp")
@@ -322,10 +276,7 @@ pub fn sipp_bg(dir: &Path, args: &[&str]) -> (Child, PathBuf) {
 pub fn wait_sipp(bg: (Child, PathBuf)) -> (bool, String) {
     let (mut child, err) = bg;
     let status = child.wait().expect("wait sipp");
-    (
-        status.success(),
-        std::fs::read_to_string(&err).unwrap_or_default(),
-    )
+    (status.success(), std::fs::read_to_string(&err).unwrap_or_default())
 }
 
 pub mod pbx_record {
@@ -337,14 +288,9 @@ pub mod pbx_record {
     pub type Rec = pbx::record::CallRecord;
 
     pub fn read(dir: &Path) -> Vec<Rec> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("rt");
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
         rt.block_on(async {
-            let s = store_sqlite::SqliteStore::open_dir(dir)
-                .await
-                .expect("open store");
+            let s = store_sqlite::SqliteStore::open_dir(dir).await.expect("open store");
             s.recent_call_records(100).await.expect("records")
         })
     }

@@ -34,16 +34,8 @@ impl SimNet {
         let nodes = (0..n)
             .map(|i| {
                 let addr: SocketAddr = format!("192.0.2.{}:5060", i + 1).parse().expect("addr");
-                let cfg = EndpointConfig::new(
-                    vec![(transport, addr)],
-                    seed.wrapping_add(i as u64 * 7919),
-                );
-                Node {
-                    addr,
-                    ep: Endpoint::new(cfg),
-                    events: Vec::new(),
-                    sent: Vec::new(),
-                }
+                let cfg = EndpointConfig::new(vec![(transport, addr)], seed.wrapping_add(i as u64 * 7919));
+                Node { addr, ep: Endpoint::new(cfg), events: Vec::new(), sent: Vec::new() }
             })
             .collect();
         Self {
@@ -60,10 +52,7 @@ impl SimNet {
     }
 
     pub fn peer(&self, i: usize) -> Peer {
-        Peer {
-            transport: self.transport,
-            addr: self.nodes[i].addr,
-        }
+        Peer { transport: self.transport, addr: self.nodes[i].addr }
     }
 
     fn chance(&mut self, p: f64) -> bool {
@@ -81,10 +70,7 @@ impl SimNet {
                         let Some(dst) = self.nodes.iter().position(|n| n.addr == peer.addr) else {
                             continue;
                         };
-                        let src = Peer {
-                            transport: peer.transport,
-                            addr: self.nodes[i].addr,
-                        };
+                        let src = Peer { transport: peer.transport, addr: self.nodes[i].addr };
                         if self.chance(self.loss) {
                             continue;
                         }
@@ -121,17 +107,12 @@ impl SimNet {
             self.now = next.max(self.now);
             let now = self.now;
             let due: Vec<_> = {
-                let (due, rest): (Vec<_>, Vec<_>) =
-                    self.in_flight.drain(..).partition(|p| p.0 <= now);
+                let (due, rest): (Vec<_>, Vec<_>) = self.in_flight.drain(..).partition(|p| p.0 <= now);
                 self.in_flight = rest;
                 due
             };
             for (_, dst, src, data) in due {
-                self.nodes[dst].ep.handle_input(Input::Datagram {
-                    now,
-                    peer: src,
-                    data: &data,
-                });
+                self.nodes[dst].ep.handle_input(Input::Datagram { now, peer: src, data: &data });
             }
             for n in &mut self.nodes {
                 if n.ep.poll_timeout().is_some_and(|t| t <= now) {
@@ -150,24 +131,13 @@ impl SimNet {
 }
 
 /// A minimal request from node `from` to node `to`.
-pub fn request(
-    method: sip_msg::Method,
-    to: SocketAddr,
-    call_id: &str,
-    seq: u32,
-) -> sip_msg::Request {
+pub fn request(method: sip_msg::Method, to: SocketAddr, call_id: &str, seq: u32) -> sip_msg::Request {
     let uri: sip_msg::Uri = format!("sip:svar@{to}").parse().expect("uri");
     let mut r = sip_msg::Request::new(method.clone(), uri);
-    r.headers.push(
-        sip_msg::HeaderName::From,
-        "<sip:anne@kommune.example>;tag=a1",
-    );
-    r.headers
-        .push(sip_msg::HeaderName::To, format!("<sip:svar@{to}>"));
+    r.headers.push(sip_msg::HeaderName::From, "<sip:anne@kommune.example>;tag=a1");
+    r.headers.push(sip_msg::HeaderName::To, format!("<sip:svar@{to}>"));
     r.headers.push(sip_msg::HeaderName::CallId, call_id);
-    r.headers
-        .push(sip_msg::HeaderName::CSeq, format!("{seq} {method}"));
-    r.headers
-        .push(sip_msg::HeaderName::Contact, "<sip:anne@192.0.2.1:5060>");
+    r.headers.push(sip_msg::HeaderName::CSeq, format!("{seq} {method}"));
+    r.headers.push(sip_msg::HeaderName::Contact, "<sip:anne@192.0.2.1:5060>");
     r
 }

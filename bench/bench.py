@@ -1,0 +1,281 @@
+#!/usr/bin/env python3
+"""svar and Kamailio under the same SIPp loads on loopback, in one run.
+
+Measures, for each server:
+  - CPU time of the server process(es) per authenticated REGISTER (from /proc),
+  - CPU time per call (INVITE/407/INVITE/180/200/ACK/BYE, SIPp UAC -> server -> SIPp UAS),
+  - the highest call rate with zero failed calls,
+  - call-setup time through the server (authenticated INVITE -> 200, p50/p99),
+  - memory per registered user and per active call.
+Prints a table and svar/Kamailio ratios. Usage: python3 bench/bench.py --help
+"""
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+HZ = os.sysconf("SC_CLK_TCK")
+PASSWORD = "benchpass1"
+DOMAIN = "egeskov.example"
+
+
+def cpu_seconds(pids):
+    total = 0
+    for pid in pids:
+        try:
+            f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            total += int(f[11]) + int(f[12])
+        except OSError:
+            pass
+    return total / HZ
+
+
+def memory_kb(pids):
+    """PSS (shared pages split fairly between processes), so Kamailio's shm counts once."""
+    total = 0
+    for pid in pids:
+        try:
+            for line in open(f"/proc/{pid}/smaps_rollup"):
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def children(pid):
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    return [int(p) for p in out]
+
+
+class Svar:
+    name = "svar"
+
+    def __init__(self, binary, port, users, work):
+        self.port, self.work = port, work
+        cfg = os.path.join(work, "svar-bench.toml")
+        with open(cfg, "w") as f:
+            f.write(f'[server]\nsip = "127.0.0.1:{port}"\nhttp = "127.0.0.1:{port + 1}"\ndata_dir = "{work}/svar-data"\n')
+            f.write(f'[sip]\ndomain = "{DOMAIN}"\nring_timeout_s = 60\nmax_auth_failures = 1000000\n')
+            f.write('[municipality]\nname = "Bench"\n')
+            for i in range(users):
+                f.write(f'[[users]]\nextension = "u{i:05d}"\nname = "U {i}"\npassword = "{PASSWORD}"\n')
+            f.write(f'[[users]]\nextension = "uas"\nname = "UAS"\npassword = "{PASSWORD}"\n')
+        self.log = open(os.path.join(work, "svar.log"), "w")
+        self.proc = subprocess.Popen([binary, "serve", "--config", cfg], stdout=self.log, stderr=self.log,
+                                     env={**os.environ, "RUST_LOG": "warn"})
+        time.sleep(1.0)
+
+    def pids(self):
+        return [self.proc.pid]
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+class Kamailio:
+    name = "kamailio"
+
+    def __init__(self, port, work):
+        self.port = port
+        cfg = os.path.join(work, "kamailio.cfg")
+        text = open(os.path.join(HERE, "kamailio.cfg.in")).read()
+        open(cfg, "w").write(text.replace("@PORT@", str(port)).replace("@PASSWORD@", PASSWORD))
+        self.log = open(os.path.join(work, "kamailio.log"), "w")
+        # one worker; TLSF allocators and 2 GiB shared memory (Debian's defaults cost it 3-4x CPU)
+        self.proc = subprocess.Popen(["kamailio", "-f", cfg, "-DD", "-E", "-x", "tlsf", "-X", "tlsf", "-m", "2048", "-M", "64",
+                                      "-Y", os.path.join(work, "kamrun")], stdout=self.log, stderr=self.log)
+        os.makedirs(os.path.join(work, "kamrun"), exist_ok=True)
+        time.sleep(1.5)
+
+    def pids(self):
+        return [self.proc.pid] + children(self.proc.pid)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def sipp(args, work, timeout_s, tag):
+    """Run SIPp; return (exit code, successful, failed) from its statistics file."""
+    stat = os.path.join(work, f"{tag}.csv")
+    cmd = ["timeout", str(timeout_s), "sipp"] + args + ["-nostdin", "-trace_stat", "-stf", stat, "-fd", "1",
+                                                     "-trace_err", "-error_file", os.path.join(work, f"{tag}.err"),
+                                                     "-default_behaviors", "all,-abortunexp"]
+    rc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work).returncode
+    ok = failed = 0
+    try:
+        lines = [l for l in open(stat).read().splitlines() if l.strip()]
+        head = lines[0].split(";")
+        last = lines[-1].split(";")
+        ok = int(last[head.index("SuccessfulCall(C)")])
+        failed = int(last[head.index("FailedCall(C)")])
+    except (OSError, ValueError, IndexError):
+        pass
+    return rc, ok, failed
+
+
+def users_file(work, n, start=0, extra=None):
+    path = os.path.join(work, f"users-{start}-{n}.csv")
+    with open(path, "w") as f:
+        f.write("SEQUENTIAL\n")
+        for i in range(start, start + n):
+            f.write(f"u{i:05d};{PASSWORD}\n")
+        if extra:
+            f.write(f"{extra};{PASSWORD}\n")
+    return path
+
+
+def bench_register(server, work, count, rate, port):
+    inf = users_file(work, count)
+    before_cpu, before_mem = cpu_seconds(server.pids()), memory_kb(server.pids())
+    rc, ok, failed = sipp(["-sf", os.path.join(ROOT, "tests/sipp/register.xml"), "-inf", inf, f"127.0.0.1:{server.port}",
+                           "-r", str(rate), "-m", str(count), "-p", str(port), "-l", str(rate * 2)], work, count // rate + 60,
+                          f"reg-{server.name}")
+    time.sleep(0.5)
+    cpu = cpu_seconds(server.pids()) - before_cpu
+    mem = memory_kb(server.pids()) - before_mem
+    return {"registers": ok, "failed": failed, "cpu_us_per_register": cpu * 1e6 / max(ok, 1),
+            "bytes_per_registration": mem * 1024 / max(ok, 1)}
+
+
+def start_uas(server, work, port):
+    inf = os.path.join(work, "uas.csv")
+    open(inf, "w").write(f"SEQUENTIAL\nuas;{PASSWORD}\n")
+    sipp(["-sf", os.path.join(ROOT, "tests/sipp/register.xml"), "-inf", inf, f"127.0.0.1:{server.port}", "-m", "1", "-p", str(port)],
+         work, 20, f"uasreg-{server.name}")
+    log = open(os.path.join(work, f"uas-{server.name}.log"), "w")
+    return subprocess.Popen(["sipp", "-sf", os.path.join(HERE, "bench_uas.xml"), "-p", str(port), "-nostdin", "-bg" if False else "-nostdin",
+                             "-default_behaviors", "all,-abortunexp"], stdout=log, stderr=log, cwd=work)
+
+
+def percentile(values, p):
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    k = min(len(values) - 1, max(0, int(round(p / 100 * (len(values) - 1)))))
+    return values[k]
+
+
+def bench_calls(server, work, rate, seconds, hold_ms, port, tag):
+    total = rate * seconds
+    inf = users_file(work, 1, 1)
+    rtt_dir = os.path.join(work, f"rtt-{tag}")
+    os.makedirs(rtt_dir, exist_ok=True)
+    before_cpu = cpu_seconds(server.pids())
+    rc, ok, failed = sipp(["-sf", os.path.join(HERE, "bench_uac.xml"), "-inf", inf, "-s", "uas", f"127.0.0.1:{server.port}",
+                           "-r", str(rate), "-m", str(total), "-d", str(hold_ms), "-p", str(port), "-l", str(rate * (hold_ms // 1000 + 5)),
+                           "-trace_rtt", "-rtt_freq", "1"], rtt_dir, seconds + hold_ms // 1000 + 60, f"calls-{tag}")
+    time.sleep(0.5)
+    cpu = cpu_seconds(server.pids()) - before_cpu
+    setup = []
+    for fn in os.listdir(rtt_dir):
+        if fn.endswith("_rtt.csv"):
+            for line in open(os.path.join(rtt_dir, fn)).read().splitlines()[1:]:
+                parts = line.split(";")
+                try:
+                    setup.append(float(parts[2]))
+                except (ValueError, IndexError):
+                    pass
+    return {"rate": rate, "calls": ok, "failed": failed, "cpu_us_per_call": cpu * 1e6 / max(ok, 1),
+            "setup_p50_ms": percentile(setup, 50), "setup_p99_ms": percentile(setup, 99)}
+
+
+def bench_concurrent(server, work, concurrent, port):
+    inf = users_file(work, 1, 1)
+    rate = 500
+    hold = int(concurrent / rate * 1000) + 20000
+    before = memory_kb(server.pids())
+    proc = subprocess.Popen(["timeout", str(hold // 1000 + 60), "sipp", "-sf", os.path.join(HERE, "bench_uac.xml"), "-inf", inf, "-s", "uas",
+                             f"127.0.0.1:{server.port}", "-r", str(rate), "-m", str(concurrent), "-d", str(hold), "-p", str(port),
+                             "-l", str(concurrent + 10), "-nostdin", "-default_behaviors", "all,-abortunexp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work)
+    time.sleep(concurrent / rate + 5)
+    peak = memory_kb(server.pids())
+    proc.wait()
+    return {"concurrent": concurrent, "bytes_per_call": (peak - before) * 1024 / concurrent}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--svar", default=os.path.join(ROOT, "target/release/svar"))
+    ap.add_argument("--register-count", type=int, default=10000)
+    ap.add_argument("--register-rate", type=int, default=2000)
+    ap.add_argument("--call-rate", type=int, default=1000, help="fixed rate for CPU per call")
+    ap.add_argument("--call-seconds", type=int, default=30)
+    ap.add_argument("--ramp", default="500,1000,1500,2000,2500", help="rates tried for the highest clean rate")
+    ap.add_argument("--ramp-seconds", type=int, default=30)
+    ap.add_argument("--concurrent", type=int, default=5000)
+    ap.add_argument("--only", choices=["svar", "kamailio"], default=None)
+    a = ap.parse_args()
+    for tool in ("sipp", "kamailio"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} missing: apt-get install sip-tester kamailio")
+    results = {}
+    for kind in ("svar", "kamailio"):
+        if a.only and a.only != kind:
+            continue
+        work = tempfile.mkdtemp(prefix=f"bench-{kind}-")
+        port = 25060 if kind == "svar" else 26060
+        server = Svar(a.svar, port, a.register_count + 10, work) if kind == "svar" else Kamailio(port, work)
+        r = {}
+        try:
+            r["register"] = bench_register(server, work, a.register_count, a.register_rate, port + 10)
+            print(kind, "register", r["register"], flush=True)
+            uas = start_uas(server, work, port + 20)
+            time.sleep(0.5)
+            r["calls"] = bench_calls(server, work, a.call_rate, a.call_seconds, 0, port + 30, f"{kind}-fixed")
+            print(kind, "calls", r["calls"], flush=True)
+            r["ramp"] = []
+            for i, rate in enumerate(int(x) for x in a.ramp.split(",")):
+                res = bench_calls(server, work, rate, a.ramp_seconds, 0, port + 40 + i * 2, f"{kind}-ramp{rate}")
+                print(kind, "ramp", res, flush=True)
+                r["ramp"].append(res)
+                if res["failed"] > 0 or res["calls"] < rate * a.ramp_seconds:
+                    break
+            r["concurrent"] = bench_concurrent(server, work, a.concurrent, port + 60)
+            print(kind, "concurrent", r["concurrent"], flush=True)
+            uas.kill()
+        finally:
+            server.stop()
+        results[kind] = r
+    print()
+    print(f"| measure | {' | '.join(results)} |" + (" svar/kamailio |" if len(results) == 2 else ""))
+    print("|---|" + "---|" * len(results) + ("---|" if len(results) == 2 else ""))
+
+    def row(label, get, fmt="{:.1f}"):
+        vals = [get(r) for r in results.values()]
+        line = f"| {label} | " + " | ".join(fmt.format(v) for v in vals) + " |"
+        if len(vals) == 2 and vals[1]:
+            line += f" {vals[0] / vals[1]:.2f} |"
+        print(line)
+
+    def clean(r):
+        ok = [x["rate"] for x in r["ramp"] if x["failed"] == 0 and x["calls"] >= x["rate"] * a.ramp_seconds]
+        return max(ok) if ok else 0
+
+    row("CPU per authenticated REGISTER (µs)", lambda r: r["register"]["cpu_us_per_register"])
+    row(f"CPU per call at {a.call_rate}/s (µs)", lambda r: r["calls"]["cpu_us_per_call"])
+    row(f"failed calls at {a.call_rate}/s", lambda r: r["calls"]["failed"], "{}")
+    row("setup p50 (ms)", lambda r: r["calls"]["setup_p50_ms"], "{:.2f}")
+    row("setup p99 (ms)", lambda r: r["calls"]["setup_p99_ms"], "{:.2f}")
+    row(f"highest clean rate, {a.ramp_seconds} s (calls/s)", clean, "{}")
+    row("memory per registration (bytes)", lambda r: r["register"]["bytes_per_registration"], "{:.0f}")
+    row(f"memory per active call at {a.concurrent} (bytes)", lambda r: r["concurrent"]["bytes_per_call"], "{:.0f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,488 @@
+//! The B2BUA in virtual time: a trunk caller, svar and registered callee phones, all
+//! sans-IO endpoints on a simulated network. Whatever the callee and caller do, every
+//! call leaves exactly one record with the right outcome and nothing stays active:
+//! "no call is lost" starts here.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use pbx::config::{Did, DidTarget, PbxConfig, SourceMatch, Trunk, User};
+use pbx::record::{CallRecord, Outcome, Party};
+use pbx::{Pbx, PbxOutput, Persist};
+use proptest::prelude::*;
+use sip::dialog::Dialog;
+use sip::digest::{AuthConfig, Authenticator, Credentials};
+use sip::registrar::{Binding, Registrar, RegistrarConfig};
+use sip::{ClientTxId, Endpoint, EndpointConfig, Event, Input, Output, Peer, ServerTxId, Transport};
+use sip_msg::{HeaderName, Method, Request, Response};
+
+const SVAR: &str = "192.0.2.1:5060";
+const TRUNK: &str = "192.0.2.50:5060";
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().expect("addr")
+}
+
+/// What a callee phone does with an INVITE.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Callee {
+    AnswerAfter(u64),
+    Busy,
+    Decline,
+    RingForever,
+    Silent,
+}
+
+/// What the caller does.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Caller {
+    HangUpAfter(u64),
+    CancelAfter(u64),
+    WaitForCalleeBye,
+}
+
+struct Phone {
+    addr: SocketAddr,
+    ep: Endpoint,
+    behaviour: Callee,
+    /// INVITEs waiting for their scheduled answer: (when, tx, request)
+    pending: Vec<(Instant, ServerTxId, Request)>,
+    /// INVITEs ringing with no plan to answer.
+    ringing: Vec<(ServerTxId, Request)>,
+    hangs_up_after: Option<u64>,
+    dialogs: Vec<(Instant, Dialog)>,
+}
+
+struct World {
+    t0: Instant,
+    now: Instant,
+    pbx: Pbx,
+    caller: Endpoint,
+    caller_plan: Caller,
+    caller_invite: Option<(ClientTxId, Request)>,
+    caller_dialog: Option<Dialog>,
+    caller_actions: Vec<(Instant, &'static str)>,
+    phones: Vec<Phone>,
+    flight: Vec<(Instant, Peer, SocketAddr, Vec<u8>)>,
+    records: Vec<CallRecord>,
+    caller_finals: Vec<u16>,
+}
+
+fn config() -> PbxConfig {
+    PbxConfig {
+        domain: "egeskov.example".into(),
+        users: vec![User {
+            extension: "1002".into(),
+            display: "Bo Berg".into(),
+            credentials: Credentials::from_password("1002", "egeskov.example", "pw-pw-pw-pw"),
+            caller_id: None,
+        }],
+        trunks: vec![Trunk {
+            name: "udbyder".into(),
+            proxy: addr(TRUNK),
+            transport: Transport::Udp,
+            allowed_sources: vec![SourceMatch { ip: addr(TRUNK).ip(), port: Some(5060) }],
+            credentials: None,
+            register: false,
+            default_caller_id: "+4570102000".into(),
+        }],
+        dids: vec![Did { number: "+4570102002".into(), target: DidTarget::User("1002".into()) }],
+        routes: vec![],
+        ring_timeout: Duration::from_secs(20),
+        registrar: RegistrarConfig::default(),
+        contact_addrs: vec![(Transport::Udp, addr(SVAR))],
+        drain_retry_after: 60,
+    }
+}
+
+impl World {
+    fn new(seed: u64, callees: &[(Callee, Option<u64>)], caller_plan: Caller) -> Self {
+        let t0 = Instant::now();
+        let ep = Endpoint::new(EndpointConfig {
+            auto_trying: false,
+            ..EndpointConfig::new(vec![(Transport::Udp, addr(SVAR))], seed)
+        });
+        let mut registrar = Registrar::new(RegistrarConfig::default());
+        let phones: Vec<Phone> = callees
+            .iter()
+            .enumerate()
+            .map(|(i, (b, hang))| Phone {
+                addr: addr(&format!("192.0.2.{}:5060", 10 + i)),
+                ep: Endpoint::new(EndpointConfig::new(
+                    vec![(Transport::Udp, addr(&format!("192.0.2.{}:5060", 10 + i)))],
+                    seed + 1 + i as u64,
+                )),
+                behaviour: *b,
+                pending: Vec::new(),
+                ringing: Vec::new(),
+                hangs_up_after: *hang,
+                dialogs: Vec::new(),
+            })
+            .collect();
+        registrar.restore(
+            0,
+            phones.iter().map(|p| Binding {
+                aor: "1002".into(),
+                contact: format!("sip:1002@{}", p.addr).parse().expect("uri"),
+                params: vec![],
+                q: 1.0,
+                expires_at: 1_000_000,
+                call_id: format!("reg-{}", p.addr),
+                cseq: 1,
+                source: Peer::udp(p.addr),
+                user_agent: None,
+            }),
+        );
+        let auth = Authenticator::new(AuthConfig::new("egeskov.example"), [1; 32], t0);
+        let pbx = Pbx::new(ep, config(), auth, registrar);
+        Self {
+            t0,
+            now: t0,
+            pbx,
+            caller: Endpoint::new(EndpointConfig::new(vec![(Transport::Udp, addr(TRUNK))], seed + 100)),
+            caller_plan,
+            caller_invite: None,
+            caller_dialog: None,
+            caller_actions: Vec::new(),
+            phones,
+            flight: Vec::new(),
+            records: Vec::new(),
+            caller_finals: Vec::new(),
+        }
+    }
+
+    fn wall(&self) -> i64 {
+        (self.now - self.t0).as_millis() as i64
+    }
+
+    fn start_call(&mut self) {
+        let mut r = Request::new(Method::Invite, format!("sip:+4570102002@{SVAR}").parse().expect("uri"));
+        r.headers.push(HeaderName::From, "<sip:+4512345678@provider.example>;tag=c1");
+        r.headers.push(HeaderName::To, "<sip:+4570102002@provider.example>");
+        r.headers.push(HeaderName::CallId, "sim-call-1");
+        r.headers.push(HeaderName::CSeq, "1 INVITE");
+        r.headers.push(HeaderName::Contact, format!("<sip:trunk@{TRUNK}>"));
+        r.set_body(Some("application/sdp"), bytes::Bytes::from_static(b"v=0\r\n"));
+        let tx = self.caller.send_request(self.now, r.clone(), Peer::udp(addr(SVAR))).expect("send");
+        self.caller_invite = Some((tx, r));
+        if let Caller::CancelAfter(ms) = self.caller_plan {
+            self.caller_actions.push((self.now + Duration::from_millis(ms), "cancel"));
+        }
+    }
+
+    fn drain(&mut self) {
+        let now = self.now;
+        while let Some(o) = self.pbx.poll_output() {
+            match o {
+                PbxOutput::Transmit { peer, data } => {
+                    self.flight.push((now + Duration::from_millis(5), Peer::udp(addr(SVAR)), peer.addr, data))
+                }
+                PbxOutput::Persist(Persist::CallRecord(r)) => self.records.push(r),
+                PbxOutput::Persist(Persist::Binding(_)) => {}
+            }
+        }
+        while let Some(o) = self.caller.poll_output() {
+            match o {
+                Output::Transmit { peer, data } => {
+                    self.flight.push((now + Duration::from_millis(5), Peer::udp(addr(TRUNK)), peer.addr, data))
+                }
+                Output::Event(e) => self.caller_event(e),
+            }
+        }
+        for i in 0..self.phones.len() {
+            while let Some(o) = self.phones[i].ep.poll_output() {
+                let from = Peer::udp(self.phones[i].addr);
+                match o {
+                    Output::Transmit { peer, data } => {
+                        self.flight.push((now + Duration::from_millis(5), from, peer.addr, data))
+                    }
+                    Output::Event(e) => self.phone_event(i, e),
+                }
+            }
+        }
+    }
+
+    fn caller_event(&mut self, e: Event) {
+        match e {
+            Event::Response { response, core, .. } if core.cseq.method == Method::Invite && response.status >= 200 => {
+                self.caller_finals.push(response.status);
+                if response.status < 300 {
+                    let Some((_, req)) = &self.caller_invite else { return };
+                    let d = Dialog::as_uac(req, &response, &core, Peer::udp(addr(SVAR)));
+                    let ack = d.make_ack(1, &format!("<sip:trunk@{TRUNK}>"));
+                    let _ = self.caller.send_ack(ack, Peer::udp(addr(SVAR)), None);
+                    self.caller_dialog = Some(d);
+                    match self.caller_plan {
+                        Caller::HangUpAfter(ms) => {
+                            self.caller_actions.push((self.now + Duration::from_millis(ms), "bye"))
+                        }
+                        // CANCEL lost the race with 200: ACK, then BYE at once (RFC 3261 §9.1)
+                        Caller::CancelAfter(_) => self.caller_actions.push((self.now, "bye")),
+                        Caller::WaitForCalleeBye => {}
+                    }
+                }
+            }
+            Event::Request { tx, request, .. } => {
+                // BYE from svar (callee hung up, or a drain)
+                let r = Response::to_request(&request, 200);
+                let now = self.now;
+                let _ = self.caller.respond(now, tx, r);
+                self.caller_dialog = None;
+            }
+            _ => {}
+        }
+    }
+
+    fn phone_event(&mut self, i: usize, e: Event) {
+        let now = self.now;
+        let p = &mut self.phones[i];
+        match e {
+            Event::Request { tx, request, core, .. } if request.method == Method::Invite => match p.behaviour {
+                Callee::AnswerAfter(ms) => {
+                    let mut r = Response::to_request(&request, 180);
+                    let _ = r.ensure_to_tag(&format!("p{i}"));
+                    let _ = p.ep.respond(now, tx, r);
+                    p.pending.push((now + Duration::from_millis(ms), tx, request));
+                    let _ = core;
+                }
+                Callee::Busy | Callee::Decline => {
+                    let status = if p.behaviour == Callee::Busy { 486 } else { 603 };
+                    let _ = p.ep.respond(now, tx, Response::to_request(&request, status));
+                }
+                Callee::RingForever => {
+                    let mut r = Response::to_request(&request, 180);
+                    let _ = r.ensure_to_tag(&format!("p{i}"));
+                    let _ = p.ep.respond(now, tx, r);
+                    p.ringing.push((tx, request));
+                }
+                Callee::Silent => {}
+            },
+            Event::Request { tx, request, .. } => {
+                // BYE or anything in-dialog
+                let _ = p.ep.respond(now, tx, Response::to_request(&request, 200));
+                p.dialogs.clear();
+            }
+            Event::Cancelled { invite } => {
+                if let Some(pos) = p.pending.iter().position(|(_, t, _)| *t == invite) {
+                    let (_, tx, req) = p.pending.remove(pos);
+                    let _ = p.ep.respond(now, tx, Response::to_request(&req, 487));
+                } else if let Some(pos) = p.ringing.iter().position(|(t, _)| *t == invite) {
+                    let (tx, req) = p.ringing.remove(pos);
+                    let _ = p.ep.respond(now, tx, Response::to_request(&req, 487));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn step_until(&mut self, until: Duration) {
+        let end = self.t0 + until;
+        loop {
+            self.drain();
+            let mut next = end;
+            for (t, ..) in &self.flight {
+                next = next.min(*t);
+            }
+            for t in [self.pbx.poll_timeout(), self.caller.poll_timeout()].into_iter().flatten() {
+                next = next.min(t);
+            }
+            for p in &self.phones {
+                if let Some(t) = p.ep.poll_timeout() {
+                    next = next.min(t);
+                }
+                for (t, ..) in &p.pending {
+                    next = next.min(*t);
+                }
+                for (t, _) in &p.dialogs {
+                    next = next.min(*t);
+                }
+            }
+            for (t, _) in &self.caller_actions {
+                next = next.min(*t);
+            }
+            if next >= end {
+                self.now = end;
+                break;
+            }
+            self.now = next.max(self.now);
+            let now = self.now;
+            let wall = self.wall();
+            let (due, rest): (Vec<_>, Vec<_>) = self.flight.drain(..).partition(|f| f.0 <= now);
+            self.flight = rest;
+            for (_, from, to, data) in due {
+                if to == addr(SVAR) {
+                    self.pbx.handle_input(Input::Datagram { now, peer: from, data: &data }, wall);
+                } else if to == addr(TRUNK) {
+                    self.caller.handle_input(Input::Datagram { now, peer: from, data: &data });
+                } else if let Some(p) = self.phones.iter_mut().find(|p| p.addr == to) {
+                    p.ep.handle_input(Input::Datagram { now, peer: from, data: &data });
+                }
+            }
+            self.pbx.handle_input(Input::Timeout(now), wall);
+            self.caller.handle_input(Input::Timeout(now));
+            for p in &mut self.phones {
+                p.ep.handle_input(Input::Timeout(now));
+                let due: Vec<_> = p.pending.iter().filter(|(t, ..)| *t <= now).cloned().collect();
+                p.pending.retain(|(t, ..)| *t > now);
+                for (_, tx, req) in due {
+                    let mut r = Response::to_request(&req, 200);
+                    let _ = r.ensure_to_tag(&format!("p{}", p.addr.ip()));
+                    r.headers.push(HeaderName::Contact, format!("<sip:1002@{}>", p.addr));
+                    if p.ep.respond(now, tx, r.clone()).is_ok() {
+                        if let (Some(ms), Ok(core)) = (p.hangs_up_after, req.core()) {
+                            let mut d =
+                                Dialog::as_uas(&req, &core, &format!("p{}", p.addr.ip()), Peer::udp(addr(SVAR)), true);
+                            d.remote_target = format!("sip:svar@{SVAR}").parse().expect("uri");
+                            p.dialogs.push((now + Duration::from_millis(ms), d));
+                        }
+                    }
+                }
+                let hang: Vec<_> = p.dialogs.iter().filter(|(t, _)| *t <= now).cloned().collect();
+                p.dialogs.retain(|(t, _)| *t > now);
+                for (_, mut d) in hang {
+                    let bye = d.make_request(Method::Bye, "<sip:x>");
+                    let _ = p.ep.send_request(now, bye, Peer::udp(addr(SVAR)));
+                }
+            }
+            let acts: Vec<_> = self.caller_actions.iter().filter(|(t, _)| *t <= now).cloned().collect();
+            self.caller_actions.retain(|(t, _)| *t > now);
+            for (_, a) in acts {
+                match a {
+                    "cancel" => {
+                        if let Some((tx, _)) = &self.caller_invite {
+                            let _ = self.caller.send_cancel(now, *tx);
+                        }
+                    }
+                    _ => {
+                        if let Some(mut d) = self.caller_dialog.take() {
+                            let bye = d.make_request(Method::Bye, "<sip:x>");
+                            let _ = self.caller.send_request(now, bye, Peer::udp(addr(SVAR)));
+                        }
+                    }
+                }
+            }
+        }
+        self.drain();
+    }
+}
+
+fn run(seed: u64, callees: &[(Callee, Option<u64>)], caller: Caller) -> World {
+    let mut w = World::new(seed, callees, caller);
+    w.start_call();
+    w.step_until(Duration::from_secs(120));
+    w
+}
+
+#[test]
+fn answered_call_caller_hangs_up() {
+    let w = run(1, &[(Callee::AnswerAfter(500), None)], Caller::HangUpAfter(2000));
+    assert_eq!(w.records.len(), 1);
+    assert_eq!((w.records[0].outcome, w.records[0].hangup_by), (Outcome::Answered, Some(Party::Caller)));
+    assert_eq!(w.caller_finals, vec![200]);
+    assert_eq!(w.pbx.active_calls(), 0);
+}
+
+#[test]
+fn callee_hangs_up_and_caller_gets_bye() {
+    let w = run(2, &[(Callee::AnswerAfter(100), Some(1000))], Caller::WaitForCalleeBye);
+    assert_eq!(w.records.len(), 1);
+    assert_eq!(w.records[0].hangup_by, Some(Party::Callee));
+    assert!(w.caller_dialog.is_none(), "caller got svar's BYE");
+}
+
+#[test]
+fn parallel_forks_first_answer_wins_and_losers_are_cancelled() {
+    let w = run(
+        3,
+        &[(Callee::AnswerAfter(3000), None), (Callee::AnswerAfter(500), None), (Callee::RingForever, None)],
+        Caller::HangUpAfter(1000),
+    );
+    assert_eq!(w.records.len(), 1);
+    assert_eq!(w.records[0].outcome, Outcome::Answered);
+    // the slower phone never answered: it was cancelled (its pending answer is gone)
+    assert!(w.phones[0].pending.is_empty());
+    assert_eq!(w.pbx.active_calls(), 0);
+}
+
+#[test]
+fn busy_beats_silence_and_decline() {
+    let w = run(4, &[(Callee::Busy, None), (Callee::Silent, None)], Caller::WaitForCalleeBye);
+    assert_eq!(w.caller_finals, vec![486]);
+    assert_eq!(w.records[0].outcome, Outcome::Busy);
+    let w = run(5, &[(Callee::Decline, None)], Caller::WaitForCalleeBye);
+    assert_eq!(w.caller_finals, vec![603]);
+}
+
+#[test]
+fn ringing_without_answer_times_out_as_no_answer() {
+    let w = run(6, &[(Callee::RingForever, None)], Caller::WaitForCalleeBye);
+    assert_eq!(w.caller_finals, vec![480]);
+    assert_eq!(w.records[0].outcome, Outcome::NoAnswer);
+    // the ring timeout is 20 s
+    assert!(w.records[0].ended_ms >= 20_000 && w.records[0].ended_ms < 21_000, "{}", w.records[0].ended_ms);
+}
+
+#[test]
+fn silent_phone_is_unavailable_after_timer_b() {
+    let w = run(7, &[(Callee::Silent, None)], Caller::WaitForCalleeBye);
+    // the ring timeout (20 s) comes before Timer B (32 s): 480
+    assert_eq!(w.caller_finals, vec![480]);
+    assert_eq!(w.records.len(), 1);
+}
+
+#[test]
+fn caller_cancel_reaches_every_fork() {
+    let w = run(8, &[(Callee::AnswerAfter(5000), None), (Callee::AnswerAfter(6000), None)], Caller::CancelAfter(1000));
+    assert_eq!(w.caller_finals, vec![487]);
+    assert_eq!(w.records[0].outcome, Outcome::Cancelled);
+    assert!(w.phones.iter().all(|p| p.pending.is_empty()), "every fork got its CANCEL");
+}
+
+fn callee() -> impl Strategy<Value = (Callee, Option<u64>)> {
+    (
+        prop_oneof![
+            (0u64..8000).prop_map(Callee::AnswerAfter),
+            Just(Callee::Busy),
+            Just(Callee::Decline),
+            Just(Callee::RingForever),
+            Just(Callee::Silent),
+        ],
+        proptest::option::of(0u64..5000),
+    )
+}
+
+fn caller() -> impl Strategy<Value = Caller> {
+    prop_oneof![
+        (0u64..5000).prop_map(Caller::HangUpAfter),
+        (0u64..25000).prop_map(Caller::CancelAfter),
+        Just(Caller::WaitForCalleeBye)
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+    #[test]
+    fn every_call_leaves_exactly_one_record_and_nothing_active(
+        seed in any::<u64>(),
+        callees in proptest::collection::vec(callee(), 1..4),
+        plan in caller(),
+    ) {
+        // a caller who waits for the callee's BYE needs callees who hang up eventually
+        let callees: Vec<_> = callees
+            .into_iter()
+            .map(|(b, hang)| (b, if plan == Caller::WaitForCalleeBye { hang.or(Some(3000)) } else { hang }))
+            .collect();
+        let w = run(seed, &callees, plan);
+        prop_assert_eq!(w.records.len(), 1, "records: {:?}", w.records);
+        prop_assert_eq!(w.pbx.active_calls(), 0);
+        prop_assert_eq!(w.caller_finals.len(), 1, "caller finals {:?}", w.caller_finals);
+        let r = &w.records[0];
+        let answered = w.caller_finals[0] == 200;
+        prop_assert_eq!(r.outcome == Outcome::Answered, answered);
+        prop_assert_eq!(r.answered_ms.is_some(), answered);
+        prop_assert!(r.started_ms <= r.ended_ms);
+        if !answered {
+            prop_assert_eq!(r.status, w.caller_finals[0]);
+        }
+    }
+}
