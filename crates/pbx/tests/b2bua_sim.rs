@@ -49,6 +49,10 @@ struct Phone {
     pending: Vec<(Instant, ServerTxId, Request)>,
     /// INVITEs ringing with no plan to answer.
     ringing: Vec<(ServerTxId, Request)>,
+    /// In-dialog requests this phone received, with their bodies.
+    seen: Vec<(Method, bytes::Bytes)>,
+    /// The answered dialog as the phone sees it (for its own re-INVITE).
+    answered: Option<Dialog>,
     hangs_up_after: Option<u64>,
     dialogs: Vec<(Instant, Dialog)>,
 }
@@ -66,6 +70,10 @@ struct World {
     flight: Vec<(Instant, Peer, SocketAddr, Vec<u8>)>,
     records: Vec<CallRecord>,
     caller_finals: Vec<u16>,
+    caller_requests: Vec<Method>,
+    caller_reinvite_pending: bool,
+    caller_reinvite_finals: Vec<u16>,
+    phone_statuses_seen: Vec<u16>,
 }
 
 fn config() -> PbxConfig {
@@ -115,6 +123,8 @@ impl World {
                 behaviour: *b,
                 pending: Vec::new(),
                 ringing: Vec::new(),
+                seen: Vec::new(),
+                answered: None,
                 hangs_up_after: *hang,
                 dialogs: Vec::new(),
             })
@@ -148,6 +158,10 @@ impl World {
             flight: Vec::new(),
             records: Vec::new(),
             caller_finals: Vec::new(),
+            caller_requests: Vec::new(),
+            caller_reinvite_pending: false,
+            caller_reinvite_finals: Vec::new(),
+            phone_statuses_seen: Vec::new(),
         }
     }
 
@@ -204,7 +218,9 @@ impl World {
 
     fn caller_event(&mut self, e: Event) {
         match e {
-            Event::Response { response, core, .. } if core.cseq.method == Method::Invite && response.status >= 200 => {
+            Event::Response { response, core, .. }
+                if core.cseq.method == Method::Invite && core.cseq.seq == 1 && response.status >= 200 =>
+            {
                 self.caller_finals.push(response.status);
                 if response.status < 300 {
                     let Some((_, req)) = &self.caller_invite else { return };
@@ -223,11 +239,25 @@ impl World {
                 }
             }
             Event::Request { tx, request, .. } => {
-                // BYE from svar (callee hung up, or a drain)
-                let r = Response::to_request(&request, 200);
+                // BYE from svar (callee hung up, or a drain), or a relayed re-INVITE
                 let now = self.now;
-                let _ = self.caller.respond(now, tx, r);
-                self.caller_dialog = None;
+                self.caller_requests.push(request.method.clone());
+                let status = if request.method == Method::Invite && self.caller_reinvite_pending { 491 } else { 200 };
+                let _ = self.caller.respond(now, tx, Response::to_request(&request, status));
+                if request.method == Method::Bye {
+                    self.caller_dialog = None;
+                }
+            }
+            Event::Response { response, core, .. } if core.cseq.method == Method::Invite && core.cseq.seq > 1 => {
+                // the answer to our re-INVITE
+                self.caller_reinvite_pending = false;
+                self.caller_reinvite_finals.push(response.status);
+                if (200..300).contains(&response.status) {
+                    if let Some(d) = &self.caller_dialog {
+                        let ack = d.make_ack(core.cseq.seq, "<sip:trunk@192.0.2.50>");
+                        let _ = self.caller.send_ack(ack, Peer::udp(addr(SVAR)), None);
+                    }
+                }
             }
             _ => {}
         }
@@ -237,31 +267,41 @@ impl World {
         let now = self.now;
         let p = &mut self.phones[i];
         match e {
-            Event::Request { tx, request, core, .. } if request.method == Method::Invite => match p.behaviour {
-                Callee::AnswerAfter(ms) => {
-                    let mut r = Response::to_request(&request, 180);
-                    let _ = r.ensure_to_tag(&format!("p{i}"));
-                    let _ = p.ep.respond(now, tx, r);
-                    p.pending.push((now + Duration::from_millis(ms), tx, request));
-                    let _ = core;
+            Event::Request { tx, request, core, .. } if request.method == Method::Invite && core.to.tag().is_none() => {
+                match p.behaviour {
+                    Callee::AnswerAfter(ms) => {
+                        let mut r = Response::to_request(&request, 180);
+                        let _ = r.ensure_to_tag(&format!("p{i}"));
+                        let _ = p.ep.respond(now, tx, r);
+                        p.pending.push((now + Duration::from_millis(ms), tx, request));
+                        let _ = core;
+                    }
+                    Callee::Busy | Callee::Decline => {
+                        let status = if p.behaviour == Callee::Busy { 486 } else { 603 };
+                        let _ = p.ep.respond(now, tx, Response::to_request(&request, status));
+                    }
+                    Callee::RingForever => {
+                        let mut r = Response::to_request(&request, 180);
+                        let _ = r.ensure_to_tag(&format!("p{i}"));
+                        let _ = p.ep.respond(now, tx, r);
+                        p.ringing.push((tx, request));
+                    }
+                    Callee::Silent => {}
                 }
-                Callee::Busy | Callee::Decline => {
-                    let status = if p.behaviour == Callee::Busy { 486 } else { 603 };
-                    let _ = p.ep.respond(now, tx, Response::to_request(&request, status));
-                }
-                Callee::RingForever => {
-                    let mut r = Response::to_request(&request, 180);
-                    let _ = r.ensure_to_tag(&format!("p{i}"));
-                    let _ = p.ep.respond(now, tx, r);
-                    p.ringing.push((tx, request));
-                }
-                Callee::Silent => {}
-            },
-            Event::Request { tx, request, .. } => {
-                // BYE or anything in-dialog
-                let _ = p.ep.respond(now, tx, Response::to_request(&request, 200));
-                p.dialogs.clear();
             }
+            Event::Request { tx, request, .. } => {
+                // BYE, or a relayed re-INVITE / UPDATE / INFO
+                let mut r = Response::to_request(&request, 200);
+                if request.method == Method::Invite {
+                    r.set_body(Some("application/sdp"), bytes::Bytes::from_static(b"v=0\r\ns=phone\r\n"));
+                }
+                let _ = p.ep.respond(now, tx, r);
+                if request.method == Method::Bye {
+                    p.dialogs.clear();
+                }
+                p.seen.push((request.method.clone(), request.body.clone()));
+            }
+            Event::Response { response, .. } => self.phone_statuses_seen.push(response.status),
             Event::Cancelled { invite } => {
                 if let Some(pos) = p.pending.iter().position(|(_, t, _)| *t == invite) {
                     let (_, tx, req) = p.pending.remove(pos);
@@ -329,6 +369,12 @@ impl World {
                     let _ = r.ensure_to_tag(&format!("p{}", p.addr.ip()));
                     r.headers.push(HeaderName::Contact, format!("<sip:1002@{}>", p.addr));
                     if p.ep.respond(now, tx, r.clone()).is_ok() {
+                        if let Ok(core) = req.core() {
+                            let mut d =
+                                Dialog::as_uas(&req, &core, &format!("p{}", p.addr.ip()), Peer::udp(addr(SVAR)), true);
+                            d.remote_target = format!("sip:svar@{SVAR}").parse().expect("uri");
+                            p.answered = Some(d);
+                        }
                         if let (Some(ms), Ok(core)) = (p.hangs_up_after, req.core()) {
                             let mut d =
                                 Dialog::as_uas(&req, &core, &format!("p{}", p.addr.ip()), Peer::udp(addr(SVAR)), true);
@@ -348,6 +394,26 @@ impl World {
             self.caller_actions.retain(|(t, _)| *t > now);
             for (_, a) in acts {
                 match a {
+                    "reinvite" => {
+                        if let Some(d) = self.caller_dialog.as_mut() {
+                            let mut r = d.make_request(Method::Invite, &format!("<sip:trunk@{TRUNK}>"));
+                            r.set_body(Some("application/sdp"), bytes::Bytes::from_static(b"v=0\r\na=sendonly\r\n"));
+                            self.caller_reinvite_pending = true;
+                            let _ = self.caller.send_request(now, r, Peer::udp(addr(SVAR)));
+                        }
+                    }
+                    "phone-reinvite" => {
+                        if let Some(p) = self.phones.iter_mut().find(|p| p.answered.is_some()) {
+                            if let Some(d) = p.answered.as_mut() {
+                                let mut r = d.make_request(Method::Invite, "<sip:1002@192.0.2.10>");
+                                r.set_body(
+                                    Some("application/sdp"),
+                                    bytes::Bytes::from_static(b"v=0\r\na=recvonly\r\n"),
+                                );
+                                let _ = p.ep.send_request(now, r, Peer::udp(addr(SVAR)));
+                            }
+                        }
+                    }
                     "cancel" => {
                         if let Some((tx, _)) = &self.caller_invite {
                             let _ = self.caller.send_cancel(now, *tx);
@@ -485,4 +551,39 @@ proptest! {
             prop_assert_eq!(r.status, w.caller_finals[0]);
         }
     }
+}
+
+#[test]
+fn reinvite_from_the_caller_is_relayed_with_its_sdp_and_answered() {
+    let mut w = World::new(30, &[(Callee::AnswerAfter(100), None)], Caller::HangUpAfter(5000));
+    w.start_call();
+    w.step_until(Duration::from_secs(1));
+    let at = w.now;
+    w.caller_actions.push((at, "reinvite"));
+    w.step_until(Duration::from_secs(60));
+    assert_eq!(w.caller_reinvite_finals, vec![200]);
+    let relayed = w.phones[0].seen.iter().find(|(m, _)| *m == Method::Invite).expect("the callee got the re-INVITE");
+    assert_eq!(&relayed.1[..], b"v=0\r\na=sendonly\r\n", "SDP relayed as-is");
+    assert_eq!(w.records.len(), 1);
+    assert_eq!(w.records[0].outcome, Outcome::Answered);
+}
+
+#[test]
+fn reinvite_glare_gets_491() {
+    let mut w = World::new(31, &[(Callee::AnswerAfter(100), None)], Caller::HangUpAfter(8000));
+    w.start_call();
+    w.step_until(Duration::from_secs(1));
+    let at = w.now;
+    // both ends change the session at the same moment (RFC 3261 §14.1)
+    w.caller_actions.push((at, "reinvite"));
+    w.caller_actions.push((at, "phone-reinvite"));
+    w.step_until(Duration::from_secs(60));
+    let glare = w.phone_statuses_seen.contains(&491) || w.caller_reinvite_finals.contains(&491);
+    assert!(
+        glare,
+        "one side must get 491: phone saw {:?}, caller got {:?}",
+        w.phone_statuses_seen, w.caller_reinvite_finals
+    );
+    assert_eq!(w.records.len(), 1, "the call survives glare and ends normally");
+    assert_eq!(w.pbx.active_calls(), 0);
 }

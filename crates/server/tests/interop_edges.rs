@@ -223,3 +223,19 @@ fn sigterm_refuses_new_calls_and_hangs_up_the_rest_after_the_grace_period() {
     assert!(recs.iter().any(|r| r.outcome == Outcome::Draining && r.status == 503));
     assert!(recs.iter().any(|r| r.outcome == Outcome::Answered && r.hangup_by == Some(Party::System)));
 }
+
+#[test]
+fn svar_registers_its_trunk_with_the_provider_using_digest() {
+    require_tool("sipp");
+    let svar = Svar::start_full("", "username = \"trunkuser\"\npassword = \"trunkpass\"\nregister = true");
+    // the provider comes up on the trunk's address; svar's retransmissions (Timer E) reach it
+    let provider =
+        sipp_bg(&svar.dir, &["-sf", &scenario("provider_registrar.xml"), "-p", &svar.trunk.to_string(), "-m", "1"]);
+    let (ok, err) = wait_sipp(provider);
+    assert!(ok, "provider did not see an authenticated REGISTER:\n{err}\n{}", svar.log());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while svar.metric("svar_trunks_registered") != Some(1.0) {
+        assert!(Instant::now() < deadline, "trunk not registered:\n{}", svar.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

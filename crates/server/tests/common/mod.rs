@@ -123,6 +123,11 @@ impl Svar {
     }
 
     pub fn start_with(extra_sip: &str) -> Self {
+        Self::start_full(extra_sip, "")
+    }
+
+    /// Start with extra `[sip]` lines and extra keys for the trunk.
+    pub fn start_full(extra_sip: &str, extra_trunk: &str) -> Self {
         let sip = free_port();
         let http = free_port();
         let trunk = free_port();
@@ -130,7 +135,9 @@ impl Svar {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("dir");
         let config = dir.join("svar.toml");
-        std::fs::write(&config, config_text(sip, http, trunk, &dir.join("data"), extra_sip)).expect("config");
+        let text = config_text(sip, http, trunk, &dir.join("data"), extra_sip)
+            .replace("caller_id = \"+4570102000\"\n", &format!("caller_id = \"+4570102000\"\n{extra_trunk}\n"));
+        std::fs::write(&config, text).expect("config");
         let mut s = Self { child: None, sip, http, trunk, dir, config };
         s.spawn();
         s
