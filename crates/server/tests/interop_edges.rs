@@ -6,7 +6,7 @@ mod common;
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
-use common::{Svar, free_port, require_tool, scenario, sipp, sipp_bg, wait_sipp};
+use common::{Svar, free_port, require_tool, scenario, sipp, sipp_bg, use_ipv6, wait_sipp};
 use pbx::record::{Outcome, Party};
 
 fn udp_exchange(sock: &UdpSocket, to: u16, msg: &[u8]) -> Option<String> {
@@ -238,4 +238,59 @@ fn svar_registers_its_trunk_with_the_provider_using_digest() {
         assert!(Instant::now() < deadline, "trunk not registered:\n{}", svar.log());
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+#[test]
+fn ipv6_registration_and_call() {
+    require_tool("sipp");
+    use_ipv6();
+    let mut svar = Svar::start();
+    let target = format!("[::1]:{}", svar.sip);
+    let inf = svar.dir.join("v6.csv");
+    std::fs::write(&inf, "SEQUENTIAL\n1002;demo-bo-1002\n").expect("inf");
+    let port = free_port();
+    let (ok, err) = sipp(
+        &svar.dir,
+        &[
+            "-sf",
+            &scenario("register.xml"),
+            "-inf",
+            &inf.display().to_string(),
+            "-i",
+            "::1",
+            &target,
+            "-m",
+            "1",
+            "-p",
+            &port.to_string(),
+        ],
+    );
+    assert!(ok, "IPv6 REGISTER failed:\n{err}\n{}", svar.log());
+    let callee =
+        sipp_bg(&svar.dir, &["-sf", &scenario("uas_answer.xml"), "-i", "::1", "-p", &port.to_string(), "-m", "1"]);
+    let caller_inf = svar.dir.join("v6c.csv");
+    std::fs::write(&caller_inf, "SEQUENTIAL\n1001;demo-anne-1001\n").expect("inf");
+    let (ok, err) = sipp(
+        &svar.dir,
+        &[
+            "-sf",
+            &scenario("uac_call.xml"),
+            "-inf",
+            &caller_inf.display().to_string(),
+            "-i",
+            "::1",
+            "-s",
+            "1002",
+            &target,
+            "-m",
+            "1",
+            "-p",
+            &free_port().to_string(),
+        ],
+    );
+    assert!(ok, "IPv6 call failed:\n{err}\n{}", svar.log());
+    let (ok, err) = wait_sipp(callee);
+    assert!(ok, "IPv6 callee failed:\n{err}");
+    assert_eq!(svar.stop(), Some(0));
+    assert_eq!(svar.records()[0].outcome, Outcome::Answered);
 }

@@ -29,6 +29,20 @@ pub fn free_port() -> u16 {
     }
 }
 
+thread_local! {
+    static SIP_HOST: std::cell::RefCell<&'static str> = const { std::cell::RefCell::new("127.0.0.1") };
+}
+
+/// The address svar's SIP side binds in tests started on this thread.
+pub fn sip_host() -> &'static str {
+    SIP_HOST.with(|h| *h.borrow())
+}
+
+/// Start the next svar of this thread on IPv6 loopback.
+pub fn use_ipv6() {
+    SIP_HOST.with(|h| *h.borrow_mut() = "[::1]");
+}
+
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
 }
@@ -136,6 +150,7 @@ impl Svar {
         std::fs::create_dir_all(&dir).expect("dir");
         let config = dir.join("svar.toml");
         let text = config_text(sip, http, trunk, &dir.join("data"), extra_sip)
+            .replace(&format!("sip = \"127.0.0.1:{sip}\""), &format!("sip = \"{}:{sip}\"", sip_host()))
             .replace("caller_id = \"+4570102000\"\n", &format!("caller_id = \"+4570102000\"\n{extra_trunk}\n"));
         std::fs::write(&config, text).expect("config");
         let mut s = Self { child: None, sip, http, trunk, dir, config };
