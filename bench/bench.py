@@ -187,7 +187,7 @@ def bench_calls(server, work, rate, seconds, hold_ms, port, tag):
             for line in open(os.path.join(rtt_dir, fn)).read().splitlines()[1:]:
                 parts = line.split(";")
                 try:
-                    setup.append(float(parts[2]))
+                    setup.append(float(parts[1]))
                 except (ValueError, IndexError):
                     pass
     return {"rate": rate, "calls": ok, "failed": failed, "cpu_us_per_call": cpu * 1e6 / max(ok, 1),

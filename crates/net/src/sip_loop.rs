@@ -127,8 +127,8 @@ impl Loop {
     fn snapshot(&self) -> Snapshot {
         let p = self.pbx.stats();
         let e = self.pbx.endpoint_stats();
-        let sorted = |m: &HashMap<String, u64>| {
-            let mut v: Vec<(String, u64)> = m.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        let sorted = |m: &HashMap<&'static str, u64>| {
+            let mut v: Vec<(String, u64)> = m.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
             v.sort();
             v
         };

@@ -12,6 +12,9 @@ use tracing::{error, warn};
 
 /// Most records in one transaction.
 const BATCH: usize = 512;
+/// After the first record of a batch, wait this long for more: one commit and one wakeup
+/// per window instead of one per registration.
+const WINDOW: Duration = Duration::from_millis(10);
 
 /// Write until the channel closes, then flush what is left and return.
 pub async fn run<S: Store>(store: S, mut rx: mpsc::UnboundedReceiver<Persist>) {
@@ -20,6 +23,7 @@ pub async fn run<S: Store>(store: S, mut rx: mpsc::UnboundedReceiver<Persist>) {
     loop {
         let Some(first) = rx.recv().await else { break };
         push(first, &mut bindings, &mut records);
+        tokio::time::sleep(WINDOW).await;
         while bindings.len() + records.len() < BATCH {
             match rx.try_recv() {
                 Ok(p) => push(p, &mut bindings, &mut records),

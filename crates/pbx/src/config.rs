@@ -102,7 +102,8 @@ pub struct OutboundRoute {
     pub allow_premium: bool,
 }
 
-/// Everything call control needs.
+/// Everything call control needs. Build it with [`PbxConfig::index`] done (the server's
+/// config loader does): lookups by extension use a hash index, not a scan.
 #[derive(Debug, Clone)]
 pub struct PbxConfig {
     /// SIP domain and digest realm.
@@ -123,13 +124,22 @@ pub struct PbxConfig {
     pub contact_addrs: Vec<(Transport, SocketAddr)>,
     /// Retry-After seconds in 503 while draining.
     pub drain_retry_after: u32,
+    /// Extension → position in `users`, built once by [`PbxConfig::index`].
+    pub user_index: std::collections::HashMap<String, usize>,
 }
 
 impl PbxConfig {
+    /// Build the lookup index; call after changing `users`.
+    #[must_use]
+    pub fn index(mut self) -> Self {
+        self.user_index = self.users.iter().enumerate().map(|(i, u)| (u.extension.clone(), i)).collect();
+        self
+    }
+
     /// Find a user by extension.
     #[must_use]
     pub fn user(&self, ext: &str) -> Option<&User> {
-        self.users.iter().find(|u| u.extension == ext)
+        self.user_index.get(ext).and_then(|&i| self.users.get(i))
     }
 
     /// Find a trunk by a request's source address.

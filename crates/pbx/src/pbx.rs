@@ -338,9 +338,9 @@ impl Pbx {
     fn on_register(&mut self, now: Instant, tx: ServerTxId, req: &Request, core: &Core, source: Peer) {
         let authz = req.headers.get(&HeaderName::Authorization).map(str::to_owned);
         let cfg = &self.cfg;
-        let outcome = self.auth.verify(now, source.addr.ip(), "REGISTER", authz.as_deref(), |u| {
-            cfg.user(u).map(|x| x.credentials.clone())
-        });
+        let outcome = self
+            .auth
+            .verify(now, source.addr.ip(), "REGISTER", authz.as_deref(), |u| cfg.user(u).map(|x| &x.credentials));
         match outcome {
             AuthOutcome::Authorized { username } => {
                 let aor = core.to.uri.as_sip().and_then(|u| u.user.clone()).unwrap_or_default();
@@ -435,9 +435,10 @@ impl Pbx {
         } else {
             let authz = req.headers.get(&HeaderName::ProxyAuthorization).map(str::to_owned);
             let cfg = &self.cfg;
-            match self.auth.verify(now, source.addr.ip(), "INVITE", authz.as_deref(), |u| {
-                cfg.user(u).map(|x| x.credentials.clone())
-            }) {
+            match self
+                .auth
+                .verify(now, source.addr.ip(), "INVITE", authz.as_deref(), |u| cfg.user(u).map(|x| &x.credentials))
+            {
                 AuthOutcome::Authorized { username } => Some(username),
                 AuthOutcome::Challenge { stale, failed } => {
                     if failed {

@@ -100,7 +100,9 @@ fn config() -> PbxConfig {
         registrar: RegistrarConfig::default(),
         contact_addrs: vec![(Transport::Udp, addr(SVAR))],
         drain_retry_after: 60,
+        user_index: std::collections::HashMap::new(),
     }
+    .index()
 }
 
 impl World {
@@ -252,11 +254,11 @@ impl World {
                 // the answer to our re-INVITE
                 self.caller_reinvite_pending = false;
                 self.caller_reinvite_finals.push(response.status);
-                if (200..300).contains(&response.status) {
-                    if let Some(d) = &self.caller_dialog {
-                        let ack = d.make_ack(core.cseq.seq, "<sip:trunk@192.0.2.50>");
-                        let _ = self.caller.send_ack(ack, Peer::udp(addr(SVAR)), None);
-                    }
+                if (200..300).contains(&response.status)
+                    && let Some(d) = &self.caller_dialog
+                {
+                    let ack = d.make_ack(core.cseq.seq, "<sip:trunk@192.0.2.50>");
+                    let _ = self.caller.send_ack(ack, Peer::udp(addr(SVAR)), None);
                 }
             }
             _ => {}
@@ -403,15 +405,12 @@ impl World {
                         }
                     }
                     "phone-reinvite" => {
-                        if let Some(p) = self.phones.iter_mut().find(|p| p.answered.is_some()) {
-                            if let Some(d) = p.answered.as_mut() {
-                                let mut r = d.make_request(Method::Invite, "<sip:1002@192.0.2.10>");
-                                r.set_body(
-                                    Some("application/sdp"),
-                                    bytes::Bytes::from_static(b"v=0\r\na=recvonly\r\n"),
-                                );
-                                let _ = p.ep.send_request(now, r, Peer::udp(addr(SVAR)));
-                            }
+                        if let Some(p) = self.phones.iter_mut().find(|p| p.answered.is_some())
+                            && let Some(d) = p.answered.as_mut()
+                        {
+                            let mut r = d.make_request(Method::Invite, "<sip:1002@192.0.2.10>");
+                            r.set_body(Some("application/sdp"), bytes::Bytes::from_static(b"v=0\r\na=recvonly\r\n"));
+                            let _ = p.ep.send_request(now, r, Peer::udp(addr(SVAR)));
                         }
                     }
                     "cancel" => {

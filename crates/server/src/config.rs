@@ -431,7 +431,9 @@ pub(crate) fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, ConfigE
             registrar,
             contact_addrs: vec![(Transport::Udp, contact), (Transport::Tcp, contact)],
             drain_retry_after: 60,
-        },
+            user_index: std::collections::HashMap::new(),
+        }
+        .index(),
     })
 }
 

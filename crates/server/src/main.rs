@@ -151,7 +151,32 @@ async fn serve(cfg: Config) -> Result<()> {
     let (persist_tx, persist_rx) = mpsc::unbounded_channel();
     let writer = tokio::spawn(net::writer::run(store.clone(), persist_rx));
     let (control_tx, control_rx) = mpsc::channel(64);
-    let sip_task = tokio::spawn(net::sip_loop::run(pbx, SipSockets { udp, tcp: Some(tcp) }, persist_tx, control_rx));
+    // The SIP engine gets a thread of its own with a single-threaded runtime: every
+    // datagram is handled where it was read, with no work-stealing hop (Kamailio's worker
+    // model). Sockets are handed over as std sockets and re-registered there.
+    let udp_std = udp.into_std()?;
+    let tcp_std = tcp.into_std()?;
+    let (sip_done_tx, sip_done_rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new().name("svar-sip".into()).spawn(move || {
+        let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(rt) => rt,
+            Err(e) => {
+                error!(error = %e, "cannot start the SIP runtime");
+                return;
+            }
+        };
+        rt.block_on(async move {
+            let sockets = match (UdpSocket::from_std(udp_std), TcpListener::from_std(tcp_std)) {
+                (Ok(udp), Ok(tcp)) => SipSockets { udp, tcp: Some(tcp) },
+                (Err(e), _) | (_, Err(e)) => {
+                    error!(error = %e, "cannot register SIP sockets");
+                    return;
+                }
+            };
+            let pbx = net::sip_loop::run(pbx, sockets, persist_tx, control_rx).await;
+            let _ = sip_done_tx.send(pbx.active_calls());
+        });
+    })?;
 
     let app = http::router(http::AppState { control: control_tx.clone() });
     let (http_stop_tx, http_stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -176,9 +201,8 @@ async fn serve(cfg: Config) -> Result<()> {
     info!(grace_s = cfg.drain_grace.as_secs(), "shutting down: new calls get 503, established calls may finish");
     let _ = control_tx.send(Control::Drain { grace: cfg.drain_grace }).await;
     drop(control_tx);
-    match sip_task.await {
-        Ok(_pbx) => {}
-        Err(e) => warn!(error = %e, "SIP loop ended abnormally"),
+    if sip_done_rx.await.is_err() {
+        warn!("SIP loop ended abnormally");
     }
     // the SIP loop dropped its sender: the writer flushes what is left and ends
     if let Err(e) = writer.await {

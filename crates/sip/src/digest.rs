@@ -323,13 +323,13 @@ impl Authenticator {
     }
 
     /// Check the credentials of a request from `source` against `lookup`.
-    pub fn verify(
+    pub fn verify<'c>(
         &mut self,
         now: Instant,
         source: IpAddr,
         method: &str,
         authorization: Option<&str>,
-        lookup: impl Fn(&str) -> Option<Credentials>,
+        lookup: impl Fn(&str) -> Option<&'c Credentials>,
     ) -> AuthOutcome {
         self.sweep(now);
         if let Some(f) = self.failures.get(&source)
@@ -366,7 +366,7 @@ impl Authenticator {
         };
         // Hash even for unknown users so timing does not tell which users exist.
         let known = lookup(&d.username);
-        let creds = known.as_ref().unwrap_or(&self.dummy);
+        let creds = known.unwrap_or(&self.dummy);
         let ha2 = alg.hash_hex(format!("{method}:{}", d.uri).as_bytes());
         let expected = alg.hash_hex(format!("{}:{}:{nc}:{cnonce}:{qop}:{ha2}", creds.ha1(alg), d.nonce).as_bytes());
         let right = bool::from(expected.as_bytes().ct_eq(d.response.to_ascii_lowercase().as_bytes()));
@@ -468,8 +468,9 @@ mod tests {
         (Authenticator::new(AuthConfig::new("kommune.example"), [7; 32], t0), t0)
     }
 
-    fn lookup(u: &str) -> Option<Credentials> {
-        (u == "anne").then(|| Credentials::from_password("anne", "kommune.example", "hemmelig"))
+    fn lookup(u: &str) -> Option<&'static Credentials> {
+        static ANNE: std::sync::OnceLock<Credentials> = std::sync::OnceLock::new();
+        (u == "anne").then(|| ANNE.get_or_init(|| Credentials::from_password("anne", "kommune.example", "hemmelig")))
     }
 
     const IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 7));

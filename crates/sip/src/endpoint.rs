@@ -221,14 +221,14 @@ pub enum EngineError {
 /// Counters for metrics, kept by the engine so drivers need not parse.
 #[derive(Debug, Default, Clone)]
 pub struct EndpointStats {
-    /// Requests received, by method.
-    pub requests_in: HashMap<String, u64>,
+    /// Requests received, by method (extension methods counted as `other`).
+    pub requests_in: HashMap<&'static str, u64>,
     /// Responses sent, by status.
     pub responses_out: HashMap<u16, u64>,
     /// Responses received, by status.
     pub responses_in: HashMap<u16, u64>,
     /// Requests sent, by method.
-    pub requests_out: HashMap<String, u64>,
+    pub requests_out: HashMap<&'static str, u64>,
     /// Parse errors by code.
     pub parse_errors: HashMap<&'static str, u64>,
     /// Retransmissions sent.
@@ -389,7 +389,7 @@ impl Endpoint {
     }
 
     fn on_request(&mut self, now: Instant, peer: Peer, mut req: Request) {
-        *self.stats.requests_in.entry(req.method.as_str().to_owned()).or_default() += 1;
+        *self.stats.requests_in.entry(method_label(&req.method)).or_default() += 1;
         let core = match req.core() {
             Ok(c) => c,
             Err(e) => {
@@ -606,7 +606,7 @@ impl Endpoint {
             req.headers.push(HeaderName::ContentLength, req.body.len().to_string());
         }
         let core = req.core()?;
-        *self.stats.requests_out.entry(req.method.as_str().to_owned()).or_default() += 1;
+        *self.stats.requests_out.entry(method_label(&req.method)).or_default() += 1;
         let id = self.alloc_id();
         let (tx, actions) = ClientTx::new(&req.method, dest, req.to_bytes(), now, &self.cfg.timers);
         let key = ClientKey { branch, method: req.method.clone() };
@@ -632,7 +632,7 @@ impl Endpoint {
         if ack.headers.get(&HeaderName::ContentLength).is_none() {
             ack.headers.push(HeaderName::ContentLength, ack.body.len().to_string());
         }
-        *self.stats.requests_out.entry("ACK".to_owned()).or_default() += 1;
+        *self.stats.requests_out.entry("ACK").or_default() += 1;
         self.out.push_back(Output::Transmit { peer: dest, data: ack.to_bytes() });
         Ok(branch)
     }
@@ -655,7 +655,7 @@ impl Endpoint {
         self.timers.push(Reverse((now + self.cfg.timers.t1x64(), TxRef::Client(tx.0))));
         let core = cancel.core()?;
         let branch = core.via.branch().unwrap_or_default().to_owned();
-        *self.stats.requests_out.entry("CANCEL".to_owned()).or_default() += 1;
+        *self.stats.requests_out.entry("CANCEL").or_default() += 1;
         let id = self.alloc_id();
         let (ctx, actions) = ClientTx::new(&Method::Cancel, peer, cancel.to_bytes(), now, &self.cfg.timers);
         let key = ClientKey { branch, method: Method::Cancel };
@@ -795,6 +795,28 @@ impl ServerEntry {
         match &self.key {
             ServerKey::Rfc3261 { method, .. } | ServerKey::Rfc2543 { method, .. } => method,
         }
+    }
+}
+
+/// A metrics label for a method without allocating; extension methods share one label so
+/// a flood of invented methods cannot grow the metrics without bound.
+fn method_label(m: &Method) -> &'static str {
+    match m {
+        Method::Extension(_) => "other",
+        Method::Invite => "INVITE",
+        Method::Ack => "ACK",
+        Method::Bye => "BYE",
+        Method::Cancel => "CANCEL",
+        Method::Register => "REGISTER",
+        Method::Options => "OPTIONS",
+        Method::Info => "INFO",
+        Method::Update => "UPDATE",
+        Method::Prack => "PRACK",
+        Method::Subscribe => "SUBSCRIBE",
+        Method::Notify => "NOTIFY",
+        Method::Refer => "REFER",
+        Method::Message => "MESSAGE",
+        Method::Publish => "PUBLISH",
     }
 }
 

@@ -1,13 +1,14 @@
 //! SQLite backend of [`store::Store`]: one file in the data directory, WAL journal,
 //! migrations embedded in the binary and run at open.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
 
 use pbx::record::CallRecord;
 use sip::registrar::{Binding, BindingChange};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use store::{BindingRow, Store, StoreError, parse_direction, parse_outcome, parse_party};
 
 /// The SQLite store.
@@ -46,42 +47,61 @@ impl SqliteStore {
 
 impl Store for SqliteStore {
     async fn apply_bindings(&self, changes: &[BindingChange]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
+        // Coalesce: only the last change of each binding in the batch matters. Then one
+        // multi-row upsert and one delete per removed binding, in one transaction: one
+        // round trip to the database thread instead of one per row.
+        let mut last: HashMap<(&str, String), &BindingChange> = HashMap::new();
+        let mut order: Vec<(&str, String)> = Vec::new();
         for c in changes {
-            match c {
-                BindingChange::Upsert(b) => {
-                    let r = BindingRow::from_binding(b);
-                    sqlx::query(
-                        "INSERT INTO bindings (aor, binding_key, contact, params, q, expires_at, call_id, cseq, source_transport, source_addr, user_agent)
-                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                         ON CONFLICT (aor, binding_key) DO UPDATE SET contact = excluded.contact, params = excluded.params, q = excluded.q,
-                           expires_at = excluded.expires_at, call_id = excluded.call_id, cseq = excluded.cseq,
-                           source_transport = excluded.source_transport, source_addr = excluded.source_addr, user_agent = excluded.user_agent",
-                    )
-                    .bind(&r.aor)
-                    .bind(&r.key)
-                    .bind(&r.contact)
-                    .bind(&r.params)
-                    .bind(r.q)
-                    .bind(r.expires_at)
-                    .bind(&r.call_id)
-                    .bind(r.cseq)
-                    .bind(&r.source_transport)
-                    .bind(&r.source_addr)
-                    .bind(&r.user_agent)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
-                }
-                BindingChange::Remove { aor, key } => {
-                    sqlx::query("DELETE FROM bindings WHERE aor = ? AND binding_key = ?")
-                        .bind(aor)
-                        .bind(key)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db)?;
-                }
+            let key = match c {
+                BindingChange::Upsert(b) => (b.aor.as_str(), b.key()),
+                BindingChange::Remove { aor, key } => (aor.as_str(), key.clone()),
+            };
+            if last.insert(key.clone(), c).is_none() {
+                order.push(key);
             }
+        }
+        let mut upserts: Vec<BindingRow> = Vec::new();
+        let mut removes: Vec<(&str, String)> = Vec::new();
+        for k in order {
+            match last.get(&k) {
+                Some(BindingChange::Upsert(b)) => upserts.push(BindingRow::from_binding(b)),
+                Some(BindingChange::Remove { .. }) => removes.push(k),
+                None => {}
+            }
+        }
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        for chunk in upserts.chunks(500) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO bindings (aor, binding_key, contact, params, q, expires_at, call_id, cseq, source_transport, source_addr, user_agent) ",
+            );
+            q.push_values(chunk, |mut b, r| {
+                b.push_bind(&r.aor)
+                    .push_bind(&r.key)
+                    .push_bind(&r.contact)
+                    .push_bind(&r.params)
+                    .push_bind(r.q)
+                    .push_bind(r.expires_at)
+                    .push_bind(&r.call_id)
+                    .push_bind(r.cseq)
+                    .push_bind(&r.source_transport)
+                    .push_bind(&r.source_addr)
+                    .push_bind(&r.user_agent);
+            });
+            q.push(
+                " ON CONFLICT (aor, binding_key) DO UPDATE SET contact = excluded.contact, params = excluded.params, q = excluded.q,
+                   expires_at = excluded.expires_at, call_id = excluded.call_id, cseq = excluded.cseq,
+                   source_transport = excluded.source_transport, source_addr = excluded.source_addr, user_agent = excluded.user_agent",
+            );
+            q.build().execute(&mut *tx).await.map_err(db)?;
+        }
+        for (aor, key) in removes {
+            sqlx::query("DELETE FROM bindings WHERE aor = ? AND binding_key = ?")
+                .bind(aor)
+                .bind(key)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
         }
         tx.commit().await.map_err(db)
     }
@@ -115,25 +135,24 @@ impl Store for SqliteStore {
 
     async fn insert_call_records(&self, records: &[CallRecord]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(db)?;
-        for c in records {
-            sqlx::query(
-                "INSERT INTO call_records (call_id, direction, caller, callee, trunk, started_ms, answered_ms, ended_ms, outcome, status, hangup_by)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&c.call_id)
-            .bind(c.direction.as_str())
-            .bind(&c.caller)
-            .bind(&c.callee)
-            .bind(&c.trunk)
-            .bind(c.started_ms)
-            .bind(c.answered_ms)
-            .bind(c.ended_ms)
-            .bind(c.outcome.as_str())
-            .bind(i64::from(c.status))
-            .bind(c.hangup_by.map(|p| p.as_str()))
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+        for chunk in records.chunks(500) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO call_records (call_id, direction, caller, callee, trunk, started_ms, answered_ms, ended_ms, outcome, status, hangup_by) ",
+            );
+            q.push_values(chunk, |mut b, c| {
+                b.push_bind(&c.call_id)
+                    .push_bind(c.direction.as_str())
+                    .push_bind(&c.caller)
+                    .push_bind(&c.callee)
+                    .push_bind(&c.trunk)
+                    .push_bind(c.started_ms)
+                    .push_bind(c.answered_ms)
+                    .push_bind(c.ended_ms)
+                    .push_bind(c.outcome.as_str())
+                    .push_bind(i64::from(c.status))
+                    .push_bind(c.hangup_by.map(|p| p.as_str()));
+            });
+            q.build().execute(&mut *tx).await.map_err(db)?;
         }
         tx.commit().await.map_err(db)
     }
