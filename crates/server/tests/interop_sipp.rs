@@ -152,7 +152,14 @@ fn inbound_trunk_call_reaches_the_did_owner() {
     let r = only_record(&mut svar);
     assert_eq!((r.direction, r.outcome), (Direction::Inbound, Outcome::Answered));
     assert_eq!(r.callee, "1002");
+    // the record keeps the number (a callback needs it) ...
     assert_eq!(r.caller, "+4512345678");
+    // ... the log never does (DOMAIN.md §3): at most the last two digits
+    let log = svar.log();
+    assert!(log.contains("call ended"), "the call was logged:\n{log}");
+    for number in ["4512345678", "12345678", "70102002", "+4570102002"] {
+        assert!(!log.contains(number), "phone number {number} in the log:\n{log}");
+    }
 }
 
 #[test]

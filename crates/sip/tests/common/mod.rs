@@ -24,6 +24,10 @@ pub struct SimNet {
     pub loss: f64,
     pub dup: f64,
     pub delay: Duration,
+    /// Extra random delay up to this much per datagram: datagrams overtake each other.
+    pub jitter: Duration,
+    /// Probability that one byte of a datagram is overwritten in flight.
+    pub tamper: f64,
     rng: IdGen,
     pub transport: Transport,
 }
@@ -46,6 +50,8 @@ impl SimNet {
             loss: 0.0,
             dup: 0.0,
             delay: Duration::from_millis(10),
+            jitter: Duration::ZERO,
+            tamper: 0.0,
             rng: IdGen::new(seed ^ 0xdead_beef),
             transport,
         }
@@ -75,8 +81,15 @@ impl SimNet {
                             continue;
                         }
                         let copies = if self.chance(self.dup) { 2 } else { 1 };
+                        let mut data = data;
+                        if self.chance(self.tamper) && !data.is_empty() {
+                            let i = (self.rng.next_u64() % data.len() as u64) as usize;
+                            data[i] = (self.rng.next_u64() & 0xff) as u8;
+                        }
                         for c in 0..copies {
-                            let at = self.now + self.delay + Duration::from_millis(c * 3);
+                            let jitter_ms = self.jitter.as_millis() as u64;
+                            let extra = if jitter_ms > 0 { self.rng.next_u64() % jitter_ms } else { 0 };
+                            let at = self.now + self.delay + Duration::from_millis(c * 3 + extra);
                             self.in_flight.push((at, dst, src, data.clone()));
                         }
                     }
