@@ -92,7 +92,7 @@ impl Calendar {
                 v.push(Holiday { date, name_da: r.name_da.clone(), kind: DayKind::Closed, closed_from: r.from });
             }
         }
-        v.sort_by(|a, b| (a.date, a.kind).cmp(&(b.date, b.kind)));
+        v.sort_by_key(|h| (h.date, h.kind));
         v
     }
 
@@ -176,7 +176,9 @@ impl Calendar {
     fn at(&self, date: Date, time: Time) -> Zoned {
         // Time::MAX stands for 24:00; a gap at a DST change resolves forward (jiff's
         // "compatible" disambiguation).
-        date.to_datetime(time).to_zoned_datetime(self.tz.clone()).unwrap_or_else(|_| Timestamp::UNIX_EPOCH.to_zoned_datetime(self.tz.clone()))
+        date.to_datetime(time)
+            .to_zoned_datetime(self.tz.clone())
+            .unwrap_or_else(|_| Timestamp::UNIX_EPOCH.to_zoned_datetime(self.tz.clone()))
     }
 
     /// The callback deadline for a message received at `received` by `dept`
@@ -189,7 +191,8 @@ impl Calendar {
         // department's closing time (before opening counts too); else the next working day.
         let closing = self.hours_on(dept, date).last().map(|i| i.end);
         let before_close = closing.is_some_and(|c| local.time() < c);
-        let day0 = if self.is_working_day(date, rule) && before_close { date } else { self.next_working_day(date, rule) };
+        let day0 =
+            if self.is_working_day(date, rule) && before_close { date } else { self.next_working_day(date, rule) };
         let steps = if rule.count_receipt_day { rule.working_days.saturating_sub(1) } else { rule.working_days };
         let mut due = day0;
         for _ in 0..steps {

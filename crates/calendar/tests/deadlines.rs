@@ -18,7 +18,14 @@ fn check(cal: &Calendar, dept: &Department, rule: &DeadlineRule, received: &str,
 }
 
 fn std_case(received: &str, day0: &str, due: &str) {
-    check(&Calendar::danish_default(), &Department::switchboard_default(), &DeadlineRule::default(), received, day0, due);
+    check(
+        &Calendar::danish_default(),
+        &Department::switchboard_default(),
+        &DeadlineRule::default(),
+        received,
+        day0,
+        due,
+    );
 }
 
 #[test]
@@ -51,7 +58,14 @@ fn ascension_and_the_friday_after() {
     std_case("2025-05-27T10:00", "2025-05-27", "2025-06-02");
     std_case("2025-05-28T14:00", "2025-05-28", "2025-06-03");
     let rule = DeadlineRule { closing_days_count_as_working: true, ..DeadlineRule::default() };
-    check(&Calendar::danish_default(), &Department::switchboard_default(), &rule, "2025-05-27T10:00", "2025-05-27", "2025-05-30");
+    check(
+        &Calendar::danish_default(),
+        &Department::switchboard_default(),
+        &rule,
+        "2025-05-27T10:00",
+        "2025-05-27",
+        "2025-05-30",
+    );
 }
 
 #[test]
@@ -113,7 +127,11 @@ fn calendar_arithmetic_is_on_the_local_date_not_utc() {
 
 fn may_day_half_closed() -> Calendar {
     let mut rules = ClosingRule::defaults();
-    rules.push(ClosingRule { name_da: "1. maj".into(), rule: DateRule::Fixed { month: 5, day: 1 }, from: Some(Time::constant(12, 0, 0, 0)) });
+    rules.push(ClosingRule {
+        name_da: "1. maj".into(),
+        rule: DateRule::Fixed { month: 5, day: 1 },
+        from: Some(Time::constant(12, 0, 0, 0)),
+    });
     Calendar::new(rules)
 }
 
@@ -166,7 +184,8 @@ fn openness_says_until_when() {
 #[test]
 fn a_department_that_never_opens_has_no_next_opening() {
     let cal = Calendar::danish_default();
-    let never = Department { id: "x".into(), name: "X".into(), weekly: Default::default(), overrides: Default::default() };
+    let never =
+        Department { id: "x".into(), name: "X".into(), weekly: Default::default(), overrides: Default::default() };
     assert_eq!(cal.openness(&never, ts("2025-03-07T12:00")), Openness::Closed { until: None });
 }
 

@@ -93,6 +93,7 @@ fn a_holiday_on_a_weekend_is_simply_lost() {
 #[test]
 fn default_closing_days() {
     let cal = Calendar::danish_default();
-    let closed: Vec<String> = cal.holidays(2025).into_iter().filter(|h| h.kind == DayKind::Closed).map(|h| h.date.to_string()).collect();
+    let closed: Vec<String> =
+        cal.holidays(2025).into_iter().filter(|h| h.kind == DayKind::Closed).map(|h| h.date.to_string()).collect();
     assert_eq!(closed, vec!["2025-05-30", "2025-06-05", "2025-12-24", "2025-12-31"]);
 }

@@ -39,6 +39,64 @@ pub(crate) struct RawConfig {
     /// Outbound routes.
     #[serde(default)]
     pub(crate) routes: Vec<RawRoute>,
+    /// Deadline settings and closing days.
+    #[serde(default)]
+    pub(crate) calendar: Option<RawCalendar>,
+    /// Departments with their phone hours.
+    #[serde(default)]
+    pub(crate) departments: Vec<RawDepartment>,
+}
+
+/// `[calendar]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCalendar {
+    /// The receipt day counts as day 1.
+    #[serde(default)]
+    pub(crate) count_receipt_day: bool,
+    /// Closing days count as working days for deadlines.
+    #[serde(default)]
+    pub(crate) closing_days_count_as_working: bool,
+    /// The department whose hours decide day 0 when none is given (default omstillingen).
+    pub(crate) switchboard: Option<String>,
+    /// Closing days; replace the defaults (grundlovsdag, juleaftensdag, nytårsaftensdag,
+    /// the Friday after Ascension) when given.
+    pub(crate) closing_days: Option<Vec<RawClosingDay>>,
+}
+
+/// `[[calendar.closing_days]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawClosingDay {
+    /// Danish name.
+    pub(crate) name: String,
+    /// `MM-DD` every year.
+    pub(crate) date: Option<String>,
+    /// Or days after Easter Sunday.
+    pub(crate) easter_offset: Option<i32>,
+    /// Closed from this time only (`12:00`).
+    pub(crate) from: Option<String>,
+}
+
+/// `[[departments]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDepartment {
+    /// Id.
+    pub(crate) id: String,
+    /// Name.
+    pub(crate) name: String,
+    /// Hours per weekday, `09:00-15:00` or `09:00-12:00,13:00-15:00`; absent = closed.
+    pub(crate) mon: Option<String>,
+    pub(crate) tue: Option<String>,
+    pub(crate) wed: Option<String>,
+    pub(crate) thu: Option<String>,
+    pub(crate) fri: Option<String>,
+    pub(crate) sat: Option<String>,
+    pub(crate) sun: Option<String>,
+    /// Dates with other hours: `"2025-12-23" = "09:00-12:00"`, `"2025-11-18" = "closed"`.
+    #[serde(default)]
+    pub(crate) overrides: std::collections::BTreeMap<String, String>,
 }
 
 /// `[server]`
@@ -186,6 +244,128 @@ pub(crate) struct Config {
     pub(crate) digest_algorithms: Vec<Algorithm>,
     /// Call control.
     pub(crate) pbx: PbxConfig,
+    /// Holidays and closing days.
+    pub(crate) calendar: calendar::Calendar,
+    /// Deadline settings.
+    pub(crate) deadline_rule: calendar::DeadlineRule,
+    /// Departments with hours.
+    pub(crate) departments: Vec<calendar::Department>,
+    /// The switchboard's department id.
+    pub(crate) switchboard: String,
+}
+
+impl Config {
+    /// A department by id.
+    pub(crate) fn department(&self, id: &str) -> Option<&calendar::Department> {
+        self.departments.iter().find(|d| d.id == id)
+    }
+}
+
+fn parse_time(s: &str) -> Option<jiff::civil::Time> {
+    let (h, m) = s.trim().split_once(':')?;
+    jiff::civil::Time::new(h.parse().ok()?, m.parse().ok()?, 0, 0).ok()
+}
+
+fn validate_calendar(
+    raw: Option<&RawCalendar>,
+    deps: &[RawDepartment],
+    errs: &mut Vec<String>,
+) -> (calendar::Calendar, calendar::DeadlineRule, Vec<calendar::Department>, String) {
+    use calendar::{ClosingRule, DateRule, Department, Interval, WeeklyHours};
+    use jiff::civil::Weekday;
+    let mut closing = ClosingRule::defaults();
+    if let Some(list) = raw.and_then(|c| c.closing_days.as_ref()) {
+        closing.clear();
+        for (i, c) in list.iter().enumerate() {
+            let at = format!("calendar.closing_days[{i}] ({})", c.name);
+            let rule = match (&c.date, c.easter_offset) {
+                (Some(d), None) => {
+                    let parsed =
+                        d.split_once('-').and_then(|(m, d)| Some((m.parse::<i8>().ok()?, d.parse::<i8>().ok()?)));
+                    match parsed {
+                        Some((month, day)) if jiff::civil::Date::new(2024, month, day).is_ok() => {
+                            DateRule::Fixed { month, day }
+                        }
+                        _ => {
+                            errs.push(format!("{at}: date {d:?} is not MM-DD"));
+                            continue;
+                        }
+                    }
+                }
+                (None, Some(n)) if (-60..=60).contains(&n) => DateRule::EasterOffset(n),
+                (None, Some(n)) => {
+                    errs.push(format!("{at}: easter_offset {n} is out of range (-60..60)"));
+                    continue;
+                }
+                _ => {
+                    errs.push(format!("{at}: give exactly one of date or easter_offset"));
+                    continue;
+                }
+            };
+            let from = match &c.from {
+                Some(f) => match parse_time(f) {
+                    Some(t) => Some(t),
+                    None => {
+                        errs.push(format!("{at}: from {f:?} is not HH:MM"));
+                        None
+                    }
+                },
+                None => None,
+            };
+            closing.push(ClosingRule { name_da: c.name.clone(), rule, from });
+        }
+    }
+    let rule = calendar::DeadlineRule {
+        count_receipt_day: raw.is_some_and(|c| c.count_receipt_day),
+        closing_days_count_as_working: raw.is_some_and(|c| c.closing_days_count_as_working),
+        ..calendar::DeadlineRule::default()
+    };
+    let mut departments = Vec::new();
+    let mut ids = HashSet::new();
+    for (i, d) in deps.iter().enumerate() {
+        let at = format!("departments[{i}] ({})", d.id);
+        if !ids.insert(d.id.clone()) {
+            errs.push(format!("{at}: id used twice"));
+        }
+        let mut weekly = WeeklyHours::default();
+        for (day, v) in [
+            (Weekday::Monday, &d.mon),
+            (Weekday::Tuesday, &d.tue),
+            (Weekday::Wednesday, &d.wed),
+            (Weekday::Thursday, &d.thu),
+            (Weekday::Friday, &d.fri),
+            (Weekday::Saturday, &d.sat),
+            (Weekday::Sunday, &d.sun),
+        ] {
+            if let Some(v) = v {
+                match Interval::parse_day(v) {
+                    Ok(iv) => weekly = weekly.with(day, iv),
+                    Err(e) => errs.push(format!("{at}: {e}")),
+                }
+            }
+        }
+        let mut overrides = std::collections::BTreeMap::new();
+        for (date, hours) in &d.overrides {
+            match (date.parse::<jiff::civil::Date>(), Interval::parse_day(hours)) {
+                (Ok(date), Ok(iv)) => {
+                    overrides.insert(date, iv);
+                }
+                (Err(_), _) => errs.push(format!("{at}: override date {date:?} is not YYYY-MM-DD")),
+                (_, Err(e)) => errs.push(format!("{at}: override {date}: {e}")),
+            }
+        }
+        departments.push(Department { id: d.id.clone(), name: d.name.clone(), weekly, overrides });
+    }
+    let switchboard = raw.and_then(|c| c.switchboard.clone()).unwrap_or_else(|| "omstillingen".to_owned());
+    if !departments.iter().any(|d| d.id == switchboard) {
+        if departments.is_empty() || raw.and_then(|c| c.switchboard.as_ref()).is_none() {
+            // no departments configured: the demo switchboard hours of DOMAIN.md §1
+            departments.push(Department::switchboard_default());
+        } else {
+            errs.push(format!("calendar.switchboard: department {switchboard:?} does not exist"));
+        }
+    }
+    (calendar::Calendar::new(closing), rule, departments, switchboard)
 }
 
 /// Overrides from the command line.
@@ -404,6 +584,9 @@ pub(crate) fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, ConfigE
         });
     }
 
+    let (calendar, deadline_rule, departments, switchboard) =
+        validate_calendar(raw.calendar.as_ref(), &raw.departments, &mut errs);
+
     if !errs.is_empty() {
         return Err(ConfigErrors(errs));
     }
@@ -434,6 +617,10 @@ pub(crate) fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, ConfigE
             user_index: std::collections::HashMap::new(),
         }
         .index(),
+        calendar,
+        deadline_rule,
+        departments,
+        switchboard,
     })
 }
 
@@ -473,6 +660,15 @@ mod tests {
             name = "r"
             patterns = ["4a"]
             trunk = "missing"
+            [calendar]
+            switchboard = "nowhere"
+            [[calendar.closing_days]]
+            name = "bad"
+            date = "13-45"
+            [[departments]]
+            id = "d"
+            name = "D"
+            mon = "15:00-09:00"
         "#;
         let e = load(text, &Overrides::default()).expect_err("invalid");
         let all = e.to_string();

@@ -2,6 +2,7 @@
 //! configuration, opens the store, binds sockets and runs the engines from the library
 //! crates until SIGTERM, then drains calls and flushes records.
 
+mod calendar_cmd;
 mod config;
 mod http;
 
@@ -55,6 +56,67 @@ enum Command {
         /// The file.
         file: PathBuf,
     },
+    /// The municipality's calendar: holidays, deadlines, opening hours.
+    Calendar {
+        #[command(subcommand)]
+        command: CalendarCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CalendarCommand {
+    /// Public holidays and closing days of a year as CSV: date,name_da,kind.
+    Holidays {
+        /// The year.
+        year: i16,
+        /// Configuration file (default: the demo municipality).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// The callback deadline for a message received at TIMESTAMP (RFC 3339).
+    Deadline {
+        /// When the message arrived.
+        timestamp: String,
+        /// Department whose hours decide day 0 (default: the switchboard).
+        #[arg(long)]
+        department: Option<String>,
+        /// Configuration file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Is DEPARTMENT open at TIMESTAMP? Prints `open` or `closed until <RFC 3339>`.
+    Open {
+        /// Department id.
+        department: String,
+        /// The moment (RFC 3339).
+        timestamp: String,
+        /// Configuration file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+fn run_calendar(cmd: CalendarCommand) -> ExitCode {
+    let (config, result): (Option<PathBuf>, Box<dyn FnOnce(&Config) -> Result<String>>) = match cmd {
+        CalendarCommand::Holidays { year, config } => (config, Box::new(move |c| calendar_cmd::holidays(c, year))),
+        CalendarCommand::Deadline { timestamp, department, config } => {
+            (config, Box::new(move |c| calendar_cmd::deadline(c, &timestamp, department.as_deref())))
+        }
+        CalendarCommand::Open { department, timestamp, config } => {
+            (config, Box::new(move |c| calendar_cmd::open(c, &department, &timestamp)))
+        }
+    };
+    let out = read_config(config.as_ref(), &Overrides::default()).and_then(|c| result(&c));
+    match out {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("svar calendar: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn read_config(path: Option<&PathBuf>, ov: &Overrides) -> Result<Config> {
@@ -70,6 +132,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_target(false)
+        .with_writer(std::io::stderr)
         .init();
     match cli.command {
         Command::CheckConfig { file } => match read_config(Some(&file), &Overrides::default()) {
@@ -89,6 +152,7 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Calendar { command } => run_calendar(command),
         Command::Serve { config, sip, http, data_dir } => {
             let ov = Overrides { sip, http, data_dir };
             let cfg = match read_config(config.as_ref(), &ov) {
