@@ -97,16 +97,18 @@ enum CalendarCommand {
 }
 
 fn run_calendar(cmd: CalendarCommand) -> ExitCode {
-    let (config, result): (Option<PathBuf>, Box<dyn FnOnce(&Config) -> Result<String>>) = match cmd {
-        CalendarCommand::Holidays { year, config } => (config, Box::new(move |c| calendar_cmd::holidays(c, year))),
-        CalendarCommand::Deadline { timestamp, department, config } => {
-            (config, Box::new(move |c| calendar_cmd::deadline(c, &timestamp, department.as_deref())))
-        }
-        CalendarCommand::Open { department, timestamp, config } => {
-            (config, Box::new(move |c| calendar_cmd::open(c, &department, &timestamp)))
-        }
+    let config = match &cmd {
+        CalendarCommand::Holidays { config, .. }
+        | CalendarCommand::Deadline { config, .. }
+        | CalendarCommand::Open { config, .. } => config.clone(),
     };
-    let out = read_config(config.as_ref(), &Overrides::default()).and_then(|c| result(&c));
+    let out = read_config(config.as_ref(), &Overrides::default()).and_then(|c| match &cmd {
+        CalendarCommand::Holidays { year, .. } => calendar_cmd::holidays(&c, *year),
+        CalendarCommand::Deadline { timestamp, department, .. } => {
+            calendar_cmd::deadline(&c, timestamp, department.as_deref())
+        }
+        CalendarCommand::Open { department, timestamp, .. } => calendar_cmd::open(&c, department, timestamp),
+    });
     match out {
         Ok(text) => {
             print!("{text}");
