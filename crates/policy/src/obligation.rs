@@ -203,7 +203,7 @@ impl Ledger {
         if let Some(o) = self.items.values_mut().find(|o| o.caller == n.caller && !o.state.is_final()) {
             o.repeat_calls += 1;
             let (id, st, repeats) = (o.id, o.state.name(), o.repeat_calls);
-            self.log(n.at, id, by, "folded", st, st, format!("repeat call {repeats}"));
+            self.log(n.at, id, by, "folded", (st, st), format!("repeat call {repeats}"));
             return (id, false);
         }
         self.next += 1;
@@ -225,7 +225,7 @@ impl Ledger {
                 escalation: Escalation::None,
             },
         );
-        self.log(n.at, id, by, "created", "none", "open", format!("{:?}", n.source));
+        self.log(n.at, id, by, "created", ("none", "open"), format!("{:?}", n.source));
         (id, true)
     }
 
@@ -235,11 +235,10 @@ impl Ledger {
         id: ObligationId,
         by: &str,
         action: &'static str,
-        from: &'static str,
-        to: &'static str,
+        states: (&'static str, &'static str),
         detail: String,
     ) {
-        self.audit.push(AuditEntry { at, id, by: by.to_owned(), action, from, to, detail });
+        self.audit.push(AuditEntry { at, id, by: by.to_owned(), action, from: states.0, to: states.1, detail });
     }
 
     fn transition(
@@ -256,7 +255,7 @@ impl Ledger {
         let to = next(&o.state).ok_or(LedgerError::InvalidTransition { id, from, action })?;
         o.state = to;
         let to = o.state.name();
-        self.log(at, id, by, action, from, to, detail);
+        self.log(at, id, by, action, (from, to), detail);
         Ok(())
     }
 
@@ -311,7 +310,7 @@ impl Ledger {
             return Err(LedgerError::NoReason);
         }
         let r = reason.to_owned();
-        self.transition(id, at, by, "cancelled", |s| (!s.is_final()).then(|| State::Cancelled(r)), reason.to_owned())
+        self.transition(id, at, by, "cancelled", |s| (!s.is_final()).then_some(State::Cancelled(r)), reason.to_owned())
     }
 
     /// Give an obligation to someone else (not for closed ones).
@@ -323,7 +322,7 @@ impl Ledger {
         let st = o.state.name();
         let detail = format!("{:?} -> {:?}", o.owner, to);
         o.owner = to;
-        self.log(at, id, by, "reassigned", st, st, detail);
+        self.log(at, id, by, "reassigned", (st, st), detail);
         Ok(())
     }
 
@@ -375,7 +374,7 @@ impl Ledger {
         }
         for (id, level) in &changed {
             let st = self.items.get(id).map_or("open", |o| o.state.name());
-            self.log(now, *id, "svar", "escalated", st, st, format!("{level:?}"));
+            self.log(now, *id, "svar", "escalated", (st, st), format!("{level:?}"));
         }
         changed
     }
