@@ -16,6 +16,16 @@ if [ ${#need[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
+# the store story runs against PostgreSQL too (SQLite always)
+if [ -z "${SVAR_TEST_POSTGRES_URL:-}" ]; then
+    if url=$(bash scripts/postgres-for-tests.sh); then
+        export SVAR_TEST_POSTGRES_URL="$url"
+        echo "PostgreSQL for the store tests: $url"
+    else
+        echo "no PostgreSQL could be started: the PostgreSQL store story will be skipped"
+    fi
+fi
+
 cargo build --release --locked -p server --bin svar
 export SVAR_BIN="$PWD/target/release/svar"
 cargo test --workspace --locked

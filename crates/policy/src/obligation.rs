@@ -197,6 +197,20 @@ impl Ledger {
         Self::default()
     }
 
+    /// A ledger holding obligations loaded from the store (after a restart). New ids
+    /// continue after the highest one.
+    #[must_use]
+    pub fn restore(obligations: impl IntoIterator<Item = Obligation>) -> Self {
+        let items: BTreeMap<ObligationId, Obligation> = obligations.into_iter().map(|o| (o.id, o)).collect();
+        let next = items.keys().next_back().map_or(0, |id| id.0);
+        Self { next, items, audit: Vec::new() }
+    }
+
+    /// Take the audit lines written since the last call (to persist them).
+    pub fn drain_audit(&mut self) -> Vec<AuditEntry> {
+        std::mem::take(&mut self.audit)
+    }
+
     /// A missed call: a new obligation, or folded into the open one from the same number.
     /// Returns the id and whether it was new.
     pub fn record(&mut self, n: NewObligation, by: &str) -> (ObligationId, bool) {

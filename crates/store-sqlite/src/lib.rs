@@ -6,10 +6,14 @@ use std::path::Path;
 use std::str::FromStr;
 
 use pbx::record::CallRecord;
+use policy::{AuditEntry, Obligation, ObligationId, Owner};
 use sip::registrar::{Binding, BindingChange};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
-use store::{BindingRow, Store, StoreError, parse_direction, parse_outcome, parse_party};
+use store::obligations::{audit_from_row, audit_row, owner_parts};
+use store::{
+    BindingRow, ObligationRow, ObligationStore, Store, StoreError, parse_direction, parse_outcome, parse_party,
+};
 
 /// The SQLite store.
 #[derive(Debug, Clone)]
@@ -185,6 +189,116 @@ impl Store for SqliteStore {
                     hangup_by: hangup.as_deref().map(parse_party).transpose()?,
                 })
             })
+            .collect()
+    }
+}
+
+const OBLIGATION_COLUMNS: &str = "id, caller, owner_kind, owner_id, source, topic, case_ref, created_ms, deadline_ms, state, cancel_reason, repeat_calls, attempts, escalation";
+
+fn obligation_from(r: &sqlx::sqlite::SqliteRow) -> Result<Obligation, StoreError> {
+    ObligationRow {
+        id: r.get(0),
+        caller: r.get(1),
+        owner_kind: r.get(2),
+        owner_id: r.get(3),
+        source: r.get(4),
+        topic: r.get(5),
+        case_ref: r.get(6),
+        created_ms: r.get(7),
+        deadline_ms: r.get(8),
+        state: r.get(9),
+        cancel_reason: r.get(10),
+        repeat_calls: r.get(11),
+        attempts: r.get(12),
+        escalation: r.get(13),
+    }
+    .into_obligation()
+}
+
+impl ObligationStore for SqliteStore {
+    async fn save_obligations(&self, obligations: &[Obligation], audit: &[AuditEntry]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        for chunk in obligations.chunks(500) {
+            let rows: Vec<ObligationRow> = chunk.iter().map(ObligationRow::from_obligation).collect();
+            let mut q = QueryBuilder::<Sqlite>::new(format!("INSERT INTO obligations ({OBLIGATION_COLUMNS}) "));
+            q.push_values(&rows, |mut b, r| {
+                b.push_bind(r.id)
+                    .push_bind(&r.caller)
+                    .push_bind(&r.owner_kind)
+                    .push_bind(&r.owner_id)
+                    .push_bind(&r.source)
+                    .push_bind(&r.topic)
+                    .push_bind(&r.case_ref)
+                    .push_bind(r.created_ms)
+                    .push_bind(r.deadline_ms)
+                    .push_bind(&r.state)
+                    .push_bind(&r.cancel_reason)
+                    .push_bind(r.repeat_calls)
+                    .push_bind(r.attempts)
+                    .push_bind(&r.escalation);
+            });
+            q.push(
+                " ON CONFLICT (id) DO UPDATE SET owner_kind = excluded.owner_kind, owner_id = excluded.owner_id,
+                  topic = excluded.topic, case_ref = excluded.case_ref, deadline_ms = excluded.deadline_ms,
+                  state = excluded.state, cancel_reason = excluded.cancel_reason, repeat_calls = excluded.repeat_calls,
+                  attempts = excluded.attempts, escalation = excluded.escalation",
+            );
+            q.build().execute(&mut *tx).await.map_err(db)?;
+        }
+        for chunk in audit.chunks(500) {
+            let rows: Vec<_> = chunk.iter().map(audit_row).collect();
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO obligation_audit (obligation_id, at_ms, by_user, action, from_state, to_state, detail) ",
+            );
+            q.push_values(&rows, |mut b, r| {
+                b.push_bind(r.0)
+                    .push_bind(r.1)
+                    .push_bind(&r.2)
+                    .push_bind(&r.3)
+                    .push_bind(&r.4)
+                    .push_bind(&r.5)
+                    .push_bind(&r.6);
+            });
+            q.build().execute(&mut *tx).await.map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    async fn load_obligations(&self) -> Result<Vec<Obligation>, StoreError> {
+        let rows = sqlx::query(&format!("SELECT {OBLIGATION_COLUMNS} FROM obligations ORDER BY id"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter().map(obligation_from).collect()
+    }
+
+    async fn open_obligations_for(&self, owner: &Owner, limit: u32) -> Result<Vec<Obligation>, StoreError> {
+        let (kind, id) = owner_parts(owner);
+        let rows = sqlx::query(&format!(
+            "SELECT {OBLIGATION_COLUMNS} FROM obligations
+             WHERE owner_kind = ? AND owner_id = ? AND state NOT IN ('completed', 'cancelled')
+             ORDER BY deadline_ms, id LIMIT ?"
+        ))
+        .bind(kind)
+        .bind(id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(obligation_from).collect()
+    }
+
+    async fn audit_of(&self, id: ObligationId) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT obligation_id, at_ms, by_user, action, from_state, to_state, detail FROM obligation_audit
+             WHERE obligation_id = ? ORDER BY seq",
+        )
+        .bind(id.0 as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| audit_from_row((r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6))))
             .collect()
     }
 }

@@ -74,3 +74,12 @@ async fn bindings_and_call_records_survive_a_reopen() {
     assert!(s.load_bindings().await.expect("load").is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn the_shared_story_passes_on_sqlite() {
+    let dir = std::env::temp_dir().join(format!("svar-story-sqlite-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let s = SqliteStore::open_dir(&dir).await.expect("open");
+    store::story::run(&s).await.expect("story");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -153,3 +153,8 @@ pub trait Store: Send + Sync + 'static {
     /// The newest call records, newest first.
     fn recent_call_records(&self, limit: u32) -> impl Future<Output = Result<Vec<CallRecord>, StoreError>> + Send;
 }
+
+pub mod obligations;
+pub mod story;
+
+pub use obligations::{ObligationRow, ObligationStore};

@@ -1,0 +1,309 @@
+//! PostgreSQL backend of [`store::Store`] and [`store::ObligationStore`]: the database
+//! for scaling out. Migrations are embedded and run at connect; a schema can be given so
+//! that tests (and several installations) share one server.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use pbx::record::CallRecord;
+use policy::{AuditEntry, Obligation, ObligationId, Owner};
+use sip::registrar::{Binding, BindingChange};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, QueryBuilder, Row};
+use store::obligations::{audit_from_row, audit_row, owner_parts};
+use store::{
+    BindingRow, ObligationRow, ObligationStore, Store, StoreError, parse_direction, parse_outcome, parse_party,
+};
+
+/// The PostgreSQL store.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+fn db(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Database(e.to_string())
+}
+
+impl PostgresStore {
+    /// Connect to `url` (e.g. `postgres://svar@127.0.0.1/svar`), optionally inside `schema`
+    /// (created if missing), and migrate.
+    pub async fn connect(url: &str, schema: Option<&str>) -> Result<Self, StoreError> {
+        let mut opts = PgConnectOptions::from_str(url).map_err(db)?;
+        if let Some(schema) = schema {
+            if !schema.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_') {
+                return Err(StoreError::Database(format!("schema name {schema:?} must be letters, digits and _")));
+            }
+            let pool = PgPoolOptions::new().max_connections(1).connect_with(opts.clone()).await.map_err(db)?;
+            sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}")).execute(&pool).await.map_err(db)?;
+            pool.close().await;
+            opts = opts.options([("search_path", schema)]);
+        }
+        let pool = PgPoolOptions::new().max_connections(8).connect_with(opts).await.map_err(db)?;
+        sqlx::migrate!("./migrations").run(&pool).await.map_err(db)?;
+        Ok(Self { pool })
+    }
+
+    /// Drop a schema and everything in it (test clean-up).
+    pub async fn drop_schema(&self, schema: &str) -> Result<(), StoreError> {
+        if !schema.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_') {
+            return Err(StoreError::Database(format!("schema name {schema:?} must be letters, digits and _")));
+        }
+        sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).execute(&self.pool).await.map_err(db)?;
+        Ok(())
+    }
+}
+
+impl Store for PostgresStore {
+    async fn apply_bindings(&self, changes: &[BindingChange]) -> Result<(), StoreError> {
+        // Coalesce: only the last change of each binding in the batch matters. Then one
+        // multi-row upsert and one delete per removed binding, in one transaction: one
+        // round trip to the database thread instead of one per row.
+        let mut last: HashMap<(&str, String), &BindingChange> = HashMap::new();
+        let mut order: Vec<(&str, String)> = Vec::new();
+        for c in changes {
+            let key = match c {
+                BindingChange::Upsert(b) => (b.aor.as_str(), b.key()),
+                BindingChange::Remove { aor, key } => (aor.as_str(), key.clone()),
+            };
+            if last.insert(key.clone(), c).is_none() {
+                order.push(key);
+            }
+        }
+        let mut upserts: Vec<BindingRow> = Vec::new();
+        let mut removes: Vec<(&str, String)> = Vec::new();
+        for k in order {
+            match last.get(&k) {
+                Some(BindingChange::Upsert(b)) => upserts.push(BindingRow::from_binding(b)),
+                Some(BindingChange::Remove { .. }) => removes.push(k),
+                None => {}
+            }
+        }
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        for chunk in upserts.chunks(500) {
+            let mut q = QueryBuilder::<Postgres>::new(
+                "INSERT INTO bindings (aor, binding_key, contact, params, q, expires_at, call_id, cseq, source_transport, source_addr, user_agent) ",
+            );
+            q.push_values(chunk, |mut b, r| {
+                b.push_bind(&r.aor)
+                    .push_bind(&r.key)
+                    .push_bind(&r.contact)
+                    .push_bind(&r.params)
+                    .push_bind(r.q)
+                    .push_bind(r.expires_at)
+                    .push_bind(&r.call_id)
+                    .push_bind(r.cseq)
+                    .push_bind(&r.source_transport)
+                    .push_bind(&r.source_addr)
+                    .push_bind(&r.user_agent);
+            });
+            q.push(
+                " ON CONFLICT (aor, binding_key) DO UPDATE SET contact = excluded.contact, params = excluded.params, q = excluded.q,
+                   expires_at = excluded.expires_at, call_id = excluded.call_id, cseq = excluded.cseq,
+                   source_transport = excluded.source_transport, source_addr = excluded.source_addr, user_agent = excluded.user_agent",
+            );
+            q.build().execute(&mut *tx).await.map_err(db)?;
+        }
+        for (aor, key) in removes {
+            sqlx::query("DELETE FROM bindings WHERE aor = $1 AND binding_key = $2")
+                .bind(aor)
+                .bind(key)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    async fn load_bindings(&self) -> Result<Vec<Binding>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT aor, binding_key, contact, params, q, expires_at, call_id, cseq, source_transport, source_addr, user_agent FROM bindings",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.into_iter()
+            .map(|r| {
+                BindingRow {
+                    aor: r.get(0),
+                    key: r.get(1),
+                    contact: r.get(2),
+                    params: r.get(3),
+                    q: r.get(4),
+                    expires_at: r.get(5),
+                    call_id: r.get(6),
+                    cseq: r.get(7),
+                    source_transport: r.get(8),
+                    source_addr: r.get(9),
+                    user_agent: r.get(10),
+                }
+                .into_binding()
+            })
+            .collect()
+    }
+
+    async fn insert_call_records(&self, records: &[CallRecord]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        for chunk in records.chunks(500) {
+            let mut q = QueryBuilder::<Postgres>::new(
+                "INSERT INTO call_records (call_id, direction, caller, callee, trunk, started_ms, answered_ms, ended_ms, outcome, status, hangup_by) ",
+            );
+            q.push_values(chunk, |mut b, c| {
+                b.push_bind(&c.call_id)
+                    .push_bind(c.direction.as_str())
+                    .push_bind(&c.caller)
+                    .push_bind(&c.callee)
+                    .push_bind(&c.trunk)
+                    .push_bind(c.started_ms)
+                    .push_bind(c.answered_ms)
+                    .push_bind(c.ended_ms)
+                    .push_bind(c.outcome.as_str())
+                    .push_bind(i32::from(c.status))
+                    .push_bind(c.hangup_by.map(|p| p.as_str()));
+            });
+            q.build().execute(&mut *tx).await.map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    async fn recent_call_records(&self, limit: u32) -> Result<Vec<CallRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT call_id, direction, caller, callee, trunk, started_ms, answered_ms, ended_ms, outcome, status, hangup_by
+             FROM call_records ORDER BY id DESC LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.into_iter()
+            .map(|r| {
+                let hangup: Option<String> = r.get(10);
+                let status: i32 = r.get(9);
+                Ok(CallRecord {
+                    call_id: r.get(0),
+                    direction: parse_direction(&r.get::<String, _>(1))?,
+                    caller: r.get(2),
+                    callee: r.get(3),
+                    trunk: r.get(4),
+                    started_ms: r.get(5),
+                    answered_ms: r.get(6),
+                    ended_ms: r.get(7),
+                    outcome: parse_outcome(&r.get::<String, _>(8))?,
+                    status: u16::try_from(status)
+                        .map_err(|_| StoreError::Corrupt { table: "call_records", reason: "status".into() })?,
+                    hangup_by: hangup.as_deref().map(parse_party).transpose()?,
+                })
+            })
+            .collect()
+    }
+}
+
+const OBLIGATION_COLUMNS: &str = "id, caller, owner_kind, owner_id, source, topic, case_ref, created_ms, deadline_ms, state, cancel_reason, repeat_calls, attempts, escalation";
+
+fn obligation_from(r: &sqlx::postgres::PgRow) -> Result<Obligation, StoreError> {
+    ObligationRow {
+        id: r.get(0),
+        caller: r.get(1),
+        owner_kind: r.get(2),
+        owner_id: r.get(3),
+        source: r.get(4),
+        topic: r.get(5),
+        case_ref: r.get(6),
+        created_ms: r.get(7),
+        deadline_ms: r.get(8),
+        state: r.get(9),
+        cancel_reason: r.get(10),
+        repeat_calls: r.get(11),
+        attempts: r.get(12),
+        escalation: r.get(13),
+    }
+    .into_obligation()
+}
+
+impl ObligationStore for PostgresStore {
+    async fn save_obligations(&self, obligations: &[Obligation], audit: &[AuditEntry]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        for chunk in obligations.chunks(500) {
+            let rows: Vec<ObligationRow> = chunk.iter().map(ObligationRow::from_obligation).collect();
+            let mut q = QueryBuilder::<Postgres>::new(format!("INSERT INTO obligations ({OBLIGATION_COLUMNS}) "));
+            q.push_values(&rows, |mut b, r| {
+                b.push_bind(r.id)
+                    .push_bind(&r.caller)
+                    .push_bind(&r.owner_kind)
+                    .push_bind(&r.owner_id)
+                    .push_bind(&r.source)
+                    .push_bind(&r.topic)
+                    .push_bind(&r.case_ref)
+                    .push_bind(r.created_ms)
+                    .push_bind(r.deadline_ms)
+                    .push_bind(&r.state)
+                    .push_bind(&r.cancel_reason)
+                    .push_bind(r.repeat_calls)
+                    .push_bind(r.attempts)
+                    .push_bind(&r.escalation);
+            });
+            q.push(
+                " ON CONFLICT (id) DO UPDATE SET owner_kind = excluded.owner_kind, owner_id = excluded.owner_id,
+                  topic = excluded.topic, case_ref = excluded.case_ref, deadline_ms = excluded.deadline_ms,
+                  state = excluded.state, cancel_reason = excluded.cancel_reason, repeat_calls = excluded.repeat_calls,
+                  attempts = excluded.attempts, escalation = excluded.escalation",
+            );
+            q.build().execute(&mut *tx).await.map_err(db)?;
+        }
+        for chunk in audit.chunks(500) {
+            let rows: Vec<_> = chunk.iter().map(audit_row).collect();
+            let mut q = QueryBuilder::<Postgres>::new(
+                "INSERT INTO obligation_audit (obligation_id, at_ms, by_user, action, from_state, to_state, detail) ",
+            );
+            q.push_values(&rows, |mut b, r| {
+                b.push_bind(r.0)
+                    .push_bind(r.1)
+                    .push_bind(&r.2)
+                    .push_bind(&r.3)
+                    .push_bind(&r.4)
+                    .push_bind(&r.5)
+                    .push_bind(&r.6);
+            });
+            q.build().execute(&mut *tx).await.map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    async fn load_obligations(&self) -> Result<Vec<Obligation>, StoreError> {
+        let rows = sqlx::query(&format!("SELECT {OBLIGATION_COLUMNS} FROM obligations ORDER BY id"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter().map(obligation_from).collect()
+    }
+
+    async fn open_obligations_for(&self, owner: &Owner, limit: u32) -> Result<Vec<Obligation>, StoreError> {
+        let (kind, id) = owner_parts(owner);
+        let rows = sqlx::query(&format!(
+            "SELECT {OBLIGATION_COLUMNS} FROM obligations
+             WHERE owner_kind = $1 AND owner_id = $2 AND state NOT IN ('completed', 'cancelled')
+             ORDER BY deadline_ms, id LIMIT $3"
+        ))
+        .bind(kind)
+        .bind(id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(obligation_from).collect()
+    }
+
+    async fn audit_of(&self, id: ObligationId) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT obligation_id, at_ms, by_user, action, from_state, to_state, detail FROM obligation_audit
+             WHERE obligation_id = $1 ORDER BY seq",
+        )
+        .bind(id.0 as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| audit_from_row((r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6))))
+            .collect()
+    }
+}
