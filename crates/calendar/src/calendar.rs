@@ -55,7 +55,13 @@ pub enum Openness {
 pub struct Calendar {
     tz: TimeZone,
     closing: Vec<ClosingRule>,
+    /// Holidays and closing days by date for [`TABLE_YEARS`], built once: a deadline
+    /// looks at several days and must not recompute Easter for each.
+    table: std::collections::BTreeMap<Date, Vec<Holiday>>,
 }
+
+/// Years kept in the precomputed table; others are computed on demand.
+const TABLE_YEARS: std::ops::RangeInclusive<i16> = 1990..=2100;
 
 /// How far ahead to look for the next opening or working day (a year is plenty; guards
 /// against a department configured never to open).
@@ -73,7 +79,15 @@ impl Calendar {
     pub fn new(closing: Vec<ClosingRule>) -> Self {
         // The bundled tz database always has Europe/Copenhagen; UTC+1 is a safe fallback.
         let tz = TimeZone::get(crate::ZONE).unwrap_or_else(|_| TimeZone::fixed(jiff::tz::offset(1)));
-        Self { tz, closing }
+        let mut cal = Self { tz, closing, table: std::collections::BTreeMap::new() };
+        let mut table = std::collections::BTreeMap::new();
+        for year in TABLE_YEARS {
+            for h in cal.holidays(year) {
+                table.entry(h.date).or_insert_with(Vec::new).push(h);
+            }
+        }
+        cal.table = table;
+        cal
     }
 
     /// The time zone.
@@ -96,8 +110,11 @@ impl Calendar {
         v
     }
 
-    fn days_of(&self, date: Date) -> Vec<Holiday> {
-        self.holidays(date.year()).into_iter().filter(|h| h.date == date).collect()
+    fn days_of(&self, date: Date) -> std::borrow::Cow<'_, [Holiday]> {
+        if TABLE_YEARS.contains(&date.year()) {
+            return std::borrow::Cow::Borrowed(self.table.get(&date).map_or(&[][..], Vec::as_slice));
+        }
+        std::borrow::Cow::Owned(self.holidays(date.year()).into_iter().filter(|h| h.date == date).collect())
     }
 
     /// A hverdag: Monday–Friday, not a public holiday, not a (whole-day) closing day.
@@ -132,7 +149,7 @@ impl Calendar {
     pub fn hours_on(&self, dept: &Department, date: Date) -> Vec<Interval> {
         let explicit = dept.overrides.contains_key(&date);
         let mut v: Vec<Interval> = dept.scheduled(date).to_vec();
-        for h in self.days_of(date) {
+        for h in self.days_of(date).iter() {
             match (h.kind, h.closed_from) {
                 // an explicit override for the date wins over holidays (e.g. an election day)
                 _ if explicit => {}

@@ -97,3 +97,16 @@ fn default_closing_days() {
         cal.holidays(2025).into_iter().filter(|h| h.kind == DayKind::Closed).map(|h| h.date.to_string()).collect();
     assert_eq!(closed, vec!["2025-05-30", "2025-06-05", "2025-12-24", "2025-12-31"]);
 }
+
+#[test]
+fn years_outside_the_precomputed_table_still_work() {
+    let cal = Calendar::danish_default();
+    let rule = calendar::DeadlineRule::default();
+    // 1985: Christmas Day on a Wednesday, Store bededag (Easter 7 April + 26 = 3 May) a holiday
+    assert!(!cal.is_working_day(Date::constant(1985, 12, 25), &rule));
+    assert!(cal.is_working_day(Date::constant(1985, 12, 27), &rule));
+    assert!(!cal.is_working_day(Date::constant(1985, 5, 3), &rule));
+    // 2150: Easter 12 April (Gauss), so 2. påskedag 13 April is closed
+    assert!(!cal.is_working_day(Date::constant(2150, 4, 13), &rule));
+    assert!(cal.is_working_day(Date::constant(2150, 4, 14), &rule));
+}
