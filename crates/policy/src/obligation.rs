@@ -13,7 +13,7 @@
 //! of the window from creation to deadline has passed without contact, the owner's team
 //! lead sees it; at the deadline it goes to the switchboard supervisor.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use jiff::Timestamp;
 
@@ -170,6 +170,8 @@ pub enum LedgerError {
 pub struct Ledger {
     next: u64,
     items: BTreeMap<ObligationId, Obligation>,
+    /// The open obligation of each number: folding a repeat call must not scan the ledger.
+    open_by_caller: HashMap<String, ObligationId>,
     audit: Vec<AuditEntry>,
 }
 
@@ -203,7 +205,8 @@ impl Ledger {
     pub fn restore(obligations: impl IntoIterator<Item = Obligation>) -> Self {
         let items: BTreeMap<ObligationId, Obligation> = obligations.into_iter().map(|o| (o.id, o)).collect();
         let next = items.keys().next_back().map_or(0, |id| id.0);
-        Self { next, items, audit: Vec::new() }
+        let open_by_caller = items.values().filter(|o| !o.state.is_final()).map(|o| (o.caller.clone(), o.id)).collect();
+        Self { next, items, open_by_caller, audit: Vec::new() }
     }
 
     /// Take the audit lines written since the last call (to persist them).
@@ -214,7 +217,7 @@ impl Ledger {
     /// A missed call: a new obligation, or folded into the open one from the same number.
     /// Returns the id and whether it was new.
     pub fn record(&mut self, n: NewObligation, by: &str) -> (ObligationId, bool) {
-        if let Some(o) = self.items.values_mut().find(|o| o.caller == n.caller && !o.state.is_final()) {
+        if let Some(o) = self.open_by_caller.get(&n.caller).and_then(|id| self.items.get_mut(id)) {
             o.repeat_calls += 1;
             let (id, st, repeats) = (o.id, o.state.name(), o.repeat_calls);
             self.log(n.at, id, by, "folded", (st, st), format!("repeat call {repeats}"));
@@ -222,6 +225,7 @@ impl Ledger {
         }
         self.next += 1;
         let id = ObligationId(self.next);
+        self.open_by_caller.insert(n.caller.clone(), id);
         self.items.insert(
             id,
             Obligation {
@@ -268,6 +272,9 @@ impl Ledger {
         let from = o.state.name();
         let to = next(&o.state).ok_or(LedgerError::InvalidTransition { id, from, action })?;
         o.state = to;
+        if o.state.is_final() {
+            self.open_by_caller.remove(&o.caller);
+        }
         let to = o.state.name();
         self.log(at, id, by, action, (from, to), detail);
         Ok(())
