@@ -1,4 +1,5 @@
-//! The municipality's rules in code. So far: the obligation ledger of promises P3 and P5,
+//! The municipality's rules in code: the organisation and its coverage routing (P1, P2),
+//! and the obligation ledger of promises P3 and P5,
 //! where every call that did not reach a conversation becomes exactly one obligation,
 //! tracked until someone has called the citizen back.
 //!
@@ -7,6 +8,8 @@
 //! trail the store writes.
 
 pub mod obligation;
+pub mod org;
+pub mod route;
 
 pub use obligation::{
     AuditEntry, Escalation, Ledger, LedgerError, NewObligation, Obligation, ObligationId, Owner, Source, State,
