@@ -7,6 +7,7 @@
 //! `calendar` crate, and nothing is stored here; the ledger's transitions are the audit
 //! trail the store writes.
 
+pub mod ical;
 pub mod obligation;
 pub mod org;
 pub mod route;
