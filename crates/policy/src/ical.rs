@@ -93,8 +93,11 @@ fn unfold(text: &str) -> Vec<String> {
     lines
 }
 
+/// A content line: name, parameters, value.
+type Property = (String, Vec<(String, String)>, String);
+
 /// Split `NAME;P=V;Q=W:value` into (NAME, params, value).
-fn split(line: &str) -> (String, Vec<(String, String)>, String) {
+fn split(line: &str) -> Property {
     let (head, value) = line.split_once(':').unwrap_or((line, ""));
     let mut parts = head.split(';');
     let name = parts.next().unwrap_or_default().to_ascii_uppercase();
@@ -169,16 +172,16 @@ pub fn parse(text: &str, tz: &TimeZone) -> Result<Vec<Event>, IcsError> {
         return Err(IcsError::NotCalendar);
     }
     let mut events = Vec::new();
-    let mut cur: Option<Vec<(String, Vec<(String, String)>, String)>> = None;
+    let mut cur: Option<Vec<Property>> = None;
     for line in lines {
         let (name, params, value) = split(&line);
         match (name.as_str(), value.to_ascii_uppercase().as_str()) {
             ("BEGIN", "VEVENT") => cur = Some(Vec::new()),
             ("END", "VEVENT") => {
-                if let Some(props) = cur.take() {
-                    if let Some(e) = event(&props, tz)? {
-                        events.push(e);
-                    }
+                if let Some(props) = cur.take()
+                    && let Some(e) = event(&props, tz)?
+                {
+                    events.push(e);
                 }
             }
             _ => {
@@ -191,7 +194,7 @@ pub fn parse(text: &str, tz: &TimeZone) -> Result<Vec<Event>, IcsError> {
     Ok(events)
 }
 
-fn event(props: &[(String, Vec<(String, String)>, String)], tz: &TimeZone) -> Result<Option<Event>, IcsError> {
+fn event(props: &[Property], tz: &TimeZone) -> Result<Option<Event>, IcsError> {
     let get = |n: &str| props.iter().find(|(k, _, _)| k == n);
     let uid = get("UID").map(|p| p.2.clone()).unwrap_or_default();
     if get("STATUS").is_some_and(|p| p.2.eq_ignore_ascii_case("CANCELLED")) {
