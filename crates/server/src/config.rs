@@ -45,6 +45,9 @@ pub(crate) struct RawConfig {
     /// Departments with their phone hours.
     #[serde(default)]
     pub(crate) departments: Vec<RawDepartment>,
+    /// Teams.
+    #[serde(default)]
+    pub(crate) teams: Vec<RawTeam>,
 }
 
 /// `[calendar]`
@@ -161,6 +164,39 @@ pub(crate) struct RawUser {
     pub(crate) password: String,
     /// Outside caller id.
     pub(crate) caller_id: Option<String>,
+    /// Team id (see `[[teams]]`).
+    pub(crate) team: Option<String>,
+    /// The colleague who takes over during absence.
+    pub(crate) backup: Option<String>,
+    /// Colleagues who cover when this employee does not answer, in order.
+    #[serde(default)]
+    pub(crate) colleagues: Vec<String>,
+    /// Seconds this phone rings before colleagues do (default 15).
+    pub(crate) ring_s: Option<u32>,
+    /// `switchboard` (default) or `voicemail` after everyone.
+    pub(crate) last_resort: Option<String>,
+    /// Skills with levels 1-5: `{ pas = 5, kørekort = 3 }`.
+    #[serde(default)]
+    pub(crate) skills: std::collections::BTreeMap<String, u8>,
+    /// Languages spoken.
+    #[serde(default)]
+    pub(crate) languages: Vec<String>,
+}
+
+/// `[[teams]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTeam {
+    /// Id.
+    pub(crate) id: String,
+    /// Name.
+    pub(crate) name: String,
+    /// Department id.
+    pub(crate) department: String,
+    /// Team lead's extension.
+    pub(crate) lead: Option<String>,
+    /// `parallel` (default) or `in-turn`.
+    pub(crate) ring: Option<String>,
 }
 
 /// `[[trunks]]`
@@ -252,6 +288,8 @@ pub(crate) struct Config {
     pub(crate) departments: Vec<calendar::Department>,
     /// The switchboard's department id.
     pub(crate) switchboard: String,
+    /// Employees, teams and coverage chains.
+    pub(crate) organisation: policy::org::Organisation,
 }
 
 impl Config {
@@ -259,6 +297,90 @@ impl Config {
     pub(crate) fn department(&self, id: &str) -> Option<&calendar::Department> {
         self.departments.iter().find(|d| d.id == id)
     }
+}
+
+fn validate_organisation(
+    raw: &RawConfig,
+    departments: &[calendar::Department],
+    switchboard: &str,
+    errs: &mut Vec<String>,
+) -> policy::org::Organisation {
+    use policy::org::{Coverage, Employee, LastResort, Organisation, RingMode, Team};
+    let exts: HashSet<&str> = raw.users.iter().map(|u| u.extension.as_str()).collect();
+    let mut teams = Vec::new();
+    let mut team_ids = HashSet::new();
+    for (i, t) in raw.teams.iter().enumerate() {
+        let at = format!("teams[{i}] ({})", t.id);
+        if !team_ids.insert(t.id.as_str()) {
+            errs.push(format!("{at}: id used twice"));
+        }
+        if !departments.iter().any(|d| d.id == t.department) {
+            errs.push(format!("{at}: department {:?} does not exist", t.department));
+        }
+        if let Some(lead) = &t.lead
+            && !exts.contains(lead.as_str())
+        {
+            errs.push(format!("{at}: lead {lead:?} is not a user"));
+        }
+        let mode = match t.ring.as_deref().unwrap_or("parallel") {
+            "parallel" => RingMode::Parallel,
+            "in-turn" => RingMode::InTurn,
+            other => {
+                errs.push(format!("{at}: ring {other:?} is not parallel or in-turn"));
+                RingMode::Parallel
+            }
+        };
+        teams.push(Team {
+            id: t.id.clone(),
+            name: t.name.clone(),
+            department: t.department.clone(),
+            lead: t.lead.clone(),
+            mode,
+        });
+    }
+    let mut employees = Vec::new();
+    for (i, u) in raw.users.iter().enumerate() {
+        let at = format!("users[{i}] ({})", u.extension);
+        let Some(team) = &u.team else { continue };
+        if !team_ids.contains(team.as_str()) {
+            errs.push(format!("{at}: team {team:?} does not exist"));
+        }
+        for other in u.backup.iter().chain(u.colleagues.iter()) {
+            if !exts.contains(other.as_str()) {
+                errs.push(format!("{at}: colleague {other:?} is not a user"));
+            } else if other == &u.extension {
+                errs.push(format!("{at}: cannot cover for themselves"));
+            }
+        }
+        for (skill, level) in &u.skills {
+            if !(1..=5).contains(level) {
+                errs.push(format!("{at}: skill {skill} level {level} is not 1-5"));
+            }
+        }
+        let last = match u.last_resort.as_deref().unwrap_or("switchboard") {
+            "switchboard" => LastResort::Switchboard,
+            "voicemail" => LastResort::Voicemail,
+            other => {
+                errs.push(format!("{at}: last_resort {other:?} is not switchboard or voicemail"));
+                LastResort::Switchboard
+            }
+        };
+        employees.push(Employee {
+            extension: u.extension.clone(),
+            name: u.name.clone(),
+            team: team.clone(),
+            backup: u.backup.clone(),
+            coverage: Coverage {
+                ring_me_s: u.ring_s.unwrap_or(15),
+                colleagues: u.colleagues.clone(),
+                last,
+                ..Coverage::default()
+            },
+            skills: u.skills.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            languages: u.languages.clone(),
+        });
+    }
+    Organisation { employees, teams, switchboard: switchboard.to_owned() }
 }
 
 fn parse_time(s: &str) -> Option<jiff::civil::Time> {
@@ -586,6 +708,7 @@ pub(crate) fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, ConfigE
 
     let (calendar, deadline_rule, departments, switchboard) =
         validate_calendar(raw.calendar.as_ref(), &raw.departments, &mut errs);
+    let organisation = validate_organisation(&raw, &departments, &switchboard, &mut errs);
 
     if !errs.is_empty() {
         return Err(ConfigErrors(errs));
@@ -621,6 +744,7 @@ pub(crate) fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, ConfigE
         deadline_rule,
         departments,
         switchboard,
+        organisation,
     })
 }
 
@@ -669,6 +793,11 @@ mod tests {
             id = "d"
             name = "D"
             mon = "15:00-09:00"
+            [[teams]]
+            id = "t"
+            name = "T"
+            department = "nodept"
+            lead = "7777"
         "#;
         let e = load(text, &Overrides::default()).expect_err("invalid");
         let all = e.to_string();
@@ -678,6 +807,15 @@ mod tests {
             assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
         }
         assert!(e.0.len() >= 7, "{all}");
+    }
+
+    #[test]
+    fn the_demo_organisation_has_teams_and_coverage() {
+        let c = load(DEMO, &Overrides::default()).expect("demo");
+        let anne = c.organisation.employee("1001").expect("1001 in a team");
+        assert_eq!(anne.backup.as_deref(), Some("1002"));
+        assert!(!anne.coverage.colleagues.is_empty());
+        assert!(c.organisation.team(&anne.team).is_some());
     }
 
     #[test]

@@ -140,9 +140,12 @@ fn main() -> ExitCode {
         Command::CheckConfig { file } => match read_config(Some(&file), &Overrides::default()) {
             Ok(c) => {
                 println!(
-                    "{}: ok ({} users, {} trunks, {} inbound numbers, {} outbound routes)",
+                    "{}: ok ({} users, {} teams with {} covered employees, {} departments, {} trunks, {} inbound numbers, {} outbound routes)",
                     file.display(),
                     c.pbx.users.len(),
+                    c.organisation.teams.len(),
+                    c.organisation.employees.len(),
+                    c.departments.len(),
                     c.pbx.trunks.len(),
                     c.pbx.dids.len(),
                     c.pbx.routes.len()
