@@ -876,52 +876,42 @@ fn server_key(req: &Request, core: &Core, method: &Method) -> ServerKey {
     }
 }
 
-/// The ACK for a non-2xx final (§17.1.1.3).
+/// The ACK for a non-2xx final (§17.1.1.3): the INVITE's fields with the response's To.
 fn build_ack(original: &Request, resp: &Response) -> Request {
-    let mut ack = Request::new(Method::Ack, original.uri.clone());
+    same_transaction_request(original, Method::Ack, resp.headers.get(&HeaderName::To))
+}
+
+/// The CANCEL for a pending request (§9.1): the INVITE's fields, To included.
+fn build_cancel(original: &Request) -> Request {
+    same_transaction_request(original, Method::Cancel, None)
+}
+
+/// A request in the INVITE's transaction (ACK of a non-2xx, CANCEL): the same
+/// Request-URI, top Via (so the same branch), Max-Forwards, From, Call-ID, CSeq number
+/// and Route set; To from `to` when given, else the INVITE's.
+fn same_transaction_request(original: &Request, method: Method, to: Option<&str>) -> Request {
+    let mut r = Request::new(method.clone(), original.uri.clone());
     if let Some(v) = original.headers.get(&HeaderName::Via) {
         let top = sip_msg::text::split_commas(v).next().unwrap_or_default().to_owned();
-        ack.headers.push(HeaderName::Via, top);
+        r.headers.push(HeaderName::Via, top);
     }
     for name in [HeaderName::MaxForwards, HeaderName::From] {
         if let Some(v) = original.headers.get(&name) {
-            ack.headers.push(name, v);
+            r.headers.push(name, v);
         }
     }
-    if let Some(to) = resp.headers.get(&HeaderName::To) {
-        ack.headers.push(HeaderName::To, to);
+    if let Some(to) = to.or_else(|| original.headers.get(&HeaderName::To)) {
+        r.headers.push(HeaderName::To, to);
     }
     if let Some(cid) = original.headers.get(&HeaderName::CallId) {
-        ack.headers.push(HeaderName::CallId, cid);
+        r.headers.push(HeaderName::CallId, cid);
     }
     if let Ok(cseq) = original.headers.cseq() {
-        ack.headers.push(HeaderName::CSeq, format!("{} ACK", cseq.seq));
+        r.headers.push(HeaderName::CSeq, format!("{} {method}", cseq.seq));
     }
-    for r in original.headers.get_all(&HeaderName::Route) {
-        ack.headers.push(HeaderName::Route, r);
+    for route in original.headers.get_all(&HeaderName::Route) {
+        r.headers.push(HeaderName::Route, route);
     }
-    ack.headers.push(HeaderName::ContentLength, "0");
-    ack
-}
-
-/// The CANCEL for a pending request (§9.1).
-fn build_cancel(original: &Request) -> Request {
-    let mut c = Request::new(Method::Cancel, original.uri.clone());
-    if let Some(v) = original.headers.get(&HeaderName::Via) {
-        let top = sip_msg::text::split_commas(v).next().unwrap_or_default().to_owned();
-        c.headers.push(HeaderName::Via, top);
-    }
-    for name in [HeaderName::MaxForwards, HeaderName::From, HeaderName::To, HeaderName::CallId] {
-        if let Some(v) = original.headers.get(&name) {
-            c.headers.push(name, v);
-        }
-    }
-    if let Ok(cseq) = original.headers.cseq() {
-        c.headers.push(HeaderName::CSeq, format!("{} CANCEL", cseq.seq));
-    }
-    for r in original.headers.get_all(&HeaderName::Route) {
-        c.headers.push(HeaderName::Route, r);
-    }
-    c.headers.push(HeaderName::ContentLength, "0");
-    c
+    r.headers.push(HeaderName::ContentLength, "0");
+    r
 }
