@@ -73,6 +73,7 @@ struct World {
     caller_requests: Vec<Method>,
     caller_reinvite_pending: bool,
     caller_reinvite_finals: Vec<u16>,
+    caller_other_finals: Vec<(Method, u16)>,
     phone_statuses_seen: Vec<u16>,
 }
 
@@ -163,6 +164,7 @@ impl World {
             caller_requests: Vec::new(),
             caller_reinvite_pending: false,
             caller_reinvite_finals: Vec::new(),
+            caller_other_finals: Vec::new(),
             phone_statuses_seen: Vec::new(),
         }
     }
@@ -249,6 +251,11 @@ impl World {
                 if request.method == Method::Bye {
                     self.caller_dialog = None;
                 }
+            }
+            Event::Response { response, core, .. }
+                if response.status >= 200 && matches!(core.cseq.method, Method::Info | Method::Update) =>
+            {
+                self.caller_other_finals.push((core.cseq.method.clone(), response.status));
             }
             Event::Response { response, core, .. } if core.cseq.method == Method::Invite && core.cseq.seq > 1 => {
                 // the answer to our re-INVITE
@@ -401,6 +408,19 @@ impl World {
                             let mut r = d.make_request(Method::Invite, &format!("<sip:trunk@{TRUNK}>"));
                             r.set_body(Some("application/sdp"), bytes::Bytes::from_static(b"v=0\r\na=sendonly\r\n"));
                             self.caller_reinvite_pending = true;
+                            let _ = self.caller.send_request(now, r, Peer::udp(addr(SVAR)));
+                        }
+                    }
+                    "info" | "update" => {
+                        if let Some(d) = self.caller_dialog.as_mut() {
+                            let m = if a == "info" { Method::Info } else { Method::Update };
+                            let mut r = d.make_request(m, &format!("<sip:trunk@{TRUNK}>"));
+                            if a == "info" {
+                                r.set_body(
+                                    Some("application/dtmf-relay"),
+                                    bytes::Bytes::from_static(b"Signal=5\r\nDuration=160\r\n"),
+                                );
+                            }
                             let _ = self.caller.send_request(now, r, Peer::udp(addr(SVAR)));
                         }
                     }
@@ -585,4 +605,20 @@ fn reinvite_glare_gets_491() {
     );
     assert_eq!(w.records.len(), 1, "the call survives glare and ends normally");
     assert_eq!(w.pbx.active_calls(), 0);
+}
+
+#[test]
+fn info_and_update_are_relayed_to_the_other_leg() {
+    let mut w = World::new(32, &[(Callee::AnswerAfter(100), None)], Caller::HangUpAfter(5000));
+    w.start_call();
+    w.step_until(Duration::from_secs(1));
+    let at = w.now;
+    w.caller_actions.push((at, "info"));
+    w.caller_actions.push((at + Duration::from_millis(200), "update"));
+    w.step_until(Duration::from_secs(60));
+    assert_eq!(w.caller_other_finals, vec![(Method::Info, 200), (Method::Update, 200)]);
+    let info = w.phones[0].seen.iter().find(|(m, _)| *m == Method::Info).expect("the callee got the INFO");
+    assert_eq!(&info.1[..], b"Signal=5\r\nDuration=160\r\n", "body relayed as-is");
+    assert!(w.phones[0].seen.iter().any(|(m, _)| *m == Method::Update));
+    assert_eq!(w.records.len(), 1);
 }

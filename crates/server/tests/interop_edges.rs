@@ -294,3 +294,36 @@ fn ipv6_registration_and_call() {
     assert_eq!(svar.stop(), Some(0));
     assert_eq!(svar.records()[0].outcome, Outcome::Answered);
 }
+
+#[test]
+fn outbound_call_answers_the_providers_challenge_with_the_trunk_account() {
+    require_tool("sipp");
+    let mut svar = Svar::start_full("", "username = \"trunkuser\"\npassword = \"trunkpass\"");
+    let provider =
+        sipp_bg(&svar.dir, &["-sf", &scenario("provider_auth_uas.xml"), "-p", &svar.trunk.to_string(), "-m", "1"]);
+    let inf = svar.dir.join("out.csv");
+    std::fs::write(&inf, "SEQUENTIAL\n1001;demo-anne-1001\n").expect("inf");
+    let (ok, err) = sipp(
+        &svar.dir,
+        &[
+            "-sf",
+            &scenario("uac_call.xml"),
+            "-inf",
+            &inf.display().to_string(),
+            "-s",
+            "43591000",
+            &format!("127.0.0.1:{}", svar.sip),
+            "-m",
+            "1",
+            "-p",
+            &free_port().to_string(),
+        ],
+    );
+    assert!(ok, "caller failed:\n{err}\n{}", svar.log());
+    let (ok, err) = wait_sipp(provider);
+    assert!(ok, "provider did not get an authenticated INVITE:\n{err}\n{}", svar.log());
+    assert_eq!(svar.stop(), Some(0));
+    let recs = svar.records();
+    assert_eq!(recs.len(), 1);
+    assert_eq!((recs[0].outcome, recs[0].trunk.as_deref()), (Outcome::Answered, Some("udbyder")));
+}
