@@ -103,3 +103,53 @@ async fn run(
     }
     let _ = events.send(TcpEvent::Closed(peer));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    async fn pair() -> (TcpStream, SocketAddr, mpsc::UnboundedReceiver<TcpEvent>, mpsc::Sender<Vec<u8>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let client = TcpStream::connect(listener.local_addr().expect("addr")).await.expect("connect");
+        let (server, peer) = listener.accept().await.expect("accept");
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let sender = spawn(server, peer, tx);
+        assert!(matches!(rx.recv().await, Some(TcpEvent::Up(p, _)) if p == peer));
+        (client, peer, rx, sender)
+    }
+
+    #[tokio::test]
+    async fn messages_are_framed_and_keepalives_answered() {
+        let (mut client, _, mut rx, _sender) = pair().await;
+        let msg =
+            b"OPTIONS sip:svar SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1;branch=z9hG4bK1\r\nContent-Length: 4\r\n\r\nbody";
+        // the message arrives in two pieces, then a keep-alive
+        client.write_all(&msg[..20]).await.expect("write");
+        client.write_all(&msg[20..]).await.expect("write");
+        client.write_all(b"\r\n\r\n").await.expect("ping");
+        match rx.recv().await {
+            Some(TcpEvent::Message(_, Message::Request(r))) => assert_eq!(&r.body[..], b"body"),
+            other => panic!("{other:?}"),
+        }
+        let mut pong = [0u8; 2];
+        client.read_exact(&mut pong).await.expect("pong");
+        assert_eq!(&pong, b"\r\n");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_connection_is_closed() {
+        let (mut client, peer, mut rx, _sender) = pair().await;
+        // nothing for IDLE: the paused clock advances by itself, the connection closes
+        assert!(matches!(rx.recv().await, Some(TcpEvent::Closed(p)) if p == peer));
+        let mut buf = [0u8; 1];
+        assert_eq!(client.read(&mut buf).await.expect("eof"), 0);
+    }
+
+    #[tokio::test]
+    async fn garbage_closes_the_connection() {
+        let (mut client, peer, mut rx, _sender) = pair().await;
+        client.write_all(b"NOT SIP AT ALL\r\n\r\n").await.expect("write");
+        assert!(matches!(rx.recv().await, Some(TcpEvent::Closed(p)) if p == peer));
+    }
+}
