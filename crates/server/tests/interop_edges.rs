@@ -131,8 +131,7 @@ fn call_over_tcp_from_the_caller() {
     let port = free_port();
     svar.register("1002", "demo-bo-1002", port);
     let callee = sipp_bg(&svar.dir, &["-sf", &scenario("uas_answer.xml"), "-p", &port.to_string(), "-m", "1"]);
-    let inf = svar.dir.join("tcp.csv");
-    std::fs::write(&inf, "SEQUENTIAL\n1001;demo-anne-1001\n").expect("inf");
+    let inf = svar.users_file("1001", "demo-anne-1001");
     let (ok, err) = sipp(
         &svar.dir,
         &[
@@ -141,7 +140,7 @@ fn call_over_tcp_from_the_caller() {
             "-t",
             "t1",
             "-inf",
-            &inf.display().to_string(),
+            &inf,
             "-s",
             "1002",
             &format!("127.0.0.1:{}", svar.sip),
@@ -167,8 +166,7 @@ fn sigterm_refuses_new_calls_and_hangs_up_the_rest_after_the_grace_period() {
     let port = free_port();
     svar.register("1002", "demo-bo-1002", port);
     let callee = sipp_bg(&svar.dir, &["-sf", &scenario("uas_answer.xml"), "-p", &port.to_string(), "-m", "1"]);
-    let inf = svar.dir.join("d.csv");
-    std::fs::write(&inf, "SEQUENTIAL\n1001;demo-anne-1001\n").expect("inf");
+    let inf = svar.users_file("1001", "demo-anne-1001");
     let target = format!("127.0.0.1:{}", svar.sip);
     let caller = sipp_bg(
         &svar.dir,
@@ -176,7 +174,7 @@ fn sigterm_refuses_new_calls_and_hangs_up_the_rest_after_the_grace_period() {
             "-sf",
             &scenario("uac_wait_bye.xml"),
             "-inf",
-            &inf.display().to_string(),
+            &inf,
             "-s",
             "1002",
             &target,
@@ -201,7 +199,7 @@ fn sigterm_refuses_new_calls_and_hangs_up_the_rest_after_the_grace_period() {
             "-sf",
             &scenario("uac_draining.xml"),
             "-inf",
-            &inf.display().to_string(),
+            &inf,
             "-s",
             "1002",
             &target,
@@ -246,37 +244,23 @@ fn ipv6_registration_and_call() {
     use_ipv6();
     let mut svar = Svar::start();
     let target = format!("[::1]:{}", svar.sip);
-    let inf = svar.dir.join("v6.csv");
-    std::fs::write(&inf, "SEQUENTIAL\n1002;demo-bo-1002\n").expect("inf");
+    let inf = svar.users_file("1002", "demo-bo-1002");
     let port = free_port();
     let (ok, err) = sipp(
         &svar.dir,
-        &[
-            "-sf",
-            &scenario("register.xml"),
-            "-inf",
-            &inf.display().to_string(),
-            "-i",
-            "::1",
-            &target,
-            "-m",
-            "1",
-            "-p",
-            &port.to_string(),
-        ],
+        &["-sf", &scenario("register.xml"), "-inf", &inf, "-i", "::1", &target, "-m", "1", "-p", &port.to_string()],
     );
     assert!(ok, "IPv6 REGISTER failed:\n{err}\n{}", svar.log());
     let callee =
         sipp_bg(&svar.dir, &["-sf", &scenario("uas_answer.xml"), "-i", "::1", "-p", &port.to_string(), "-m", "1"]);
-    let caller_inf = svar.dir.join("v6c.csv");
-    std::fs::write(&caller_inf, "SEQUENTIAL\n1001;demo-anne-1001\n").expect("inf");
+    let caller_inf = svar.users_file("1001", "demo-anne-1001");
     let (ok, err) = sipp(
         &svar.dir,
         &[
             "-sf",
             &scenario("uac_call.xml"),
             "-inf",
-            &caller_inf.display().to_string(),
+            &caller_inf,
             "-i",
             "::1",
             "-s",
@@ -301,15 +285,14 @@ fn outbound_call_answers_the_providers_challenge_with_the_trunk_account() {
     let mut svar = Svar::start_full("", "username = \"trunkuser\"\npassword = \"trunkpass\"");
     let provider =
         sipp_bg(&svar.dir, &["-sf", &scenario("provider_auth_uas.xml"), "-p", &svar.trunk.to_string(), "-m", "1"]);
-    let inf = svar.dir.join("out.csv");
-    std::fs::write(&inf, "SEQUENTIAL\n1001;demo-anne-1001\n").expect("inf");
+    let inf = svar.users_file("1001", "demo-anne-1001");
     let (ok, err) = sipp(
         &svar.dir,
         &[
             "-sf",
             &scenario("uac_call.xml"),
             "-inf",
-            &inf.display().to_string(),
+            &inf,
             "-s",
             "43591000",
             &format!("127.0.0.1:{}", svar.sip),

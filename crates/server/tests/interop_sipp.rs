@@ -7,12 +7,6 @@ mod common;
 use common::{Svar, free_port, require_tool, scenario, sipp, sipp_bg, wait_sipp};
 use pbx::record::{Direction, Outcome, Party};
 
-fn users_file(svar: &Svar, user: &str, pw: &str) -> String {
-    let p = svar.dir.join(format!("u-{user}.csv"));
-    std::fs::write(&p, format!("SEQUENTIAL\n{user};{pw}\n")).expect("inf");
-    p.display().to_string()
-}
-
 /// Caller 1001 runs `uac` towards `service`; the callee (if any) runs `uas` as 1002.
 fn call(svar: &Svar, uac: &str, service: &str, uas: Option<&str>) {
     let target = format!("127.0.0.1:{}", svar.sip);
@@ -21,7 +15,7 @@ fn call(svar: &Svar, uac: &str, service: &str, uas: Option<&str>) {
         svar.register("1002", "demo-bo-1002", port);
         sipp_bg(&svar.dir, &["-sf", &scenario(uas), "-p", &port.to_string(), "-m", "1"])
     });
-    let inf = users_file(svar, "1001", "demo-anne-1001");
+    let inf = svar.users_file("1001", "demo-anne-1001");
     let caller_port = free_port().to_string();
     let (ok, err) =
         sipp(&svar.dir, &["-sf", &scenario(uac), "-inf", &inf, "-s", service, &target, "-m", "1", "-p", &caller_port]);
@@ -46,7 +40,7 @@ fn register_with_md5_digest_and_keep_binding_across_restart() {
     svar.register("1001", "demo-anne-1001", free_port());
     assert_eq!(svar.metric("svar_registrations"), Some(1.0));
     // a wrong password is refused and counted
-    let inf = users_file(&svar, "1001", "wrong-password");
+    let inf = svar.users_file("1001", "wrong-password");
     let (ok, _) = sipp(
         &svar.dir,
         &[
@@ -128,7 +122,7 @@ fn inbound_trunk_call_reaches_the_did_owner() {
     let port = free_port();
     svar.register("1002", "demo-bo-1002", port);
     let callee = sipp_bg(&svar.dir, &["-sf", &scenario("uas_answer.xml"), "-p", &port.to_string(), "-m", "1"]);
-    let inf = users_file(&svar, "+4512345678", "unused");
+    let inf = svar.users_file("+4512345678", "unused");
     // the provider sends from its trusted address: no challenge
     let (ok, err) = sipp(
         &svar.dir,
@@ -183,7 +177,7 @@ fn outbound_national_call_goes_out_through_the_trunk() {
     let mut svar = Svar::start();
     // the provider side: a SIPp UAS on the trunk's address
     let provider = sipp_bg(&svar.dir, &["-sf", &scenario("uas_answer.xml"), "-p", &svar.trunk.to_string(), "-m", "1"]);
-    let inf = users_file(&svar, "1001", "demo-anne-1001");
+    let inf = svar.users_file("1001", "demo-anne-1001");
     let (ok, err) = sipp(
         &svar.dir,
         &[

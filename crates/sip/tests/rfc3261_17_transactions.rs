@@ -36,14 +36,7 @@ fn a_ringing_callee_may_ring_past_timer_b() {
     let now = net.now;
     net.nodes[0].ep.send_request(now, request(Method::Invite, uas.addr, "ring", 1), uas).expect("send");
     net.run_until(ms(50));
-    for (_, e) in net.take_events(1) {
-        if let Event::Request { tx, request, .. } = e {
-            let mut r = Response::to_request(&request, 180);
-            r.ensure_to_tag("t").expect("tag");
-            let now = net.now;
-            net.nodes[1].ep.respond(now, tx, r).expect("180");
-        }
-    }
+    answer(&mut net, 180);
     net.run_until(Duration::from_secs(60));
     assert!(
         !net.take_events(0).iter().any(|(_, e)| matches!(e, Event::Timeout { .. })),
@@ -58,14 +51,7 @@ fn cancelled_invite_without_final_ends_after_64_t1() {
     let now = net.now;
     let tx = net.nodes[0].ep.send_request(now, request(Method::Invite, uas.addr, "ring2", 1), uas).expect("send");
     net.run_until(ms(50));
-    for (_, e) in net.take_events(1) {
-        if let Event::Request { tx, request, .. } = e {
-            let mut r = Response::to_request(&request, 180);
-            r.ensure_to_tag("t").expect("tag");
-            let now = net.now;
-            net.nodes[1].ep.respond(now, tx, r).expect("180");
-        }
-    }
+    answer(&mut net, 180);
     net.run_until(Duration::from_secs(10));
     let now = net.now;
     net.nodes[0].ep.send_cancel(now, tx).expect("cancel");

@@ -218,17 +218,23 @@ impl Svar {
         pbx_record::read(&self.dir.join("data"))
     }
 
+    /// A SIPp injection file with one `user;password` line; returns its path.
+    pub fn users_file(&self, user: &str, password: &str) -> String {
+        let p = self.dir.join(format!("u-{user}.csv"));
+        std::fs::write(&p, format!("SEQUENTIAL\n{user};{password}\n")).expect("inf");
+        p.display().to_string()
+    }
+
     /// Register `user` from `port` with SIPp.
     pub fn register(&self, user: &str, password: &str, port: u16) {
-        let inf = self.dir.join(format!("reg-{user}-{port}.csv"));
-        std::fs::write(&inf, format!("SEQUENTIAL\n{user};{password}\n")).expect("inf");
+        let inf = self.users_file(user, password);
         let out = sipp(
             &self.dir,
             &[
                 "-sf",
                 &scenario("register.xml"),
                 "-inf",
-                &inf.display().to_string(),
+                &inf,
                 &format!("127.0.0.1:{}", self.sip),
                 "-m",
                 "1",
@@ -261,25 +267,11 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     Some((code, body))
 }
 
-/// Run SIPp in the foreground (bounded by `timeout`); returns (success, error log).
-pub fn sipp(dir: &Path, args: &[&str]) -> (bool, String) {
-    let err = dir.join(format!("sipp-err-{}.log", NEXT_PORT.fetch_add(1, Ordering::SeqCst)));
-    let status = Command::new("timeout")
-        .arg("30")
-        .arg("sipp")
-        .args(args)
-        .args(["-nostdin", "-trace_err", "-error_file"])
-        .arg(&err)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("run sipp");
-    (status.success(), std::fs::read_to_string(&err).unwrap_or_default())
-}
+static NEXT_LOG: AtomicU16 = AtomicU16::new(0);
 
-/// Start SIPp in the background (a callee); wait with [`wait_sipp`].
-pub fn sipp_bg(dir: &Path, args: &[&str]) -> (Child, PathBuf) {
-    let err = dir.join(format!("sipp-bg-err-{}.log", NEXT_PORT.fetch_add(1, Ordering::SeqCst)));
+/// Spawn SIPp bounded by `timeout`, its errors going to a log file of its own.
+fn spawn_sipp(dir: &Path, args: &[&str]) -> (Child, PathBuf) {
+    let err = dir.join(format!("sipp-err-{}.log", NEXT_LOG.fetch_add(1, Ordering::SeqCst)));
     let child = Command::new("timeout")
         .arg("30")
         .arg("sipp")
@@ -290,9 +282,20 @@ pub fn sipp_bg(dir: &Path, args: &[&str]) -> (Child, PathBuf) {
         .stderr(Stdio::null())
         .spawn()
         .expect("run sipp");
+    (child, err)
+}
+
+/// Run SIPp in the foreground (bounded by `timeout`); returns (success, error log).
+pub fn sipp(dir: &Path, args: &[&str]) -> (bool, String) {
+    wait_sipp(spawn_sipp(dir, args))
+}
+
+/// Start SIPp in the background (a callee); wait with [`wait_sipp`].
+pub fn sipp_bg(dir: &Path, args: &[&str]) -> (Child, PathBuf) {
+    let bg = spawn_sipp(dir, args);
     // give it time to bind before the caller starts
     std::thread::sleep(Duration::from_millis(300));
-    (child, err)
+    bg
 }
 
 pub fn wait_sipp(bg: (Child, PathBuf)) -> (bool, String) {
