@@ -54,7 +54,20 @@ def children(pid):
     return [int(p) for p in out]
 
 
-class Svar:
+class Server:
+    """A server process under test; subclasses start it and say which PIDs it has."""
+
+    proc: subprocess.Popen
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+class Svar(Server):
     name = "svar"
 
     def memory_kb(self):
@@ -78,15 +91,9 @@ class Svar:
     def pids(self):
         return [self.proc.pid]
 
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
 
 
-class Kamailio:
+class Kamailio(Server):
     name = "kamailio"
 
     def __init__(self, port, work):
@@ -115,12 +122,6 @@ class Kamailio:
                 used = int(line.split(":")[1])
         return used // 1024
 
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
 
 
 def sipp(args, work, timeout_s, tag):
