@@ -48,6 +48,9 @@ pub(crate) struct RawConfig {
     /// Teams.
     #[serde(default)]
     pub(crate) teams: Vec<RawTeam>,
+    /// Contact-centre queues.
+    #[serde(default)]
+    pub(crate) queues: Vec<crate::queues::RawQueue>,
 }
 
 /// `[calendar]`
@@ -290,6 +293,8 @@ pub(crate) struct Config {
     pub(crate) switchboard: String,
     /// Employees, teams and coverage chains.
     pub(crate) organisation: policy::org::Organisation,
+    /// Contact-centre queues and their forecasts.
+    pub(crate) queues: crate::queues::QueuePlan,
 }
 
 impl Config {
@@ -709,6 +714,8 @@ pub(crate) fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, ConfigE
     let (calendar, deadline_rule, departments, switchboard) =
         validate_calendar(raw.calendar.as_ref(), &raw.departments, &mut errs);
     let organisation = validate_organisation(&raw, &departments, &switchboard, &mut errs);
+    let department_ids: Vec<String> = departments.iter().map(|d| d.id.clone()).collect();
+    let queues = crate::queues::validate(&raw.queues, &raw.users, &raw.teams, &department_ids, &switchboard, &mut errs);
 
     if !errs.is_empty() {
         return Err(ConfigErrors(errs));
@@ -745,6 +752,7 @@ pub(crate) fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, ConfigE
         departments,
         switchboard,
         organisation,
+        queues,
     })
 }
 

@@ -3,8 +3,11 @@
 //! crates until SIGTERM, then drains calls and flushes records.
 
 mod calendar_cmd;
+mod chart;
 mod config;
 mod http;
+mod queues;
+mod simulate_cmd;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -60,6 +63,80 @@ enum Command {
     Calendar {
         #[command(subcommand)]
         command: CalendarCommand,
+    },
+    /// Run the queue engine in virtual time.
+    Simulate {
+        #[command(subcommand)]
+        command: SimulateCommand,
+    },
+    /// The fewest agents per interval that meet a service level (Erlang C), checked by
+    /// simulation with callers who give up. Prints CSV.
+    Staffing {
+        /// Forecast calls per interval, comma-separated: `40,55,60,48`.
+        #[arg(long, value_delimiter = ',', required = true)]
+        arrivals: Vec<f64>,
+        /// Interval length in minutes.
+        #[arg(long, default_value_t = 60)]
+        interval_minutes: u32,
+        /// Hour the first interval starts.
+        #[arg(long, default_value_t = 8)]
+        first_hour: u32,
+        /// Average handle time in seconds.
+        #[arg(long)]
+        aht_seconds: f64,
+        /// Service-level threshold in seconds.
+        #[arg(long)]
+        target_seconds: f64,
+        /// Share to answer within the threshold.
+        #[arg(long, default_value_t = 0.8)]
+        service_level: f64,
+        /// Mean caller patience in the check (default: nobody gives up).
+        #[arg(long)]
+        patience_seconds: Option<f64>,
+        /// Calls simulated per interval in the check.
+        #[arg(long, default_value_t = 20_000)]
+        calls: u64,
+        /// Seed of the check.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SimulateCommand {
+    /// An M/M/c queue, simulated beside Erlang C. Prints one JSON object.
+    Erlang {
+        /// Arrivals per hour.
+        #[arg(long)]
+        arrivals_per_hour: f64,
+        /// Average handle time in seconds (exponential).
+        #[arg(long)]
+        aht_seconds: f64,
+        /// Agents.
+        #[arg(long)]
+        agents: u32,
+        /// Service-level threshold in seconds.
+        #[arg(long)]
+        target_seconds: f64,
+        /// Calls to simulate.
+        #[arg(long, default_value_t = 100_000)]
+        calls: u64,
+        /// Random seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// A working day of the configured municipality's queues: KPIs per queue and hour as
+    /// JSON, and an SVG chart of service level and queue length next to it.
+    Day {
+        /// Configuration file (default: the demo municipality).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Random seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Where to write the JSON; the chart goes next to it with `.svg`.
+        #[arg(long, default_value = "simulate-day.json")]
+        out: PathBuf,
     },
 }
 
@@ -121,6 +198,38 @@ fn run_calendar(cmd: CalendarCommand) -> ExitCode {
     }
 }
 
+fn run_simulate(cmd: SimulateCommand) -> Result<String> {
+    match cmd {
+        SimulateCommand::Erlang { arrivals_per_hour, aht_seconds, agents, target_seconds, calls, seed } => {
+            simulate_cmd::erlang(acd::sim::erlang_check::ErlangRun {
+                arrivals_per_hour,
+                aht_seconds,
+                agents,
+                target_seconds,
+                calls,
+                seed,
+            })
+        }
+        SimulateCommand::Day { config, seed, out } => {
+            let c = read_config(config.as_ref(), &Overrides::default())?;
+            simulate_cmd::day(&c, seed, &out)
+        }
+    }
+}
+
+fn print_or_fail(what: &str, out: Result<String>) -> ExitCode {
+    match out {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{what}: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn read_config(path: Option<&PathBuf>, ov: &Overrides) -> Result<Config> {
     let text = match path {
         Some(p) => std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?,
@@ -140,7 +249,7 @@ fn main() -> ExitCode {
         Command::CheckConfig { file } => match read_config(Some(&file), &Overrides::default()) {
             Ok(c) => {
                 println!(
-                    "{}: ok ({} users, {} teams with {} covered employees, {} departments, {} trunks, {} inbound numbers, {} outbound routes)",
+                    "{}: ok ({} users, {} teams with {} covered employees, {} departments, {} trunks, {} inbound numbers, {} outbound routes, {} queues)",
                     file.display(),
                     c.pbx.users.len(),
                     c.organisation.teams.len(),
@@ -148,7 +257,8 @@ fn main() -> ExitCode {
                     c.departments.len(),
                     c.pbx.trunks.len(),
                     c.pbx.dids.len(),
-                    c.pbx.routes.len()
+                    c.pbx.routes.len(),
+                    c.queues.acd.queues.len()
                 );
                 ExitCode::SUCCESS
             }
@@ -158,6 +268,31 @@ fn main() -> ExitCode {
             }
         },
         Command::Calendar { command } => run_calendar(command),
+        Command::Simulate { command } => print_or_fail("svar simulate", run_simulate(command)),
+        Command::Staffing {
+            arrivals,
+            interval_minutes,
+            first_hour,
+            aht_seconds,
+            target_seconds,
+            service_level,
+            patience_seconds,
+            calls,
+            seed,
+        } => print_or_fail(
+            "svar staffing",
+            simulate_cmd::staffing(&simulate_cmd::StaffingRequest {
+                arrivals,
+                interval_minutes,
+                first_hour,
+                aht_seconds,
+                target_seconds,
+                service_level,
+                patience_seconds,
+                calls,
+                seed,
+            }),
+        ),
         Command::Serve { config, sip, http, data_dir } => {
             let ov = Overrides { sip, http, data_dir };
             let cfg = match read_config(config.as_ref(), &ov) {
