@@ -147,6 +147,9 @@ pub enum Outcome {
     Exited(ExitReason, Exit),
     /// Asked for a callback, and an agent took it.
     CalledBack,
+    /// Asked for a callback that no agent took before the line closed: it stays an open
+    /// obligation for the next working day.
+    CallbackOpen,
 }
 
 /// One visit of a caller to a queue.
@@ -208,6 +211,7 @@ enum Happening {
 #[derive(Clone, Copy, Debug, Default)]
 struct ContactState {
     visit: u32,
+    queue: Option<QueueId>,
     traffic: usize,
     arrived: Time,
     callback: bool,
@@ -369,6 +373,15 @@ impl Driver<'_> {
                 break;
             }
         }
+        for i in 1..self.contacts.len() {
+            let contact = ContactId(i as u64);
+            if self.acd.is_waiting(contact)
+                && let Some(queue) = self.contacts[i].queue
+            {
+                let waited = self.now.since(self.contacts[i].arrived);
+                self.visit(contact, queue, waited, Outcome::CallbackOpen, 0.0);
+            }
+        }
         for agent in self.acd.agent_ids().collect::<Vec<_>>() {
             if let Some(since) = self.login_at[agent.index()].take() {
                 self.run.agent_seconds[agent.index()].0 += self.now.since(since).as_secs_f64();
@@ -386,7 +399,7 @@ impl Driver<'_> {
                 self.arrivals += 1;
                 self.schedule_arrival(traffic, self.now.as_secs_f64());
                 let contact = ContactId(self.contacts.len() as u64);
-                self.contacts.push(ContactState { visit: 0, traffic, arrived: self.now, callback: false });
+                self.contacts.push(ContactState { visit: 0, queue: None, traffic, arrived: self.now, callback: false });
                 self.enter(contact, self.traffic_queue[traffic]);
             }
             Happening::Patience { contact, visit } => {
@@ -421,7 +434,7 @@ impl Driver<'_> {
                 let waiting = self.acd.queue_ids().map(|q| self.acd.stats(q).waiting).collect();
                 self.run.samples.push(Sample { at: self.now.as_secs_f64(), waiting });
                 if let Some(every) = self.scenario.sample_every
-                    && (self.pending > 0 || self.acd.waiting_count() > 0)
+                    && self.pending > 0
                 {
                     self.at(self.now + Duration::from_secs_f64(every), Happening::Sample);
                 }
@@ -433,6 +446,7 @@ impl Driver<'_> {
     fn enter(&mut self, contact: ContactId, queue: QueueId) {
         let state = &mut self.contacts[contact.0 as usize];
         state.visit += 1;
+        state.queue = Some(queue);
         state.arrived = self.now;
         state.callback = false;
         let visit = state.visit;

@@ -80,6 +80,7 @@ fn kpi_json(k: &Kpi) -> Value {
         "exited": k.exited,
         "callbacks_requested": k.callbacks_requested,
         "called_back": k.called_back,
+        "callbacks_open": k.callbacks_open,
         "service_level": opt(k.service_level(), 4),
         "asa_seconds": opt(k.asa(), 1),
         "abandonment_rate": opt(k.abandonment_rate(), 4),

@@ -105,7 +105,11 @@ fn simulate_day_matches_its_golden_output_and_draws_the_chart() {
         let t = &q["total"];
         let n = |k: &str| t[k].as_u64().expect(k);
         // Every visit ends one way.
-        assert_eq!(n("offered"), n("answered") + n("abandoned") + n("exited") + n("called_back"), "{q}");
+        assert_eq!(
+            n("offered"),
+            n("answered") + n("abandoned") + n("exited") + n("called_back") + n("callbacks_open"),
+            "{q}"
+        );
         let hours = q["hours"].as_array().expect("hours");
         let by_hour: u64 = hours.iter().map(|h| h["offered"].as_u64().expect("offered")).sum();
         assert_eq!(by_hour, n("offered"), "hours add up to the day");

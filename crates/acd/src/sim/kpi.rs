@@ -28,6 +28,8 @@ pub struct Kpi {
     pub callbacks_requested: u64,
     /// Callbacks taken by an agent.
     pub called_back: u64,
+    /// Callbacks still open when the line closed.
+    pub callbacks_open: u64,
     /// Total wait of answered calls, seconds.
     pub answered_wait: f64,
     /// Longest wait of an answered call, seconds.
@@ -52,6 +54,7 @@ impl Kpi {
             }
             Outcome::Exited(..) => self.exited += 1,
             Outcome::CalledBack => self.called_back += 1,
+            Outcome::CallbackOpen => self.callbacks_open += 1,
         }
     }
 
