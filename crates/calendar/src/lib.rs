@@ -19,6 +19,7 @@
 //! ```
 
 mod calendar;
+pub mod danish;
 mod holidays;
 mod hours;
 

@@ -8,6 +8,7 @@
 //! trail the store writes.
 
 pub mod ical;
+pub mod notify;
 pub mod obligation;
 pub mod org;
 pub mod route;

@@ -40,7 +40,7 @@ fn main() {
             if batch.len() == BATCH {
                 let obligations: Vec<_> = batch.iter().filter_map(|id| ledger.get(*id).cloned()).collect();
                 let audit = ledger.drain_audit();
-                store.save_obligations(&obligations, &audit).await.expect("save");
+                store.save_obligations(&obligations, &audit, &[]).await.expect("save");
                 batch.clear();
             }
         }

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use pbx::record::CallRecord;
+use policy::notify::Notification;
 use policy::{AuditEntry, Obligation, ObligationId, Owner};
 use sip::registrar::{Binding, BindingChange};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -14,6 +15,7 @@ use store::obligations::{audit_from_row, audit_row, owner_parts};
 use store::{
     BindingRow, ObligationRow, ObligationStore, Store, StoreError, parse_direction, parse_outcome, parse_party,
 };
+use store::{NOTIFICATION_COLUMNS, NotificationRow};
 
 /// The SQLite store.
 #[derive(Debug, Clone)]
@@ -216,7 +218,12 @@ fn obligation_from(r: &sqlx::sqlite::SqliteRow) -> Result<Obligation, StoreError
 }
 
 impl ObligationStore for SqliteStore {
-    async fn save_obligations(&self, obligations: &[Obligation], audit: &[AuditEntry]) -> Result<(), StoreError> {
+    async fn save_obligations(
+        &self,
+        obligations: &[Obligation],
+        audit: &[AuditEntry],
+        notifications: &[Notification],
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(db)?;
         for chunk in obligations.chunks(500) {
             let rows: Vec<ObligationRow> = chunk.iter().map(ObligationRow::from_obligation).collect();
@@ -261,7 +268,56 @@ impl ObligationStore for SqliteStore {
             });
             q.build().execute(&mut *tx).await.map_err(db)?;
         }
+        for chunk in notifications.chunks(500) {
+            let rows: Vec<NotificationRow> = chunk.iter().map(NotificationRow::from_notification).collect();
+            let mut q = QueryBuilder::<Sqlite>::new(format!("INSERT INTO notifications ({NOTIFICATION_COLUMNS}) "));
+            q.push_values(&rows, |mut b, r| {
+                b.push_bind(r.id)
+                    .push_bind(r.obligation_id)
+                    .push_bind(&r.channel)
+                    .push_bind(&r.address)
+                    .push_bind(&r.subject)
+                    .push_bind(&r.body)
+                    .push_bind(r.created_ms)
+                    .push_bind(&r.state)
+                    .push_bind(r.attempts)
+                    .push_bind(r.next_attempt_ms)
+                    .push_bind(&r.last_error)
+                    .push_bind(r.done_ms);
+            });
+            q.push(
+                " ON CONFLICT (id) DO UPDATE SET state = excluded.state, attempts = excluded.attempts,
+                  next_attempt_ms = excluded.next_attempt_ms, last_error = excluded.last_error, done_ms = excluded.done_ms",
+            );
+            q.build().execute(&mut *tx).await.map_err(db)?;
+        }
         tx.commit().await.map_err(db)
+    }
+
+    async fn load_notifications(&self) -> Result<Vec<Notification>, StoreError> {
+        let rows = sqlx::query(&format!("SELECT {NOTIFICATION_COLUMNS} FROM notifications ORDER BY id"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                NotificationRow {
+                    id: r.get(0),
+                    obligation_id: r.get(1),
+                    channel: r.get(2),
+                    address: r.get(3),
+                    subject: r.get(4),
+                    body: r.get(5),
+                    created_ms: r.get(6),
+                    state: r.get(7),
+                    attempts: r.get(8),
+                    next_attempt_ms: r.get(9),
+                    last_error: r.get(10),
+                    done_ms: r.get(11),
+                }
+                .into_notification()
+            })
+            .collect()
     }
 
     async fn load_obligations(&self) -> Result<Vec<Obligation>, StoreError> {

@@ -154,7 +154,9 @@ pub trait Store: Send + Sync + 'static {
     fn recent_call_records(&self, limit: u32) -> impl Future<Output = Result<Vec<CallRecord>, StoreError>> + Send;
 }
 
+pub mod notifications;
 pub mod obligations;
 pub mod story;
 
+pub use notifications::{NOTIFICATION_COLUMNS, NotificationRow};
 pub use obligations::{ObligationRow, ObligationStore};

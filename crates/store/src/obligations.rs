@@ -5,18 +5,23 @@
 use std::future::Future;
 
 use jiff::Timestamp;
+use policy::notify::Notification;
 use policy::{AuditEntry, Escalation, Obligation, ObligationId, Owner, Source, State};
 
 use crate::StoreError;
 
 /// Persistence of the obligation ledger.
 pub trait ObligationStore: Send + Sync + 'static {
-    /// Insert or update obligations and append audit lines, in one transaction.
+    /// Insert or update obligations, append audit lines and insert or update
+    /// notifications, in one transaction.
     fn save_obligations(
         &self,
         obligations: &[Obligation],
         audit: &[AuditEntry],
+        notifications: &[Notification],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Every notification (to rebuild the outbox at start).
+    fn load_notifications(&self) -> impl Future<Output = Result<Vec<Notification>, StoreError>> + Send;
     /// Every obligation (to rebuild the ledger at start).
     fn load_obligations(&self) -> impl Future<Output = Result<Vec<Obligation>, StoreError>> + Send;
     /// An owner's open obligations, most urgent first.

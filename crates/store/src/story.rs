@@ -3,6 +3,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 use pbx::record::{CallRecord, Direction, Outcome, Party};
+use policy::notify::{Channel, Outbox, RetryPolicy};
 use policy::{Ledger, NewObligation, Owner, Source, State};
 use sip::Peer;
 use sip::registrar::{Binding, BindingChange};
@@ -84,7 +85,23 @@ pub async fn run<S: Store + ObligationStore>(s: &S) -> Result<(), String> {
     ledger.cancel(c, t0, "1002", "borgeren fik svar i borgerservice").map_err(|e| e.to_string())?;
     let all: Vec<_> = ledger.all().cloned().collect();
     let audit = ledger.drain_audit();
-    s.save_obligations(&all, &audit).await.map_err(|e| e.to_string())?;
+    // notifications go in the same transaction, and are updated in place later
+    let mut outbox = Outbox::new(RetryPolicy::default());
+    let mail = outbox.enqueue(a, Channel::Email { to: "bo@egeskov.example".into() }, "s".into(), "b".into(), t0);
+    outbox.enqueue(b, Channel::Sms { to: "+4522222222".into() }, String::new(), "kvittering".into(), t0);
+    s.save_obligations(&all, &audit, &outbox.drain_changed()).await.map_err(|e| e.to_string())?;
+    outbox.due(t0);
+    outbox.attempt_failed(mail, "smtp: 451 try later".into(), t0);
+    s.save_obligations(&[], &[], &outbox.drain_changed()).await.map_err(|e| e.to_string())?;
+    let stored = s.load_notifications().await.map_err(|e| e.to_string())?;
+    check(stored.len() == 2, "both notifications stored")?;
+    check(
+        stored
+            .iter()
+            .any(|n| n.id == mail && n.attempts == 1 && n.last_error.as_deref() == Some("smtp: 451 try later")),
+        "a failed attempt updates the row",
+    )?;
+    check(stored.iter().any(|n| n.channel == Channel::Sms { to: "+4522222222".into() }), "channel kept")?;
     let mut back = s.load_obligations().await.map_err(|e| e.to_string())?;
     back.sort_by_key(|o| o.id);
     check(back == all, "obligations back as written")?;
