@@ -234,6 +234,12 @@ impl Outbox {
         ids.iter().filter_map(|id| self.items.get(id).cloned()).collect()
     }
 
+    /// Notifications not yet delivered nor given up on.
+    #[must_use]
+    pub fn pending_count(&self) -> usize {
+        self.items.values().filter(|n| matches!(n.delivery, Delivery::Pending | Delivery::Sending)).count()
+    }
+
     /// Notifications given up on.
     pub fn failed(&self) -> impl Iterator<Item = &Notification> {
         self.items.values().filter(|n| matches!(n.delivery, Delivery::Failed { .. }))

@@ -186,6 +186,8 @@ pub struct NewObligation {
     pub source: Source,
     /// Topic.
     pub topic: Option<String>,
+    /// The case it concerns, in the case system.
+    pub case_ref: Option<String>,
     /// When the call ended.
     pub at: Timestamp,
     /// Its deadline.
@@ -234,7 +236,7 @@ impl Ledger {
                 owner: n.owner,
                 source: n.source,
                 topic: n.topic,
-                case_ref: None,
+                case_ref: n.case_ref,
                 created: n.at,
                 deadline: n.deadline,
                 state: State::Open,
@@ -277,6 +279,17 @@ impl Ledger {
         }
         let to = o.state.name();
         self.log(at, id, by, action, (from, to), detail);
+        Ok(())
+    }
+
+    /// Someone looked at the obligation (DOMAIN.md §3: every read of a message is
+    /// audited). The state does not change.
+    ///
+    /// # Errors
+    /// An unknown id.
+    pub fn read(&mut self, id: ObligationId, at: Timestamp, by: &str) -> Result<(), LedgerError> {
+        let state = self.items.get(&id).ok_or(LedgerError::NotFound(id))?.state.name();
+        self.log(at, id, by, "read", (state, state), String::new());
         Ok(())
     }
 

@@ -14,6 +14,7 @@ fn missed(caller: &str, owner: &str, at: i64) -> NewObligation {
         owner: Owner::Employee(owner.into()),
         source: Source::NoAnswer,
         topic: None,
+        case_ref: None,
         at: t(at),
         deadline: t(at) + SignedDuration::from_hours(96),
     }

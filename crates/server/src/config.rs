@@ -51,6 +51,10 @@ pub(crate) struct RawConfig {
     /// Contact-centre queues.
     #[serde(default)]
     pub(crate) queues: Vec<crate::queues::RawQueue>,
+    /// The obligation API.
+    pub(crate) api: Option<crate::services_config::RawApi>,
+    /// E-mail and SMS about obligations.
+    pub(crate) notifications: Option<crate::services_config::RawNotifications>,
 }
 
 /// `[calendar]`
@@ -184,6 +188,8 @@ pub(crate) struct RawUser {
     /// Languages spoken.
     #[serde(default)]
     pub(crate) languages: Vec<String>,
+    /// E-mail address for notifications about their obligations.
+    pub(crate) email: Option<String>,
 }
 
 /// `[[teams]]`
@@ -200,6 +206,8 @@ pub(crate) struct RawTeam {
     pub(crate) lead: Option<String>,
     /// `parallel` (default) or `in-turn`.
     pub(crate) ring: Option<String>,
+    /// The team's shared mailbox, for obligations owned by the team.
+    pub(crate) email: Option<String>,
 }
 
 /// `[[trunks]]`
@@ -295,6 +303,10 @@ pub(crate) struct Config {
     pub(crate) organisation: policy::org::Organisation,
     /// Contact-centre queues and their forecasts.
     pub(crate) queues: crate::queues::QueuePlan,
+    /// API bearer token (none: the API is off).
+    pub(crate) api_token: Option<String>,
+    /// Notification settings.
+    pub(crate) notifications: crate::services_config::Notifications,
 }
 
 impl Config {
@@ -716,6 +728,12 @@ pub(crate) fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, ConfigE
     let organisation = validate_organisation(&raw, &departments, &switchboard, &mut errs);
     let department_ids: Vec<String> = departments.iter().map(|d| d.id.clone()).collect();
     let queues = crate::queues::validate(&raw.queues, &raw.users, &raw.teams, &department_ids, &switchboard, &mut errs);
+    let notifications =
+        crate::services_config::validate(raw.notifications.as_ref(), &raw.users, &raw.teams, &domain, &mut errs);
+    let api_token = raw.api.as_ref().and_then(|a| a.token.clone());
+    if api_token.as_ref().is_some_and(|t| t.len() < 16) {
+        errs.push("api.token: use at least 16 characters".into());
+    }
 
     if !errs.is_empty() {
         return Err(ConfigErrors(errs));
@@ -753,6 +771,8 @@ pub(crate) fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, ConfigE
         switchboard,
         organisation,
         queues,
+        api_token,
+        notifications,
     })
 }
 

@@ -19,6 +19,8 @@ use tokio::sync::{mpsc, oneshot};
 pub(crate) struct AppState {
     /// Channel to the SIP loop.
     pub(crate) control: mpsc::Sender<Control>,
+    /// Counters of the obligation service.
+    pub(crate) obligations: Option<std::sync::Arc<crate::ledger_service::NotifyMetrics>>,
 }
 
 /// The router.
@@ -74,8 +76,36 @@ fn counter(reg: &mut Registry, name: &str, help: &str, v: u64) {
 
 /// Render a snapshot in the Prometheus text format.
 #[must_use]
-pub(crate) fn render(s: &Snapshot) -> String {
+pub(crate) fn render(s: &Snapshot, obligations: Option<&crate::ledger_service::NotifyMetrics>) -> String {
+    use std::sync::atomic::Ordering::Relaxed;
     let mut reg = Registry::with_prefix("svar");
+    if let Some(m) = obligations {
+        gauge(
+            &mut reg,
+            "obligations_open",
+            "Obligations not yet completed or cancelled",
+            m.obligations_open.load(Relaxed) as usize,
+        );
+        gauge(
+            &mut reg,
+            "notifications_pending",
+            "Notifications waiting to be delivered",
+            m.pending.load(Relaxed) as usize,
+        );
+        counter(&mut reg, "notifications_sent", "Notifications delivered", m.sent.load(Relaxed));
+        counter(
+            &mut reg,
+            "notification_attempts_failed",
+            "Failed notification attempts",
+            m.failed_attempts.load(Relaxed),
+        );
+        counter(
+            &mut reg,
+            "notifications_failed",
+            "Notifications given up after their last attempt",
+            m.given_up.load(Relaxed),
+        );
+    }
     gauge(&mut reg, "registrations", "Live registrar bindings", s.registrations);
     gauge(&mut reg, "active_calls", "Calls ringing or answered", s.active_calls);
     gauge(&mut reg, "tcp_connections", "Open SIP TCP connections", s.tcp_connections);
@@ -114,7 +144,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
         Some(s) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
-            render(&s),
+            render(&s, state.obligations.as_deref()),
         )
             .into_response(),
         None => (StatusCode::SERVICE_UNAVAILABLE, "SIP engine not running").into_response(),
@@ -151,7 +181,7 @@ mod tests {
             auth_failures: 4,
             ..Snapshot::default()
         };
-        let app = router(AppState { control: fake_loop(snap) });
+        let app = router(AppState { control: fake_loop(snap), obligations: None });
         let resp =
             app.oneshot(axum::http::Request::get("/metrics").body(Body::empty()).expect("req")).await.expect("resp");
         assert_eq!(resp.status(), StatusCode::OK);
@@ -171,11 +201,14 @@ mod tests {
 
     #[tokio::test]
     async fn healthz_reports_draining_as_503() {
-        let app = router(AppState { control: fake_loop(Snapshot { draining: true, ..Snapshot::default() }) });
+        let app = router(AppState {
+            control: fake_loop(Snapshot { draining: true, ..Snapshot::default() }),
+            obligations: None,
+        });
         let resp =
             app.oneshot(axum::http::Request::get("/healthz").body(Body::empty()).expect("req")).await.expect("resp");
         assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
-        let app = router(AppState { control: fake_loop(Snapshot::default()) });
+        let app = router(AppState { control: fake_loop(Snapshot::default()), obligations: None });
         let resp =
             app.oneshot(axum::http::Request::get("/healthz").body(Body::empty()).expect("req")).await.expect("resp");
         assert_eq!(resp.status(), StatusCode::OK);

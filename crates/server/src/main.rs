@@ -2,11 +2,15 @@
 //! configuration, opens the store, binds sockets and runs the engines from the library
 //! crates until SIGTERM, then drains calls and flushes records.
 
+mod api;
 mod calendar_cmd;
 mod chart;
 mod config;
 mod http;
+mod http_client;
+mod ledger_service;
 mod queues;
+mod services_config;
 mod simulate_cmd;
 
 use std::net::SocketAddr;
@@ -382,7 +386,17 @@ async fn serve(cfg: Config) -> Result<()> {
         });
     })?;
 
-    let app = http::router(http::AppState { control: control_tx.clone() });
+    let shared = std::sync::Arc::new(cfg.clone());
+    let (ledger, ledger_task) = ledger_service::start(store.clone(), shared).await?;
+    let mut app =
+        http::router(http::AppState { control: control_tx.clone(), obligations: Some(ledger.metrics.clone()) });
+    if let Some(token) = &cfg.api_token {
+        app = app.merge(api::router(api::ApiState {
+            ledger: ledger.clone(),
+            token: token.as_str().into(),
+            users: std::sync::Arc::new(cfg.pbx.users.iter().map(|u| u.extension.clone()).collect()),
+        }));
+    }
     let (http_stop_tx, http_stop_rx) = tokio::sync::oneshot::channel::<()>();
     let http_task = tokio::spawn(async move {
         let _ = axum::serve(http_listener, app)
@@ -414,6 +428,9 @@ async fn serve(cfg: Config) -> Result<()> {
     }
     let _ = http_stop_tx.send(());
     let _ = http_task.await;
+    // the API is gone: the ledger service answers what it has and ends
+    drop(ledger);
+    let _ = ledger_task.await;
     info!("svar stopped; all records written");
     Ok(())
 }

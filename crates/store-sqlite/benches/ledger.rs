@@ -31,6 +31,7 @@ fn main() {
                     owner: Owner::Employee(format!("{}", 1000 + i % OWNERS)),
                     source: Source::NoAnswer,
                     topic: None,
+                    case_ref: None,
                     at: t0,
                     deadline: t0 + SignedDuration::from_mins((i % 5760) as i64),
                 },

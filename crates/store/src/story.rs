@@ -73,6 +73,7 @@ pub async fn run<S: Store + ObligationStore>(s: &S) -> Result<(), String> {
         owner: Owner::Employee("1002".into()),
         source: Source::Busy,
         topic: Some("byggetilladelse".into()),
+        case_ref: None,
         at: t0,
         deadline: t0 + SignedDuration::from_hours(hours),
     };

@@ -3,6 +3,8 @@
 //! the release build); otherwise the one cargo built for this test.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod sinks;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -142,6 +144,11 @@ impl Svar {
 
     /// Start with extra `[sip]` lines and extra keys for the trunk.
     pub fn start_full(extra_sip: &str, extra_trunk: &str) -> Self {
+        Self::start_appending(extra_sip, extra_trunk, "")
+    }
+
+    /// Start with extra `[sip]` lines, extra trunk keys and whole sections appended.
+    pub fn start_appending(extra_sip: &str, extra_trunk: &str, extra_toml: &str) -> Self {
         let sip = free_port();
         let http = free_port();
         let trunk = free_port();
@@ -151,7 +158,8 @@ impl Svar {
         let config = dir.join("svar.toml");
         let text = config_text(sip, http, trunk, &dir.join("data"), extra_sip)
             .replace(&format!("sip = \"127.0.0.1:{sip}\""), &format!("sip = \"{}:{sip}\"", sip_host()))
-            .replace("caller_id = \"+4570102000\"\n", &format!("caller_id = \"+4570102000\"\n{extra_trunk}\n"));
+            .replace("caller_id = \"+4570102000\"\n", &format!("caller_id = \"+4570102000\"\n{extra_trunk}\n"))
+            + extra_toml;
         std::fs::write(&config, text).expect("config");
         let mut s = Self { child: None, sip, http, trunk, dir, config };
         s.spawn();
@@ -253,6 +261,33 @@ impl Drop for Svar {
             let _ = c.wait();
         }
     }
+}
+
+/// Minimal HTTP/1.0 request with headers and an optional JSON body.
+pub fn http_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let mut req = format!("{method} {path} HTTP/1.0\r\nHost: localhost\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if let Some(b) = body {
+        req.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", b.len()));
+    }
+    req.push_str("\r\n");
+    req.push_str(body.unwrap_or(""));
+    s.write_all(req.as_bytes()).ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    let code = buf.split(' ').nth(1)?.parse().ok()?;
+    let body = buf.split_once("\r\n\r\n").map(|x| x.1.to_owned()).unwrap_or_default();
+    Some((code, body))
 }
 
 /// Minimal HTTP/1.0 GET.
