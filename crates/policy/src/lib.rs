@@ -11,6 +11,7 @@ pub mod ical;
 pub mod notify;
 pub mod obligation;
 pub mod org;
+pub mod presence;
 pub mod route;
 
 pub use obligation::{

@@ -7,6 +7,7 @@ use std::str::FromStr;
 
 use pbx::record::CallRecord;
 use policy::notify::Notification;
+use policy::presence::ManualPresence;
 use policy::{AuditEntry, Obligation, ObligationId, Owner};
 use sip::registrar::{Binding, BindingChange};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -15,7 +16,7 @@ use store::obligations::{audit_from_row, audit_row, owner_parts};
 use store::{
     BindingRow, ObligationRow, ObligationStore, Store, StoreError, parse_direction, parse_outcome, parse_party,
 };
-use store::{NOTIFICATION_COLUMNS, NotificationRow};
+use store::{NOTIFICATION_COLUMNS, NotificationRow, PRESENCE_COLUMNS, PresenceRow, PresenceStore};
 
 /// The SQLite store.
 #[derive(Debug, Clone)]
@@ -355,6 +356,52 @@ impl ObligationStore for SqliteStore {
         .map_err(db)?;
         rows.iter()
             .map(|r| audit_from_row((r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6))))
+            .collect()
+    }
+}
+
+impl PresenceStore for SqliteStore {
+    async fn save_presence(&self, entry: &ManualPresence) -> Result<(), StoreError> {
+        let r = PresenceRow::from_entry(entry);
+        sqlx::query(&format!(
+            "INSERT INTO presence ({PRESENCE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT (employee) DO UPDATE SET state = excluded.state, reason = excluded.reason,
+             until_ms = excluded.until_ms, set_by = excluded.set_by, set_at_ms = excluded.set_at_ms"
+        ))
+        .bind(r.employee)
+        .bind(r.state)
+        .bind(r.reason)
+        .bind(r.until_ms)
+        .bind(r.set_by)
+        .bind(r.set_at_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn clear_presence(&self, employee: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM presence WHERE employee = ?").bind(employee).execute(&self.pool).await.map_err(db)?;
+        Ok(())
+    }
+
+    async fn load_presence(&self) -> Result<Vec<ManualPresence>, StoreError> {
+        let rows = sqlx::query(&format!("SELECT {PRESENCE_COLUMNS} FROM presence ORDER BY employee"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                PresenceRow {
+                    employee: r.get(0),
+                    state: r.get(1),
+                    reason: r.get(2),
+                    until_ms: r.get(3),
+                    set_by: r.get(4),
+                    set_at_ms: r.get(5),
+                }
+                .into_entry()
+            })
             .collect()
     }
 }

@@ -156,7 +156,9 @@ pub trait Store: Send + Sync + 'static {
 
 pub mod notifications;
 pub mod obligations;
+pub mod presence;
 pub mod story;
 
 pub use notifications::{NOTIFICATION_COLUMNS, NotificationRow};
 pub use obligations::{ObligationRow, ObligationStore};
+pub use presence::{PRESENCE_COLUMNS, PresenceRow, PresenceStore};

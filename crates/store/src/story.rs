@@ -4,11 +4,13 @@
 use jiff::{SignedDuration, Timestamp};
 use pbx::record::{CallRecord, Direction, Outcome, Party};
 use policy::notify::{Channel, Outbox, RetryPolicy};
+use policy::org::Presence;
+use policy::presence::ManualPresence;
 use policy::{Ledger, NewObligation, Owner, Source, State};
 use sip::Peer;
 use sip::registrar::{Binding, BindingChange};
 
-use crate::{ObligationStore, Store};
+use crate::{ObligationStore, PresenceStore, Store};
 
 fn check(ok: bool, what: &str) -> Result<(), String> {
     if ok { Ok(()) } else { Err(what.to_owned()) }
@@ -29,7 +31,7 @@ fn binding(expires_at: i64, cseq: u32) -> Result<Binding, String> {
 }
 
 /// Run the story on an empty store. `Err` says which step failed.
-pub async fn run<S: Store + ObligationStore>(s: &S) -> Result<(), String> {
+pub async fn run<S: Store + ObligationStore + PresenceStore>(s: &S) -> Result<(), String> {
     // registrar bindings: upsert, update, remove
     let b = binding(5000, 7)?;
     s.apply_bindings(&[BindingChange::Upsert(b.clone())]).await.map_err(|e| e.to_string())?;
@@ -124,5 +126,32 @@ pub async fn run<S: Store + ObligationStore>(s: &S) -> Result<(), String> {
     check(new_d && d.0 == c.0 + 1, "ids continue after a restart")?;
     let (e, new_e) = again.record(new("+4522222222", 24), "svar");
     check(!new_e && e == b, "a repeat call after a restart folds into the stored obligation")?;
+
+    // presence set by hand: stored, replaced, cleared
+    let ill = ManualPresence {
+        employee: "1001".into(),
+        presence: Presence::Ill { until: Some(t0 + SignedDuration::from_hours(48)) },
+        reason: Some("influenza".into()),
+        until: Some(t0 + SignedDuration::from_hours(48)),
+        set_by: "1000".into(),
+        set_at: t0,
+    };
+    s.save_presence(&ill).await.map_err(|e| e.to_string())?;
+    let away = ManualPresence {
+        employee: "1002".into(),
+        presence: Presence::Away { until: None },
+        reason: None,
+        until: None,
+        ..ill.clone()
+    };
+    s.save_presence(&away).await.map_err(|e| e.to_string())?;
+    let back = s.load_presence().await.map_err(|e| e.to_string())?;
+    check(back == vec![ill.clone(), away.clone()], "presence back as written")?;
+    s.save_presence(&ManualPresence { reason: Some("kursus".into()), ..away.clone() })
+        .await
+        .map_err(|e| e.to_string())?;
+    s.clear_presence("1001").await.map_err(|e| e.to_string())?;
+    let back = s.load_presence().await.map_err(|e| e.to_string())?;
+    check(back.len() == 1 && back[0].reason.as_deref() == Some("kursus"), "replaced and cleared")?;
     Ok(())
 }
