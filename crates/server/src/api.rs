@@ -18,11 +18,15 @@ use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
 use crate::ledger_service::{Action, Create, LedgerHandle, ServiceError};
+use crate::presence_service::PresenceHandle;
 
 /// What the API handlers share.
 #[derive(Debug, Clone)]
 pub(crate) struct ApiState {
     pub(crate) ledger: LedgerHandle,
+    pub(crate) presence: PresenceHandle,
+    /// Every user's extension, in configuration order.
+    pub(crate) employees: Arc<Vec<String>>,
     pub(crate) token: Arc<str>,
     pub(crate) users: Arc<std::collections::HashSet<String>>,
 }
@@ -37,6 +41,8 @@ pub(crate) fn router(state: ApiState) -> axum::Router {
         .route("/api/obligations/{id}", get(read))
         .route("/api/obligations/{id}/actions", post(act))
         .route("/api/notifications", get(notifications))
+        .route("/api/presence", get(presence_all))
+        .route("/api/presence/{ext}", get(presence_one).put(presence_set).delete(presence_clear))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorise))
         .with_state(state)
 }
@@ -297,4 +303,97 @@ async fn notifications(State(state): State<ApiState>, Query(q): Query<Notificati
         Ok(list) => Json(Value::Array(list.iter().map(notification_json).collect())).into_response(),
         Err(e) => service_error(&e),
     }
+}
+
+fn status_json(employee: &str, s: &policy::presence::Status, back_text: Option<String>) -> Value {
+    use policy::presence::PresenceSource;
+    json!({
+        "employee": employee,
+        "presence": store::presence::presence_name(&s.presence),
+        "absent": s.presence.is_absent(),
+        "reason": s.reason,
+        "back_at": s.back_at.map(|t| t.to_string()),
+        "back": back_text,
+        "source": match s.source {
+            PresenceSource::Manual => "manual",
+            PresenceSource::Calendar => "calendar",
+            PresenceSource::Schedule => "schedule",
+            PresenceSource::Default => "default",
+        },
+    })
+}
+
+async fn presence_all(State(state): State<ApiState>) -> Response {
+    let all = state.presence.all(&state.employees).await;
+    Json(Value::Array(all.into_iter().map(|(e, s, t)| status_json(&e, &s, t)).collect())).into_response()
+}
+
+async fn presence_one(State(state): State<ApiState>, Path(ext): Path<String>) -> Response {
+    if !state.users.contains(&ext) {
+        return problem(StatusCode::NOT_FOUND, "no such user");
+    }
+    let (s, t) = state.presence.status(&ext).await;
+    Json(status_json(&ext, &s, t)).into_response()
+}
+
+/// `PUT /api/presence/{ext}`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PresenceBody {
+    presence: String,
+    reason: Option<String>,
+    until: Option<String>,
+}
+
+async fn presence_set(
+    State(state): State<ApiState>,
+    axum::Extension(actor): axum::Extension<Actor>,
+    Path(ext): Path<String>,
+    body: Option<Json<PresenceBody>>,
+) -> Response {
+    if !state.users.contains(&ext) {
+        return problem(StatusCode::NOT_FOUND, "no such user");
+    }
+    let Some(Json(body)) = body else {
+        return unprocessable("a JSON body with presence is needed");
+    };
+    let until = match body.until.as_deref().map(str::parse::<jiff::Timestamp>) {
+        None => None,
+        Some(Ok(t)) => Some(t),
+        Some(Err(_)) => return unprocessable("until is an RFC 3339 time like 2025-03-10T12:00:00+01:00"),
+    };
+    let now = jiff::Timestamp::now();
+    if until.is_some_and(|u| u <= now) {
+        return unprocessable("until lies in the past");
+    }
+    let Some(presence) = store::presence::presence_from(&body.presence, until) else {
+        return unprocessable("presence is available, in_meeting, away, ill, holiday or off_duty");
+    };
+    if presence == policy::org::Presence::OnCall {
+        return unprocessable("on_call comes from the phone, not by hand");
+    }
+    let entry = policy::presence::ManualPresence {
+        employee: ext.clone(),
+        presence,
+        reason: body.reason.filter(|r| !r.trim().is_empty()),
+        until,
+        set_by: actor.0,
+        set_at: now,
+    };
+    if let Err(e) = state.presence.set(entry).await {
+        return problem(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
+    }
+    let (s, t) = state.presence.status(&ext).await;
+    Json(status_json(&ext, &s, t)).into_response()
+}
+
+async fn presence_clear(State(state): State<ApiState>, Path(ext): Path<String>) -> Response {
+    if !state.users.contains(&ext) {
+        return problem(StatusCode::NOT_FOUND, "no such user");
+    }
+    if let Err(e) = state.presence.clear(&ext).await {
+        return problem(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
+    }
+    let (s, t) = state.presence.status(&ext).await;
+    Json(status_json(&ext, &s, t)).into_response()
 }

@@ -55,6 +55,8 @@ pub(crate) struct RawConfig {
     pub(crate) api: Option<crate::services_config::RawApi>,
     /// E-mail and SMS about obligations.
     pub(crate) notifications: Option<crate::services_config::RawNotifications>,
+    /// Presence sources.
+    pub(crate) presence: Option<crate::services_config::RawPresence>,
 }
 
 /// `[calendar]`
@@ -190,6 +192,11 @@ pub(crate) struct RawUser {
     pub(crate) languages: Vec<String>,
     /// E-mail address for notifications about their obligations.
     pub(crate) email: Option<String>,
+    /// Calendar feed for absences and meetings: a file path or an `http://` URL.
+    pub(crate) calendar: Option<String>,
+    /// Working hours, `{ mon = "08:00-16:00", ... }`; outside them the employee is off duty.
+    #[serde(default)]
+    pub(crate) work_hours: std::collections::BTreeMap<String, String>,
 }
 
 /// `[[teams]]`
@@ -307,6 +314,8 @@ pub(crate) struct Config {
     pub(crate) api_token: Option<String>,
     /// Notification settings.
     pub(crate) notifications: crate::services_config::Notifications,
+    /// Presence sources: schedules and calendar feeds.
+    pub(crate) presence: crate::services_config::PresenceSources,
 }
 
 impl Config {
@@ -730,6 +739,7 @@ pub(crate) fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, ConfigE
     let queues = crate::queues::validate(&raw.queues, &raw.users, &raw.teams, &department_ids, &switchboard, &mut errs);
     let notifications =
         crate::services_config::validate(raw.notifications.as_ref(), &raw.users, &raw.teams, &domain, &mut errs);
+    let presence = crate::services_config::validate_presence(raw.presence.as_ref(), &raw.users, &mut errs);
     let api_token = raw.api.as_ref().and_then(|a| a.token.clone());
     if api_token.as_ref().is_some_and(|t| t.len() < 16) {
         errs.push("api.token: use at least 16 characters".into());
@@ -773,6 +783,7 @@ pub(crate) fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, ConfigE
         queues,
         api_token,
         notifications,
+        presence,
     })
 }
 

@@ -64,7 +64,6 @@ impl HttpClient {
     }
 
     /// GET a text document (an iCalendar feed); a non-2xx status is an error.
-    #[allow(dead_code, reason = "the iCalendar feed import uses it; it lands next")]
     pub(crate) async fn get_text(&self, url: &str) -> Result<String> {
         let req = Request::builder().method(Method::GET).uri(split_url(url)?).body(Full::new(Bytes::new()))?;
         let (status, body) = self.send(req).await?;

@@ -67,6 +67,7 @@ enum Command {
     OpenFor { owner: Owner, by: String, reply: Reply<Vec<Obligation>> },
     Act { id: ObligationId, action: Action, by: String, reply: Reply<Obligation> },
     Notifications { only_failed: bool, reply: Reply<Vec<Notification>> },
+    OwnerAbsent { employee: String, backup: Option<String>, team: String, reply: Reply<Vec<ObligationId>> },
 }
 
 /// Counters for `/metrics`.
@@ -77,6 +78,7 @@ pub(crate) struct NotifyMetrics {
     pub(crate) given_up: AtomicU64,
     pub(crate) pending: AtomicU64,
     pub(crate) obligations_open: AtomicU64,
+    pub(crate) feed_failures: AtomicU64,
 }
 
 /// The API's handle on the service.
@@ -116,6 +118,17 @@ impl LedgerHandle {
     /// A transition.
     pub(crate) async fn act(&self, id: ObligationId, action: Action, by: String) -> Result<Obligation, ServiceError> {
         self.ask(|reply| Command::Act { id, action, by, reply }).await
+    }
+
+    /// An employee is away for real (ill, on holiday): their open obligations go to
+    /// their backup, or else their team, and the new owners are told.
+    pub(crate) async fn owner_absent(
+        &self,
+        employee: String,
+        backup: Option<String>,
+        team: String,
+    ) -> Result<Vec<ObligationId>, ServiceError> {
+        self.ask(|reply| Command::OwnerAbsent { employee, backup, team, reply }).await
     }
 
     /// Notifications (all, or those given up on).
@@ -357,6 +370,19 @@ impl<S: ObligationStore> Service<S> {
                     }
                 }
             }
+            Command::OwnerAbsent { employee, backup, team, reply } => {
+                let moved = self.ledger.owner_absent(&employee, backup.as_deref(), &team, now);
+                for id in &moved {
+                    touched.insert(*id);
+                    if let Some(o) = self.ledger.get(*id).cloned() {
+                        self.notify_owner(&o, true, now);
+                    }
+                }
+                if !moved.is_empty() {
+                    info!(employee = %Pii(employee.clone()), moved = moved.len(), "obligations reassigned: owner absent");
+                }
+                Some(Pending::Moved(moved, reply))
+            }
             Command::Notifications { only_failed, reply } => {
                 let list: Vec<Notification> = if only_failed {
                     self.outbox.failed().cloned().collect()
@@ -491,6 +517,7 @@ enum Pending {
     Read(ObligationId, Reply<(Obligation, Vec<AuditEntry>)>),
     List(Vec<Obligation>, Reply<Vec<Obligation>>),
     Acted(ObligationId, Reply<Obligation>),
+    Moved(Vec<ObligationId>, Reply<Vec<ObligationId>>),
 }
 
 impl Pending {
@@ -515,6 +542,9 @@ impl Pending {
             }
             Self::Acted(id, reply) => {
                 let _ = reply.send(committed.clone().and_then(|()| get(id)));
+            }
+            Self::Moved(ids, reply) => {
+                let _ = reply.send(committed.clone().map(|()| ids));
             }
         }
     }

@@ -9,6 +9,7 @@ mod config;
 mod http;
 mod http_client;
 mod ledger_service;
+mod presence_service;
 mod queues;
 mod services_config;
 mod simulate_cmd;
@@ -387,12 +388,15 @@ async fn serve(cfg: Config) -> Result<()> {
     })?;
 
     let shared = std::sync::Arc::new(cfg.clone());
-    let (ledger, ledger_task) = ledger_service::start(store.clone(), shared).await?;
+    let (ledger, ledger_task) = ledger_service::start(store.clone(), shared.clone()).await?;
+    let presence = presence_service::start(store.clone(), shared, ledger.clone()).await?;
     let mut app =
         http::router(http::AppState { control: control_tx.clone(), obligations: Some(ledger.metrics.clone()) });
     if let Some(token) = &cfg.api_token {
         app = app.merge(api::router(api::ApiState {
             ledger: ledger.clone(),
+            presence: presence.clone(),
+            employees: std::sync::Arc::new(cfg.pbx.users.iter().map(|u| u.extension.clone()).collect()),
             token: token.as_str().into(),
             users: std::sync::Arc::new(cfg.pbx.users.iter().map(|u| u.extension.clone()).collect()),
         }));
@@ -428,9 +432,9 @@ async fn serve(cfg: Config) -> Result<()> {
     }
     let _ = http_stop_tx.send(());
     let _ = http_task.await;
-    // the API is gone: the ledger service answers what it has and ends
-    drop(ledger);
-    let _ = ledger_task.await;
+    // Nothing to flush for the ledger: every acknowledged change was committed, and a
+    // notification in flight is stored as such and sent again after a restart.
+    drop((ledger, presence, ledger_task));
     info!("svar stopped; all records written");
     Ok(())
 }

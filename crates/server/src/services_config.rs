@@ -108,3 +108,77 @@ pub(crate) fn validate(
     }
     Notifications { smtp, from, sms_url, sms_token: raw.and_then(|r| r.sms_token.clone()), retry, emails }
 }
+
+/// `[presence]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPresence {
+    /// Seconds between reads of the calendar feeds (default 300).
+    pub(crate) feed_refresh_s: Option<u64>,
+}
+
+/// Where a calendar feed is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum FeedSource {
+    File(std::path::PathBuf),
+    Http(String),
+}
+
+/// Validated presence sources.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PresenceSources {
+    pub(crate) schedules: Vec<(String, calendar::WeeklyHours)>,
+    pub(crate) feeds: Vec<(String, FeedSource)>,
+    pub(crate) refresh: Duration,
+}
+
+pub(crate) fn validate_presence(
+    raw: Option<&RawPresence>,
+    users: &[RawUser],
+    errs: &mut Vec<String>,
+) -> PresenceSources {
+    use jiff::civil::Weekday;
+    let days = [
+        ("mon", Weekday::Monday),
+        ("tue", Weekday::Tuesday),
+        ("wed", Weekday::Wednesday),
+        ("thu", Weekday::Thursday),
+        ("fri", Weekday::Friday),
+        ("sat", Weekday::Saturday),
+        ("sun", Weekday::Sunday),
+    ];
+    let mut out = PresenceSources {
+        refresh: Duration::from_secs(raw.and_then(|r| r.feed_refresh_s).unwrap_or(300).max(10)),
+        ..PresenceSources::default()
+    };
+    for u in users {
+        let at = format!("users ({})", u.extension);
+        if !u.work_hours.is_empty() {
+            let mut hours = calendar::WeeklyHours::default();
+            for (day, text) in &u.work_hours {
+                let Some((_, weekday)) = days.iter().find(|(d, _)| d == day) else {
+                    errs.push(format!("{at}.work_hours: {day:?} is not mon, tue, wed, thu, fri, sat or sun"));
+                    continue;
+                };
+                match calendar::Interval::parse_day(text) {
+                    Ok(intervals) => hours = hours.with(*weekday, intervals),
+                    Err(e) => errs.push(format!("{at}.work_hours.{day}: {e}")),
+                }
+            }
+            out.schedules.push((u.extension.clone(), hours));
+        }
+        if let Some(feed) = &u.calendar {
+            if feed.starts_with("http://") {
+                if crate::http_client::split_url(feed).is_err() {
+                    errs.push(format!("{at}.calendar: {feed:?} is not an http://host/path URL"));
+                }
+                out.feeds.push((u.extension.clone(), FeedSource::Http(feed.clone())));
+            } else if feed.contains("://") {
+                errs.push(format!("{at}.calendar: {feed:?}: use a file path or an http:// URL"));
+            } else {
+                out.feeds.push((u.extension.clone(), FeedSource::File(feed.into())));
+            }
+        }
+    }
+    out
+}

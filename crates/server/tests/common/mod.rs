@@ -147,6 +147,20 @@ impl Svar {
         Self::start_appending(extra_sip, extra_trunk, "")
     }
 
+    /// Start with a configuration of the test's own, made from (sip, http, data dir).
+    pub fn start_custom(make: impl FnOnce(u16, u16, &Path) -> String) -> Self {
+        let sip = free_port();
+        let http = free_port();
+        let dir = std::env::temp_dir().join(format!("svar-it-{}-{sip}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let config = dir.join("svar.toml");
+        std::fs::write(&config, make(sip, http, &dir)).expect("config");
+        let mut s = Self { child: None, sip, http, trunk: 0, dir, config };
+        s.spawn();
+        s
+    }
+
     /// Start with extra `[sip]` lines, extra trunk keys and whole sections appended.
     pub fn start_appending(extra_sip: &str, extra_trunk: &str, extra_toml: &str) -> Self {
         let sip = free_port();

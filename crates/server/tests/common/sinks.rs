@@ -92,6 +92,12 @@ pub struct HttpSink {
 
 impl HttpSink {
     pub fn start(fail_first: usize) -> Self {
+        Self::start_serving(fail_first, "{}")
+    }
+
+    /// Answer every successful request with `body` (a calendar feed, say).
+    pub fn start_serving(fail_first: usize, body: &str) -> Self {
+        let body: Arc<str> = body.into();
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind http sink");
         let port = listener.local_addr().expect("addr").port();
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -101,8 +107,9 @@ impl HttpSink {
             for conn in listener.incoming().flatten() {
                 let keep = keep.clone();
                 let served = served.clone();
+                let body = body.clone();
                 std::thread::spawn(move || {
-                    let _ = serve_http(conn, &keep, &served, fail_first);
+                    let _ = serve_http(conn, &keep, &served, fail_first, &body);
                 });
             }
         });
@@ -130,6 +137,7 @@ fn serve_http(
     keep: &Mutex<Vec<(String, String)>>,
     served: &AtomicUsize,
     fail_first: usize,
+    answer: &str,
 ) -> std::io::Result<()> {
     conn.set_read_timeout(Some(Duration::from_secs(5)))?;
     let mut buf = Vec::new();
@@ -153,8 +161,8 @@ fn serve_http(
             let body = String::from_utf8_lossy(&buf[end + 4..(end + 4 + length).min(buf.len())]).into_owned();
             keep.lock().expect("lock").push((head, body));
             let n = served.fetch_add(1, Ordering::SeqCst);
-            let status = if n < fail_first { "503 Service Unavailable" } else { "200 OK" };
-            write!(conn, "HTTP/1.1 {status}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}")?;
+            let (status, answer) = if n < fail_first { ("503 Service Unavailable", "{}") } else { ("200 OK", answer) };
+            write!(conn, "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}", answer.len())?;
             return Ok(());
         }
         let n = conn.read(&mut chunk)?;
