@@ -29,10 +29,11 @@ fn org() -> Organisation {
                 coverage: Coverage { colleagues: vec![format!("{}{:02}", t + 2, (i + 2) % 10)], ..Coverage::default() },
                 skills: vec![],
                 languages: vec![],
+                direct_number: None,
             });
         }
     }
-    Organisation { employees, teams, switchboard: "omstillingen".into() }
+    Organisation { employees, teams, switchboard: "omstillingen".into(), ..Organisation::default() }
 }
 
 fn bench(c: &mut Criterion) {

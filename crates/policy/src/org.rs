@@ -3,9 +3,10 @@
 //! switchboard), and presence.
 
 use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
 
 /// How a group of phones is rung.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RingMode {
     /// All at once.
     Parallel,
@@ -14,7 +15,7 @@ pub enum RingMode {
 }
 
 /// What happens when nobody in the chain answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LastResort {
     /// The switchboard (the policy's default: a person answers).
     Switchboard,
@@ -23,7 +24,7 @@ pub enum LastResort {
 }
 
 /// An employee's coverage chain (P2).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Coverage {
     /// Seconds the employee's own phone rings.
     pub ring_me_s: u32,
@@ -53,7 +54,7 @@ impl Default for Coverage {
 }
 
 /// An employee.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Employee {
     /// Extension (also the id).
     pub extension: String,
@@ -69,10 +70,12 @@ pub struct Employee {
     pub skills: Vec<(String, u8)>,
     /// Languages spoken.
     pub languages: Vec<String>,
+    /// The employee's direct number, if they have one.
+    pub direct_number: Option<String>,
 }
 
 /// A team.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Team {
     /// Id.
     pub id: String,
@@ -132,8 +135,12 @@ impl Presence {
 }
 
 /// The organisation.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Organisation {
+    /// Centres (the level between the municipality and its departments).
+    pub centres: Vec<Centre>,
+    /// Departments and the centre each belongs to.
+    pub departments: Vec<OrgDepartment>,
     /// Employees.
     pub employees: Vec<Employee>,
     /// Teams.
@@ -142,7 +149,32 @@ pub struct Organisation {
     pub switchboard: String,
 }
 
+/// A centre: a group of departments under one director (e.g. "Borger og Arbejdsmarked").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Centre {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+}
+
+/// A department's place in the organisation (its phone hours live in the calendar).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgDepartment {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// The centre it belongs to.
+    pub centre: Option<String>,
+}
+
 impl Organisation {
+    /// The departments of a centre.
+    pub fn departments_of<'a>(&'a self, centre: &'a str) -> impl Iterator<Item = &'a OrgDepartment> + 'a {
+        self.departments.iter().filter(move |d| d.centre.as_deref() == Some(centre))
+    }
+
     /// An employee by extension.
     #[must_use]
     pub fn employee(&self, ext: &str) -> Option<&Employee> {

@@ -20,6 +20,7 @@ fn org() -> Organisation {
             },
             skills: vec![],
             languages: vec!["da".into()],
+            direct_number: None,
         };
     Organisation {
         employees: vec![
@@ -47,6 +48,7 @@ fn org() -> Organisation {
             },
         ],
         switchboard: "omstillingen".into(),
+        ..Organisation::default()
     }
 }
 

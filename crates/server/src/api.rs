@@ -25,6 +25,8 @@ use crate::presence_service::PresenceHandle;
 pub(crate) struct ApiState {
     pub(crate) ledger: LedgerHandle,
     pub(crate) presence: PresenceHandle,
+    /// The organisation in force and its stored version.
+    pub(crate) organisation: Arc<(i64, policy::org::Organisation)>,
     /// Every user's extension, in configuration order.
     pub(crate) employees: Arc<Vec<String>>,
     pub(crate) token: Arc<str>,
@@ -41,6 +43,7 @@ pub(crate) fn router(state: ApiState) -> axum::Router {
         .route("/api/obligations/{id}", get(read))
         .route("/api/obligations/{id}/actions", post(act))
         .route("/api/notifications", get(notifications))
+        .route("/api/organisation", get(organisation))
         .route("/api/presence", get(presence_all))
         .route("/api/presence/{ext}", get(presence_one).put(presence_set).delete(presence_clear))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorise))
@@ -396,4 +399,12 @@ async fn presence_clear(State(state): State<ApiState>, Path(ext): Path<String>) 
     }
     let (s, t) = state.presence.status(&ext).await;
     Json(status_json(&ext, &s, t)).into_response()
+}
+
+async fn organisation(State(state): State<ApiState>) -> Response {
+    let (version, org) = &*state.organisation;
+    match serde_json::to_value(org) {
+        Ok(v) => Json(json!({ "version": version, "organisation": v })).into_response(),
+        Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
 }

@@ -42,6 +42,9 @@ pub(crate) struct RawConfig {
     /// Deadline settings and closing days.
     #[serde(default)]
     pub(crate) calendar: Option<RawCalendar>,
+    /// Centres.
+    #[serde(default)]
+    pub(crate) centres: Vec<RawCentre>,
     /// Departments with their phone hours.
     #[serde(default)]
     pub(crate) departments: Vec<RawDepartment>,
@@ -109,6 +112,18 @@ pub(crate) struct RawDepartment {
     /// Dates with other hours: `"2025-12-23" = "09:00-12:00"`, `"2025-11-18" = "closed"`.
     #[serde(default)]
     pub(crate) overrides: std::collections::BTreeMap<String, String>,
+    /// The centre it belongs to (see `[[centres]]`).
+    pub(crate) centre: Option<String>,
+}
+
+/// `[[centres]]`: the level between the municipality and its departments.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCentre {
+    /// Id.
+    pub(crate) id: String,
+    /// Name.
+    pub(crate) name: String,
 }
 
 /// `[server]`
@@ -331,8 +346,25 @@ fn validate_organisation(
     switchboard: &str,
     errs: &mut Vec<String>,
 ) -> policy::org::Organisation {
-    use policy::org::{Coverage, Employee, LastResort, Organisation, RingMode, Team};
+    use policy::org::{Centre, Coverage, Employee, LastResort, OrgDepartment, Organisation, RingMode, Team};
     let exts: HashSet<&str> = raw.users.iter().map(|u| u.extension.as_str()).collect();
+    let mut centres = Vec::new();
+    for (i, c) in raw.centres.iter().enumerate() {
+        if centres.iter().any(|x: &Centre| x.id == c.id) {
+            errs.push(format!("centres[{i}] ({}): id used twice", c.id));
+        }
+        centres.push(Centre { id: c.id.clone(), name: c.name.clone() });
+    }
+    let mut org_departments = Vec::new();
+    for d in departments {
+        let centre = raw.departments.iter().find(|r| r.id == d.id).and_then(|r| r.centre.clone());
+        if let Some(c) = &centre
+            && !centres.iter().any(|x| &x.id == c)
+        {
+            errs.push(format!("departments ({}): centre {c:?} does not exist", d.id));
+        }
+        org_departments.push(OrgDepartment { id: d.id.clone(), name: d.name.clone(), centre });
+    }
     let mut teams = Vec::new();
     let mut team_ids = HashSet::new();
     for (i, t) in raw.teams.iter().enumerate() {
@@ -404,9 +436,10 @@ fn validate_organisation(
             },
             skills: u.skills.iter().map(|(k, v)| (k.clone(), *v)).collect(),
             languages: u.languages.clone(),
+            direct_number: raw.dids.iter().find(|d| d.user == u.extension).map(|d| pbx::numbers::normalise(&d.number)),
         });
     }
-    Organisation { employees, teams, switchboard: switchboard.to_owned() }
+    Organisation { centres, departments: org_departments, employees, teams, switchboard: switchboard.to_owned() }
 }
 
 fn parse_time(s: &str) -> Option<jiff::civil::Time> {
@@ -832,17 +865,35 @@ mod tests {
             id = "d"
             name = "D"
             mon = "15:00-09:00"
+            centre = "nocentre"
             [[teams]]
             id = "t"
             name = "T"
             department = "nodept"
             lead = "7777"
+            email = "not an address"
+            [api]
+            token = "short"
+            [notifications]
+            smtp = "mail"
+            sms_url = "https://gateway.example/sms"
         "#;
         let e = load(text, &Overrides::default()).expect_err("invalid");
         let all = e.to_string();
-        for needle in
-            ["server.sip", "min_expires", "password", "used twice", "9999", "trunk \"missing\"", "dial pattern"]
-        {
+        for needle in [
+            "server.sip",
+            "min_expires",
+            "password",
+            "used twice",
+            "9999",
+            "trunk \"missing\"",
+            "dial pattern",
+            "centre \"nocentre\"",
+            "email",
+            "api.token",
+            "notifications.smtp",
+            "notifications.sms_url",
+        ] {
             assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
         }
         assert!(e.0.len() >= 7, "{all}");

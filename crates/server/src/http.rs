@@ -105,6 +105,12 @@ pub(crate) fn render(s: &Snapshot, obligations: Option<&crate::ledger_service::N
             "Notifications given up after their last attempt",
             m.given_up.load(Relaxed),
         );
+        counter(
+            &mut reg,
+            "calendar_feed_failures",
+            "Calendar feeds that could not be read",
+            m.feed_failures.load(Relaxed),
+        );
     }
     gauge(&mut reg, "registrations", "Live registrar bindings", s.registrations);
     gauge(&mut reg, "active_calls", "Calls ringing or answered", s.active_calls);

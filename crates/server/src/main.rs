@@ -27,7 +27,7 @@ use rand::RngCore;
 use sip::digest::{AuthConfig, Authenticator};
 use sip::registrar::Registrar;
 use sip::{Endpoint, EndpointConfig, Transport};
-use store::Store;
+use store::{OrganisationStore, Store};
 use store_sqlite::SqliteStore;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
@@ -387,6 +387,12 @@ async fn serve(cfg: Config) -> Result<()> {
         });
     })?;
 
+    // The organisation is stored as a version whenever the configuration changes it.
+    let org_version = match store.latest_organisation().await? {
+        Some(v) if v.organisation == cfg.organisation => v.version,
+        _ => store.save_organisation(&cfg.organisation, "config", jiff::Timestamp::now()).await?,
+    };
+    info!(organisation_version = org_version, "organisation stored");
     let shared = std::sync::Arc::new(cfg.clone());
     let (ledger, ledger_task) = ledger_service::start(store.clone(), shared.clone()).await?;
     let presence = presence_service::start(store.clone(), shared, ledger.clone()).await?;
@@ -396,6 +402,7 @@ async fn serve(cfg: Config) -> Result<()> {
         app = app.merge(api::router(api::ApiState {
             ledger: ledger.clone(),
             presence: presence.clone(),
+            organisation: std::sync::Arc::new((org_version, cfg.organisation.clone())),
             employees: std::sync::Arc::new(cfg.pbx.users.iter().map(|u| u.extension.clone()).collect()),
             token: token.as_str().into(),
             users: std::sync::Arc::new(cfg.pbx.users.iter().map(|u| u.extension.clone()).collect()),

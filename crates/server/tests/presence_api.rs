@@ -45,10 +45,15 @@ token = "{TOKEN}"
 [notifications]
 smtp = "127.0.0.1:{smtp}"
 
+[[centres]]
+id = "teknik"
+name = "Teknik og Miljø"
+
 [[departments]]
 id = "byggeri"
 name = "Byggeri"
 mon = "08:00-16:00"
+centre = "teknik"
 
 [[teams]]
 id = "byggesag"
@@ -83,6 +88,13 @@ name = "Dennis Eriksen"
 password = "demo-dennis-1004"
 team = "byggesag"
 calendar = "{feed_url}"
+
+[[users]]
+extension = "1005"
+name = "Eva Frost"
+password = "demo-eva-1005"
+team = "byggesag"
+calendar = "http://127.0.0.1:9/nowhere.ics"
 "#,
         data = dir.join("data").display(),
         feed = feed_file.display(),
@@ -139,6 +151,10 @@ fn presence_from_hand_schedule_and_feeds_and_obligations_follow_an_absence() {
     assert!(by["1003"]["back"].as_str().is_some_and(|b| b.starts_with("tilbage ")), "{}", by["1003"]);
     assert_eq!(by["1004"]["presence"], "holiday", "read over HTTP: {}", by["1004"]);
     assert!(feed_http.requests.lock().expect("lock")[0].0.starts_with("GET /dennis.ics"));
+    // A feed that cannot be read is counted and logged; the employee counts as present.
+    assert_eq!(by["1005"]["presence"], "available");
+    assert!(svar.metric("svar_calendar_feed_failures_total").is_some_and(|n| n >= 1.0), "{}", svar.metrics());
+    assert!(svar.log().contains("calendar feed not read"));
 
     // An obligation of Anne's, then Anne falls ill: it goes to her backup, who is told.
     let (code, o) =
@@ -170,9 +186,24 @@ fn presence_from_hand_schedule_and_feeds_and_obligations_follow_an_absence() {
     let (code, _) = api(&svar, "PUT", "/api/presence/7777", Some(r#"{"presence": "away"}"#));
     assert_eq!(code, 404);
 
+    // The organisation is stored, centres included; an unchanged configuration adds no version.
+    let (_, org) = api(&svar, "GET", "/api/organisation", None);
+    assert_eq!(org["version"], 1);
+    assert_eq!(org["organisation"]["centres"][0]["id"], "teknik");
+    let byggeri = org["organisation"]["departments"]
+        .as_array()
+        .expect("departments")
+        .iter()
+        .find(|d| d["id"] == "byggeri")
+        .cloned();
+    assert_eq!(byggeri.map(|d| d["centre"].clone()), Some(serde_json::json!("teknik")));
+    assert_eq!(org["organisation"]["employees"].as_array().map(Vec::len), Some(5));
+
     // Set by hand is stored: a restart keeps it; clearing it brings the schedule back.
     svar.stop();
     svar.spawn();
+    let (_, org) = api(&svar, "GET", "/api/organisation", None);
+    assert_eq!(org["version"], 1, "same configuration, same version");
     let (_, s) = api(&svar, "GET", "/api/presence/1001", None);
     assert_eq!((s["presence"].as_str(), s["reason"].as_str()), (Some("ill"), Some("influenza")));
     let (code, s) = api(&svar, "DELETE", "/api/presence/1001", None);

@@ -16,7 +16,10 @@ use store::obligations::{audit_from_row, audit_row, owner_parts};
 use store::{
     BindingRow, ObligationRow, ObligationStore, Store, StoreError, parse_direction, parse_outcome, parse_party,
 };
-use store::{NOTIFICATION_COLUMNS, NotificationRow, PRESENCE_COLUMNS, PresenceRow, PresenceStore};
+use store::{
+    NOTIFICATION_COLUMNS, NotificationRow, OrganisationStore, OrganisationVersion, PRESENCE_COLUMNS, PresenceRow,
+    PresenceStore,
+};
 
 /// The SQLite store.
 #[derive(Debug, Clone)]
@@ -403,5 +406,51 @@ impl PresenceStore for SqliteStore {
                 .into_entry()
             })
             .collect()
+    }
+}
+
+impl OrganisationStore for SqliteStore {
+    async fn latest_organisation(&self) -> Result<Option<OrganisationVersion>, StoreError> {
+        let row = sqlx::query(
+            "SELECT version, at_ms, source, document FROM organisation_versions ORDER BY version DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        let Some(r) = row else { return Ok(None) };
+        let at: i64 = r.get(1);
+        let document: String = r.get(3);
+        Ok(Some(OrganisationVersion {
+            version: r.get(0),
+            at: jiff::Timestamp::from_millisecond(at)
+                .map_err(|_| StoreError::Corrupt { table: "organisation_versions", reason: "time".into() })?,
+            source: r.get(2),
+            organisation: store::organisation::from_document(&document)?,
+        }))
+    }
+
+    async fn save_organisation(
+        &self,
+        organisation: &policy::org::Organisation,
+        source: &str,
+        at: jiff::Timestamp,
+    ) -> Result<i64, StoreError> {
+        let document = store::organisation::to_document(organisation)?;
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let latest: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM organisation_versions")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+        let version = latest.unwrap_or(0) + 1;
+        sqlx::query("INSERT INTO organisation_versions (version, at_ms, source, document) VALUES (?, ?, ?, ?)")
+            .bind(version)
+            .bind(at.as_millisecond())
+            .bind(source)
+            .bind(document)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(version)
     }
 }

@@ -156,9 +156,11 @@ pub trait Store: Send + Sync + 'static {
 
 pub mod notifications;
 pub mod obligations;
+pub mod organisation;
 pub mod presence;
 pub mod story;
 
 pub use notifications::{NOTIFICATION_COLUMNS, NotificationRow};
 pub use obligations::{ObligationRow, ObligationStore};
+pub use organisation::{OrganisationStore, OrganisationVersion};
 pub use presence::{PRESENCE_COLUMNS, PresenceRow, PresenceStore};

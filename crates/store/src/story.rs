@@ -10,7 +10,7 @@ use policy::{Ledger, NewObligation, Owner, Source, State};
 use sip::Peer;
 use sip::registrar::{Binding, BindingChange};
 
-use crate::{ObligationStore, PresenceStore, Store};
+use crate::{ObligationStore, OrganisationStore, PresenceStore, Store};
 
 fn check(ok: bool, what: &str) -> Result<(), String> {
     if ok { Ok(()) } else { Err(what.to_owned()) }
@@ -31,7 +31,7 @@ fn binding(expires_at: i64, cseq: u32) -> Result<Binding, String> {
 }
 
 /// Run the story on an empty store. `Err` says which step failed.
-pub async fn run<S: Store + ObligationStore + PresenceStore>(s: &S) -> Result<(), String> {
+pub async fn run<S: Store + ObligationStore + PresenceStore + OrganisationStore>(s: &S) -> Result<(), String> {
     // registrar bindings: upsert, update, remove
     let b = binding(5000, 7)?;
     s.apply_bindings(&[BindingChange::Upsert(b.clone())]).await.map_err(|e| e.to_string())?;
@@ -153,5 +153,41 @@ pub async fn run<S: Store + ObligationStore + PresenceStore>(s: &S) -> Result<()
     s.clear_presence("1001").await.map_err(|e| e.to_string())?;
     let back = s.load_presence().await.map_err(|e| e.to_string())?;
     check(back.len() == 1 && back[0].reason.as_deref() == Some("kursus"), "replaced and cleared")?;
+
+    // the organisation: versions kept, the latest comes back whole
+    use policy::org::{Centre, Coverage, Employee, OrgDepartment, Organisation, RingMode, Team};
+    check(s.latest_organisation().await.map_err(|e| e.to_string())?.is_none(), "no organisation at first")?;
+    let mut org = Organisation {
+        centres: vec![Centre { id: "borger".into(), name: "Borger og Arbejdsmarked".into() }],
+        departments: vec![OrgDepartment {
+            id: "byggeri".into(),
+            name: "Byggeri".into(),
+            centre: Some("borger".into()),
+        }],
+        employees: vec![Employee {
+            extension: "1001".into(),
+            name: "Anne Andersen".into(),
+            team: "byggesag".into(),
+            backup: Some("1002".into()),
+            coverage: Coverage::default(),
+            skills: vec![("byggetilladelse".into(), 5)],
+            languages: vec!["da".into()],
+            direct_number: Some("+4570102001".into()),
+        }],
+        teams: vec![Team {
+            id: "byggesag".into(),
+            name: "Byggesag".into(),
+            department: "byggeri".into(),
+            lead: Some("1001".into()),
+            mode: RingMode::InTurn,
+        }],
+        switchboard: "omstillingen".into(),
+    };
+    let v1 = s.save_organisation(&org, "config", t0).await.map_err(|e| e.to_string())?;
+    org.employees[0].backup = None;
+    let v2 = s.save_organisation(&org, "1000", t0).await.map_err(|e| e.to_string())?;
+    let latest = s.latest_organisation().await.map_err(|e| e.to_string())?.ok_or("a version")?;
+    check(v1 == 1 && v2 == 2 && latest.version == 2, "versions count up")?;
+    check(latest.organisation == org && latest.source == "1000" && latest.at == t0, "the latest comes back whole")?;
     Ok(())
 }
