@@ -300,6 +300,34 @@ pub fn owner_email(o: &Obligation, reassigned: bool, tz: &TimeZone) -> (String, 
     (subject, body)
 }
 
+/// The e-mail when an obligation escalates: to the team lead at 75 % of its window, to
+/// the switchboard supervisor when the deadline has passed.
+#[must_use]
+pub fn escalation_email(o: &Obligation, level: crate::obligation::Escalation, tz: &TimeZone) -> (String, String) {
+    let day = calendar::danish::day_and_date(o.deadline.to_zoned_datetime(tz.clone()).date());
+    let (subject, what) = match level {
+        crate::obligation::Escalation::Supervisor => (
+            format!("Fristen er overskredet: opgave {}", o.id.0),
+            format!("Borgeren skulle have været ringet op senest {day}, og det er ikke sket."),
+        ),
+        _ => (
+            format!("Fristen nærmer sig: opgave {}", o.id.0),
+            format!("Borgeren skal ringes op senest {day}; tre fjerdedele af tiden er gået."),
+        ),
+    };
+    let body = format!(
+        "{what}\nOpgaven ligger hos {}. Nummeret slutter på {}. Åbn opgave {} i svar.\n",
+        match &o.owner {
+            Owner::Employee(e) => format!("medarbejder {e}"),
+            Owner::Team(t) => format!("team {t}"),
+            Owner::Department(d) => format!("afdeling {d}"),
+        },
+        tail(&o.caller),
+        o.id.0
+    );
+    (subject, body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -278,6 +278,23 @@ impl<S: ObligationStore> Service<S> {
         }
     }
 
+    /// Who hears of an escalation: the owner's team lead at 75 %, the supervisor at breach.
+    fn escalation_address(&self, o: &Obligation, level: policy::Escalation) -> Option<String> {
+        let org = &self.cfg.organisation;
+        match level {
+            policy::Escalation::Supervisor => self.cfg.notifications.supervisor.clone(),
+            policy::Escalation::TeamLead => {
+                let team = match &o.owner {
+                    Owner::Employee(e) => org.team(&org.employee(e)?.team)?,
+                    Owner::Team(t) => org.team(t)?,
+                    Owner::Department(_) => return None,
+                };
+                self.cfg.notifications.emails.get(&format!("employee:{}", team.lead.as_ref()?)).cloned()
+            }
+            policy::Escalation::None => None,
+        }
+    }
+
     fn notify_owner(&mut self, o: &Obligation, reassigned: bool, now: Timestamp) {
         let Some(to) = self.cfg.notifications.emails.get(&owner_key(&o.owner)).cloned() else { return };
         if self.smtp.is_none() {
@@ -448,8 +465,16 @@ impl<S: ObligationStore> Service<S> {
             return;
         }
         let touched: BTreeSet<ObligationId> = changed.iter().map(|c| c.0).collect();
+        let now = Timestamp::now();
         for (id, level) in &changed {
             info!(obligation = id.0, level = ?level, "obligation escalated");
+            if let Some(o) = self.ledger.get(*id).cloned()
+                && let Some(to) = self.escalation_address(&o, *level)
+                && self.smtp.is_some()
+            {
+                let (subject, body) = notify::escalation_email(&o, *level, self.cfg.calendar.tz());
+                self.outbox.enqueue(o.id, Channel::Email { to }, subject, body, now);
+            }
         }
         let _ = self.commit(&touched).await;
     }
@@ -547,5 +572,72 @@ impl Pending {
                 let _ = reply.send(committed.clone().map(|()| ids));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{DEMO, Overrides, load};
+    use jiff::SignedDuration;
+
+    #[tokio::test]
+    async fn escalation_tells_the_team_lead_then_the_supervisor() {
+        let text = DEMO.replace(
+            "[notifications]\nfrom = \"svar@egeskov.example\"\n",
+            "[notifications]\nfrom = \"svar@egeskov.example\"\nsmtp = \"127.0.0.1:25\"\nsupervisor = \"tilsyn@egeskov.example\"\n",
+        ) + "\n[[users]]\nextension = \"1005\"\nname = \"Lis Leder\"\npassword = \"demo-lis-1005\"\nteam = \"byggesag\"\nemail = \"lis@egeskov.example\"\n";
+        let text = text.replace("lead = \"1003\"", "lead = \"1005\"");
+        let cfg = Arc::new(load(&text, &Overrides::default()).expect("config"));
+        let dir = std::env::temp_dir().join(format!("svar-escalate-{}", std::process::id()));
+        let store = store_sqlite::SqliteStore::open_dir(&dir).await.expect("store");
+        let (results, _results_rx) = mpsc::unbounded_channel();
+        let mut service = Service {
+            store,
+            ledger: Ledger::new(),
+            outbox: Outbox::new(cfg.notifications.retry),
+            http: HttpClient::new(),
+            smtp: Some(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1").build()),
+            from: "svar@egeskov.example".parse().expect("address"),
+            results,
+            metrics: Arc::new(NotifyMetrics::default()),
+            cfg,
+        };
+        let now = Timestamp::now();
+        let new = |caller: &str, created: Timestamp, deadline: Timestamp| NewObligation {
+            caller: caller.into(),
+            owner: Owner::Employee("1001".into()),
+            source: Source::NoAnswer,
+            topic: None,
+            case_ref: None,
+            at: created,
+            deadline,
+        };
+        // 80 % of its window gone: the team lead hears; past its deadline: the supervisor.
+        let (late, _) = service.ledger.record(
+            new("+4520000001", now - SignedDuration::from_hours(8), now + SignedDuration::from_hours(2)),
+            "svar",
+        );
+        let (missed, _) = service.ledger.record(
+            new("+4520000002", now - SignedDuration::from_hours(50), now - SignedDuration::from_hours(1)),
+            "svar",
+        );
+        service.escalate().await;
+        let to = |id| -> Vec<String> {
+            service
+                .outbox
+                .about(id)
+                .filter_map(|n| match &n.channel {
+                    Channel::Email { to } => Some(format!("{to}: {}", n.subject)),
+                    Channel::Sms { .. } => None,
+                })
+                .collect()
+        };
+        assert_eq!(to(late), vec![format!("lis@egeskov.example: Fristen nærmer sig: opgave {}", late.0)]);
+        assert_eq!(to(missed), vec![format!("tilsyn@egeskov.example: Fristen er overskredet: opgave {}", missed.0)]);
+        // Stored with the obligations' new escalation level.
+        let stored = service.store.load_notifications().await.expect("load");
+        assert_eq!(stored.len(), 2);
+        std::fs::remove_dir_all(dir).ok();
     }
 }

@@ -34,6 +34,8 @@ pub(crate) struct RawNotifications {
     pub(crate) first_retry_s: Option<u64>,
     /// Attempts before a notification is marked failed (default 8).
     pub(crate) max_attempts: Option<u32>,
+    /// The switchboard supervisor's address: told when a callback deadline is missed.
+    pub(crate) supervisor: Option<String>,
 }
 
 /// Validated `[notifications]`.
@@ -46,6 +48,8 @@ pub(crate) struct Notifications {
     pub(crate) retry: RetryPolicy,
     /// E-mail address per owner key (`employee:1001`, `team:byggesag`).
     pub(crate) emails: HashMap<String, String>,
+    /// The switchboard supervisor's address.
+    pub(crate) supervisor: Option<String>,
 }
 
 fn plausible_email(s: &str) -> bool {
@@ -106,7 +110,13 @@ pub(crate) fn validate(
         }
         retry.max_attempts = n.max(1);
     }
-    Notifications { smtp, from, sms_url, sms_token: raw.and_then(|r| r.sms_token.clone()), retry, emails }
+    let supervisor = raw.and_then(|r| r.supervisor.clone());
+    if let Some(s) = &supervisor
+        && !plausible_email(s)
+    {
+        errs.push(format!("notifications.supervisor: {s:?} is not an address"));
+    }
+    Notifications { smtp, from, sms_url, sms_token: raw.and_then(|r| r.sms_token.clone()), retry, emails, supervisor }
 }
 
 /// `[presence]`
