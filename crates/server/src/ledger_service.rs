@@ -181,6 +181,12 @@ pub(crate) async fn start<S: ObligationStore + Clone>(
         pending_notifications = service.outbox.pending_count(),
         "obligation ledger loaded"
     );
+    if service.smtp.is_none() {
+        info!("e-mail notifications are off: no [notifications] smtp relay configured");
+    }
+    if service.cfg.notifications.sms_url.is_none() {
+        info!("SMS receipts are off: no [notifications] sms_url configured");
+    }
     let task = tokio::spawn(async move { service.run(rx, results_rx).await });
     Ok((LedgerHandle { tx, metrics }, task))
 }
@@ -296,10 +302,13 @@ impl<S: ObligationStore> Service<S> {
     }
 
     fn notify_owner(&mut self, o: &Obligation, reassigned: bool, now: Timestamp) {
-        let Some(to) = self.cfg.notifications.emails.get(&owner_key(&o.owner)).cloned() else { return };
         if self.smtp.is_none() {
-            return;
+            return; // e-mail is off (said once at start)
         }
+        let Some(to) = self.cfg.notifications.emails.get(&owner_key(&o.owner)).cloned() else {
+            warn!(obligation = o.id.0, owner = %Pii(owner_key(&o.owner)), "owner has no e-mail address; not told by e-mail");
+            return;
+        };
         let (subject, body) = notify::owner_email(o, reassigned, self.cfg.calendar.tz());
         self.outbox.enqueue(o.id, Channel::Email { to }, subject, body, now);
     }

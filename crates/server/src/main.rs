@@ -35,6 +35,11 @@ use tracing::{error, info, warn};
 
 use crate::config::{Config, Overrides};
 
+// mimalloc: the SIP path allocates per message; the system allocator spent a fifth of
+// the SIP thread's time in malloc and free (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(name = "svar", version, about = "svar: a phone system that keeps a municipality's telephone promises")]
 struct Cli {

@@ -1,0 +1,108 @@
+//! CPU of the SIP engine alone (no sockets, no store) per authenticated REGISTER: the
+//! unauthenticated REGISTER and its 401, then the REGISTER with credentials and its 200,
+//! for 10,000 users. Only the server side is timed (the client's digest is not). Prints
+//! microseconds per exchange; compare with `bench/bench.py`, which adds sockets and the
+//! store around the same work.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use pbx::config::{PbxConfig, User};
+use pbx::{Pbx, PbxOutput};
+use sip::digest::{AuthConfig, Authenticator, Credentials, answer_challenge};
+use sip::registrar::{Registrar, RegistrarConfig};
+use sip::{Endpoint, EndpointConfig, Input, Peer, Transport};
+
+// The allocator the svar binary uses.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const USERS: usize = 10_000;
+const DOMAIN: &str = "egeskov.example";
+
+fn main() {
+    let svar: SocketAddr = "127.0.0.1:5060".parse().expect("addr");
+    let users: Vec<User> = (0..USERS)
+        .map(|i| {
+            let ext = format!("{}", 100_000 + i);
+            User {
+                credentials: Credentials::from_password(&ext, DOMAIN, "benchpass1"),
+                extension: ext,
+                display: String::new(),
+                caller_id: None,
+            }
+        })
+        .collect();
+    let cfg = PbxConfig {
+        domain: DOMAIN.into(),
+        users,
+        trunks: vec![],
+        dids: vec![],
+        routes: vec![],
+        ring_timeout: Duration::from_secs(30),
+        registrar: RegistrarConfig::default(),
+        contact_addrs: vec![(Transport::Udp, svar)],
+        drain_retry_after: 60,
+        user_index: std::collections::HashMap::new(),
+    }
+    .index();
+    let now = Instant::now();
+    let ep =
+        Endpoint::new(EndpointConfig { auto_trying: false, ..EndpointConfig::new(vec![(Transport::Udp, svar)], 7) });
+    let mut auth_cfg = AuthConfig::new(DOMAIN);
+    auth_cfg.max_failures = u32::MAX;
+    let auth = Authenticator::new(auth_cfg, [7; 32], now);
+    let mut pbx = Pbx::new(ep, cfg, auth, Registrar::new(RegistrarConfig::default()));
+
+    let mut served = Duration::ZERO;
+    let mut out = Vec::new();
+    let mut drive = |pbx: &mut Pbx, peer: Peer, data: &[u8], out: &mut Vec<Vec<u8>>| {
+        let t = Instant::now();
+        pbx.handle_input(Input::Datagram { now, peer, data }, 1_700_000_000_000);
+        while let Some(o) = pbx.poll_output() {
+            if let PbxOutput::Transmit { data, .. } = o {
+                out.push(data);
+            }
+        }
+        served += t.elapsed();
+    };
+    for i in 0..USERS {
+        let ext = 100_000 + i;
+        let port = 20_000 + (i % 40_000) as u16;
+        let peer = Peer { transport: Transport::Udp, addr: SocketAddr::from(([127, 0, 0, 2], port)) };
+        let call_id = format!("reg-{i}@bench");
+        let register = |cseq: u32, branch: &str, authorization: Option<&str>| {
+            let auth = authorization.map(|a| format!("Authorization: {a}\r\n")).unwrap_or_default();
+            format!(
+                "REGISTER sip:{DOMAIN} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.2:{port};branch=z9hG4bK{branch};rport\r\nMax-Forwards: 70\r\nFrom: <sip:{ext}@{DOMAIN}>;tag=t{i}\r\nTo: <sip:{ext}@{DOMAIN}>\r\nCall-ID: {call_id}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{ext}@127.0.0.2:{port}>\r\nExpires: 3600\r\n{auth}User-Agent: bench\r\nContent-Length: 0\r\n\r\n"
+            )
+        };
+        out.clear();
+        drive(&mut pbx, peer, register(1, &format!("a{i}"), None).as_bytes(), &mut out);
+        let challenge = out
+            .iter()
+            .find_map(|m| {
+                let text = String::from_utf8_lossy(m);
+                text.lines().find_map(|l| l.strip_prefix("WWW-Authenticate: ").map(str::to_owned))
+            })
+            .expect("a 401 with a challenge");
+        let answer = answer_challenge(
+            &challenge,
+            "REGISTER",
+            &format!("sip:{DOMAIN}"),
+            &ext.to_string(),
+            "benchpass1",
+            "c0ffee",
+            1,
+        )
+        .expect("answer");
+        out.clear();
+        drive(&mut pbx, peer, register(2, &format!("b{i}"), Some(&answer)).as_bytes(), &mut out);
+        assert!(out.iter().any(|m| m.starts_with(b"SIP/2.0 200")), "registered: {}", String::from_utf8_lossy(&out[0]));
+    }
+    println!(
+        "register: {USERS} authenticated REGISTERs (401 + 200 each) in {:.1} ms of engine time: {:.1} µs per exchange",
+        served.as_secs_f64() * 1e3,
+        served.as_secs_f64() * 1e6 / USERS as f64
+    );
+}
