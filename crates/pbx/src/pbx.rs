@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use sip::dialog::Dialog;
 use sip::digest::{AuthOutcome, Authenticator};
+use sip::fastmap::{FastMap, fast_map};
 use sip::registrar::{BindingChange, Registrar};
 use sip::{ClientTxId, Endpoint, Event, Input, Output, Peer, ServerTxId, Transport};
 use sip_msg::{Core, HeaderName, Method, Pii, Request, Response, Uri};
@@ -96,10 +97,10 @@ pub struct Pbx {
     cfg: PbxConfig,
     auth: Authenticator,
     registrar: Registrar,
-    calls: HashMap<u64, Call>,
-    by_stx: HashMap<ServerTxId, u64>,
-    by_ctx: HashMap<ClientTxId, TxRole>,
-    by_dialog: HashMap<(String, String), (u64, Side)>,
+    calls: FastMap<u64, Call>,
+    by_stx: FastMap<ServerTxId, u64>,
+    by_ctx: FastMap<ClientTxId, TxRole>,
+    by_dialog: FastMap<(String, String), (u64, Side)>,
     timers: BinaryHeap<Reverse<(Instant, PbxTimer)>>,
     trunk_regs: Vec<TrunkReg>,
     out: VecDeque<PbxOutput>,
@@ -116,6 +117,8 @@ impl Pbx {
     /// A PBX over an endpoint, with an authenticator and restored bindings.
     #[must_use]
     pub fn new(ep: Endpoint, cfg: PbxConfig, auth: Authenticator, registrar: Registrar) -> Self {
+        // Keys a caller chooses (Call-ID, tags) hash with a seed the caller cannot know.
+        let seed = ep.config().seed.rotate_left(17) ^ 0x9e37_79b9_7f4a_7c15;
         let trunk_regs = cfg
             .trunks
             .iter()
@@ -135,10 +138,10 @@ impl Pbx {
             cfg,
             auth,
             registrar,
-            calls: HashMap::new(),
-            by_stx: HashMap::new(),
-            by_ctx: HashMap::new(),
-            by_dialog: HashMap::new(),
+            calls: fast_map(seed),
+            by_stx: fast_map(seed),
+            by_ctx: fast_map(seed),
+            by_dialog: fast_map(seed),
             timers: BinaryHeap::new(),
             trunk_regs,
             out: VecDeque::new(),

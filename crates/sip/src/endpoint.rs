@@ -20,6 +20,7 @@ use sip_msg::{
 };
 
 use crate::checks::{Refusal, check_request};
+use crate::fastmap::{FastMap, fast_map};
 use crate::rng::IdGen;
 use crate::timers::TimerConfig;
 use crate::transaction::{Action, ClientTx, ServerTx};
@@ -276,12 +277,12 @@ pub struct Endpoint {
     cfg: EndpointConfig,
     ids: IdGen,
     next_id: u64,
-    servers: HashMap<u64, ServerEntry>,
-    server_keys: HashMap<ServerKey, u64>,
-    merged: HashMap<MergeKey, ServerKey>,
-    accepted: HashMap<(String, u32), u64>,
-    clients: HashMap<u64, ClientEntry>,
-    client_keys: HashMap<ClientKey, u64>,
+    servers: FastMap<u64, ServerEntry>,
+    server_keys: FastMap<ServerKey, u64>,
+    merged: FastMap<MergeKey, ServerKey>,
+    accepted: FastMap<(String, u32), u64>,
+    clients: FastMap<u64, ClientEntry>,
+    client_keys: FastMap<ClientKey, u64>,
     timers: BinaryHeap<Reverse<(Instant, TxRef)>>,
     out: VecDeque<Output>,
     stats: EndpointStats,
@@ -293,14 +294,14 @@ impl Endpoint {
     pub fn new(cfg: EndpointConfig) -> Self {
         Self {
             ids: IdGen::new(cfg.seed),
-            cfg,
             next_id: 1,
-            servers: HashMap::new(),
-            server_keys: HashMap::new(),
-            merged: HashMap::new(),
-            accepted: HashMap::new(),
-            clients: HashMap::new(),
-            client_keys: HashMap::new(),
+            servers: fast_map(cfg.seed),
+            server_keys: fast_map(cfg.seed),
+            merged: fast_map(cfg.seed),
+            accepted: fast_map(cfg.seed),
+            clients: fast_map(cfg.seed),
+            client_keys: fast_map(cfg.seed),
+            cfg,
             timers: BinaryHeap::new(),
             out: VecDeque::new(),
             stats: EndpointStats::default(),

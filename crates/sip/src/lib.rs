@@ -10,6 +10,7 @@ pub mod checks;
 pub mod dialog;
 pub mod digest;
 pub mod endpoint;
+pub mod fastmap;
 pub mod registrar;
 pub mod rng;
 pub mod timers;
