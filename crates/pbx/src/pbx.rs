@@ -370,7 +370,11 @@ impl Pbx {
                 for c in self.auth.challenges(now, stale) {
                     r.headers.push(HeaderName::WwwAuthenticate, c);
                 }
-                self.respond(now, tx, r);
+                // A challenge needs no transaction (RFC 3261 §8.2.7): a retransmission gets
+                // a fresh one, and nothing is held for the 32 s of Timer J.
+                if let Err(e) = self.ep.respond_and_forget(now, tx, r) {
+                    debug!(error = %e, "challenge not sent");
+                }
             }
             AuthOutcome::Blocked => {
                 self.stats.auth_blocked += 1;

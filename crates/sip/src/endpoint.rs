@@ -691,6 +691,40 @@ impl Endpoint {
         Ok(())
     }
 
+    /// Answer a non-INVITE request with a final response and drop its transaction at
+    /// once, as a stateless UAS would (RFC 3261 §8.2.7: "to respond to an
+    /// unauthenticated request with a challenge"). A retransmitted request then gets a
+    /// fresh answer instead of this one; no state is held through Timer J. INVITEs keep
+    /// their transaction (their final response must be retransmitted until the ACK).
+    ///
+    /// # Errors
+    /// The transaction does not exist, or the response does not print.
+    pub fn respond_and_forget(&mut self, now: Instant, tx: ServerTxId, resp: Response) -> Result<(), EngineError> {
+        let entry = self.servers.get(&tx.0).ok_or(EngineError::NoSuchServerTx(tx))?;
+        if matches!(entry.key_method(), Method::Invite) || resp.status < 200 {
+            return self.respond(now, tx, resp);
+        }
+        let peer = entry.tx.reply_to;
+        let mut resp = resp;
+        if resp.headers.to_addr().is_ok_and(|t| t.tag().is_none()) {
+            let tag = self.ids.tag();
+            resp.ensure_to_tag(&tag)?;
+        }
+        if resp.headers.get(&HeaderName::Server).is_none() {
+            resp.headers.push(HeaderName::Server, self.cfg.user_agent.as_str());
+        }
+        self.send_stateless_to(peer, &resp);
+        if let Some(e) = self.servers.remove(&tx.0) {
+            self.server_keys.remove(&e.key);
+            if let Some(m) = e.merge
+                && self.merged.get(&m) == Some(&e.key)
+            {
+                self.merged.remove(&m);
+            }
+        }
+        Ok(())
+    }
+
     /// Send a response without a transaction (rarely right; used for errors before one
     /// exists and by tests).
     pub fn send_stateless(&mut self, peer: Peer, resp: &Response) {

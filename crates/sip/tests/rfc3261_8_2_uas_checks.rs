@@ -181,3 +181,33 @@ fn received_and_rport_are_stamped_on_the_top_via() {
     assert_eq!(core.via.param("received").and_then(|p| p.value.as_deref()), Some("192.0.2.7"));
     assert_eq!(core.via.rport(), Some(Some(5062)));
 }
+
+#[test]
+fn a_challenge_answered_statelessly_holds_no_transaction() {
+    // RFC 3261 §8.2.7: a UAS may challenge without state. The retransmitted request is
+    // then a new request for the TU (which challenges again), not a replay of the 401.
+    let mut ep = endpoint();
+    let register = base("REGISTER", "sip:kommune.example", &["Contact: <sip:anne@192.0.2.7:5062>"], "");
+    let (_, events) = feed(&mut ep, &register);
+    let Some(Event::Request { tx, request, .. }) = events.into_iter().next() else { panic!("a request event") };
+    let challenge = sip_msg::Response::to_request(&request, 401);
+    ep.respond_and_forget(Instant::now(), tx, challenge).expect("sent");
+    let mut sent = Vec::new();
+    while let Some(o) = ep.poll_output() {
+        if let Output::Transmit { data, .. } = o {
+            sent.push(status_of_bytes(&data));
+        }
+    }
+    assert_eq!(sent, vec![401]);
+    assert_eq!(ep.transaction_count().1, 0, "no server transaction kept through Timer J");
+    let (resps, events) = feed(&mut ep, &register);
+    assert!(resps.is_empty(), "no stored 401 replayed");
+    assert!(matches!(events.as_slice(), [Event::Request { .. }]), "the TU sees it again: {events:?}");
+}
+
+fn status_of_bytes(data: &[u8]) -> u16 {
+    match parse_datagram(data) {
+        Ok(Some(Message::Response(r))) => r.status,
+        other => panic!("not a response: {other:?}"),
+    }
+}
