@@ -21,7 +21,7 @@ const fn ulaw_encode_rule(sample: i32) -> u8 {
         exponent -= 1;
     }
     let mantissa = (magnitude >> (exponent + 1)) & 0x0F;
-    !(sign | (exponent << 4) as i32 | mantissa) as u8
+    !(sign | (exponent << 4) | mantissa) as u8
 }
 
 const fn ulaw_decode_rule(code: u8) -> i16 {
