@@ -1,0 +1,127 @@
+//! The outgoing stream stays continuous across sources; the pool hands out no port
+//! twice and gets every one back; the ringback tone has its frequency and cadence.
+
+use media::ports::{PortError, PortPool};
+use media::stream::{Header, OutStream};
+use media::tone::Cadence;
+use proptest::prelude::*;
+
+#[test]
+fn a_prompt_then_the_other_party_then_music_then_a_new_party_is_one_stream() {
+    let mut out = OutStream::new(0xCAFE, 65_530, 4_000_000_000);
+    let mut sent: Vec<(u64, Header)> = Vec::new();
+    // 1 s prompt, 20 ms frames.
+    for i in 0..50u64 {
+        sent.push((i * 160, out.own(i * 160)));
+    }
+    // The other party: their SSRC, sequence numbers near wrap, one loss, one swap.
+    let clock0 = 50 * 160 + 40; // they start a little later
+    let theirs: Vec<u16> = vec![65_534, 65_535, 0, 2, 1, 3, 4];
+    for (k, s) in theirs.iter().enumerate() {
+        let in_ts = 7u32.wrapping_sub(160 * 3).wrapping_add(u32::from(s.wrapping_sub(65_534)) * 160);
+        sent.push((clock0 + k as u64 * 160, out.relay(clock0 + k as u64 * 160, 0xBEEF, *s, in_ts)));
+    }
+    // Music on hold for 200 ms, then a new party.
+    let moh0 = clock0 + 7 * 160 + 500;
+    for i in 0..10u64 {
+        sent.push((moh0 + i * 160, out.own(moh0 + i * 160)));
+    }
+    let new0 = moh0 + 10 * 160 + 20;
+    for k in 0..5u16 {
+        sent.push((
+            new0 + u64::from(k) * 160,
+            out.relay(new0 + u64::from(k) * 160, 0x1234, 100 + k, 555 + u32::from(k) * 160),
+        ));
+    }
+
+    assert!(sent.iter().all(|(_, h)| h.ssrc == 0xCAFE), "one SSRC");
+    let markers: Vec<usize> = sent.iter().enumerate().filter(|(_, (_, h))| h.marker).map(|(i, _)| i).collect();
+    assert_eq!(markers, vec![0, 50, 57, 67], "a marker on each change of source");
+    // Sequence numbers: +1 everywhere except the other party's own loss and swap.
+    let seqs: Vec<u16> = sent.iter().map(|(_, h)| h.seq).collect();
+    assert_eq!(seqs[0], 65_530);
+    assert_eq!(seqs[49].wrapping_add(1), seqs[50], "relay continues after the prompt");
+    let relayed: Vec<u16> = seqs[50..57].iter().map(|s| s.wrapping_sub(seqs[50])).collect();
+    assert_eq!(relayed, vec![0, 1, 2, 4, 3, 5, 6], "their gap and swap are kept");
+    assert_eq!(seqs[56].wrapping_add(1), seqs[57], "music continues after the highest relayed");
+    assert_eq!(seqs[66].wrapping_add(1), seqs[67], "the new party continues after the music");
+    // Timestamps continue by the media time elapsed at each change of source.
+    for &i in &markers[1..] {
+        let (prev_clock, prev) = sent[..i].iter().max_by_key(|(c, h)| (*c, h.seq)).copied().expect("earlier");
+        let (clock, h) = sent[i];
+        assert_eq!(h.timestamp.wrapping_sub(prev.timestamp), (clock - prev_clock) as u32, "at packet {i}");
+    }
+    // Within the prompt, 160 per frame.
+    assert!(sent[..50].windows(2).all(|w| w[1].1.timestamp.wrapping_sub(w[0].1.timestamp) == 160));
+}
+
+proptest! {
+    /// Any mix of own frames and relayed sources: at every change of source the sequence
+    /// number is one after the highest sent, and no source's packets collide.
+    #[test]
+    fn changes_of_source_continue_the_sequence(segments in prop::collection::vec((any::<bool>(), any::<u32>(), any::<u16>(), 1usize..30), 1..20)) {
+        let mut out = OutStream::new(1, 0, 0);
+        let mut clock = 0u64;
+        let mut highest: Option<u16> = None;
+        for (own, ssrc, seq0, n) in segments {
+            for k in 0..n {
+                let h = if own { out.own(clock) } else { out.relay(clock, ssrc, seq0.wrapping_add(k as u16), 0) };
+                if k == 0 && let Some(hi) = highest {
+                    // A relayed source with the same SSRC as the one before continues itself.
+                    if h.marker {
+                        prop_assert_eq!(h.seq, hi.wrapping_add(1));
+                    }
+                }
+                highest = Some(match highest { Some(hi) if hi.wrapping_sub(h.seq) < 0x8000 => hi, _ => h.seq });
+                clock += 160;
+            }
+        }
+    }
+}
+
+#[test]
+fn the_port_pool_gets_every_port_back_after_ten_thousand_calls() {
+    let mut pool = PortPool::new(20_000, 20_100);
+    let total = pool.available();
+    assert_eq!(total, 50);
+    let mut live = std::collections::VecDeque::new();
+    for call in 0..10_000 {
+        let port = pool.take().expect("a free pair");
+        assert_eq!(port % 2, 0, "RTP on even ports");
+        assert!(!live.contains(&port), "port {port} handed out twice");
+        live.push_back(port);
+        if live.len() > 30 || call % 7 == 0 {
+            pool.release(live.pop_front().expect("one")).expect("in use");
+        }
+    }
+    while let Some(p) = live.pop_front() {
+        pool.release(p).expect("in use");
+    }
+    assert_eq!((pool.in_use(), pool.available()), (0, total), "no leak");
+    assert_eq!(pool.release(20_000), Err(PortError::NotInUse(20_000)), "a double release is refused");
+    for _ in 0..total {
+        pool.take().expect("pair");
+    }
+    assert_eq!(pool.take(), Err(PortError::Exhausted(50)));
+}
+
+#[test]
+fn danish_ringback_is_425_hz_one_second_on_four_off() {
+    let mut tone = Cadence::danish_ringback();
+    let frames: Vec<[i16; 160]> = (0..500).map(|_| tone.next_frame()).collect(); // 10 s
+    let loud: Vec<bool> = frames.iter().map(|f| f.iter().any(|s| s.abs() > 1000)).collect();
+    // On for 50 frames (1 s), off for 200 (4 s), twice.
+    for (i, on) in loud.iter().enumerate() {
+        assert_eq!(*on, (i % 250) < 50, "frame {i}");
+    }
+    // Frequency by zero crossings over the first second: 425 cycles, 850 crossings.
+    let first: Vec<i16> = frames[..50].iter().flatten().copied().collect();
+    let crossings = first.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count();
+    assert!((845..=855).contains(&crossings), "{crossings} zero crossings in 1 s");
+    // The µ-law frames decode back to the tone.
+    let mut tone = Cadence::danish_ringback();
+    let ulaw = tone.next_ulaw();
+    let back: Vec<i16> = ulaw.iter().map(|c| rtp::g711::ulaw_decode(*c)).collect();
+    let reference = Cadence::danish_ringback().next_frame();
+    assert!(back.iter().zip(reference.iter()).all(|(a, b)| (i32::from(*a) - i32::from(*b)).abs() < 300));
+}
