@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 status=0
-for crate in sip-msg rtp media sip calendar policy acd ivr pbx store; do
+for crate in sip-msg sdp rtp media sip calendar policy acd ivr pbx store; do
     deps=$(cargo tree -p "$crate" -e normal --prefix none --format '{p}' 2>/dev/null | awk '{print $1}' | sort -u)
     bad=$(echo "$deps" | grep -E '^(tokio|sqlx|sqlx-core|axum|hyper|mio|async-std|reqwest)$' || true)
     if [ -n "$bad" ]; then
@@ -12,5 +12,5 @@ for crate in sip-msg rtp media sip calendar policy acd ivr pbx store; do
         status=1
     fi
 done
-[ $status -eq 0 ] && echo "layers ok: sip-msg, rtp, media, sip, calendar, policy, acd, ivr, pbx, store are free of runtimes, databases and web frameworks"
+[ $status -eq 0 ] && echo "layers ok: sip-msg, sdp, rtp, media, sip, calendar, policy, acd, ivr, pbx, store are free of runtimes, databases and web frameworks"
 exit $status
