@@ -10,5 +10,6 @@
 //! Sockets, pacing timers and SDP are the driver's and the SDP module's business.
 
 pub mod ports;
+pub mod prompt;
 pub mod stream;
 pub mod tone;
