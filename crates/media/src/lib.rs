@@ -11,5 +11,6 @@
 
 pub mod ports;
 pub mod prompt;
+pub mod relay;
 pub mod stream;
 pub mod tone;

@@ -1,0 +1,225 @@
+//! One call's media in virtual time: a tone in on one leg arrives on the other with its
+//! frequency and level (through µ-law → A-law), keys are detected and relayed with the
+//! other leg's payload type, the stream stays continuous from prompt to conversation,
+//! NAT'd phones are latched, and a silent leg is reported.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use media::prompt::{Player, Prompt};
+use media::relay::{Bridge, Feed, Leg, LegConfig, Output, key_payload};
+use rtp::Key;
+use rtp::telephone_event::KeyEvent;
+use rtp_types::{RtpPacket, RtpPacketBuilder};
+use sdp::Codec;
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().expect("addr")
+}
+
+fn legs() -> (LegConfig, LegConfig) {
+    let a = LegConfig {
+        remote: Some(addr("198.51.100.7:5004")),
+        codec: Codec::Pcmu,
+        payload_type: 0,
+        dtmf_payload_type: Some(101),
+        ssrc: 0xA0A0,
+        first_seq: 100,
+        first_ts: 1000,
+    };
+    let b = LegConfig {
+        remote: Some(addr("203.0.113.9:6000")),
+        codec: Codec::Pcma,
+        payload_type: 8,
+        dtmf_payload_type: Some(96),
+        ssrc: 0xB0B0,
+        first_seq: 65_000,
+        first_ts: 4_000_000_000,
+    };
+    (a, b)
+}
+
+fn rtp(pt: u8, seq: u16, ts: u32, ssrc: u32, marker: bool, payload: &[u8]) -> Vec<u8> {
+    RtpPacketBuilder::<&[u8], &[u8]>::new()
+        .payload_type(pt)
+        .sequence_number(seq)
+        .timestamp(ts)
+        .ssrc(ssrc)
+        .marker_bit(marker)
+        .payload(payload)
+        .write_vec_unchecked()
+}
+
+fn tone_frames(freq: f64, amplitude: f64, frames: usize) -> Vec<[i16; 160]> {
+    (0..frames)
+        .map(|f| {
+            std::array::from_fn(|i| {
+                (amplitude * (std::f64::consts::TAU * freq * (f * 160 + i) as f64 / 8000.0).sin()) as i16
+            })
+        })
+        .collect()
+}
+
+fn sent_to(outputs: &[Output], leg: Leg) -> Vec<Vec<u8>> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Send { leg: l, data, .. } if *l == leg => Some(data.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_tone_on_one_leg_arrives_on_the_other_with_its_frequency_and_level() {
+    let (a, b) = legs();
+    let t0 = Instant::now();
+    let mut bridge = Bridge::new(a, b, Duration::from_secs(30), t0);
+    bridge.set_feed(Leg::B, Feed::Bridged);
+    let mut out = Vec::new();
+    for (k, frame) in tone_frames(1000.0, 8000.0, 50).iter().enumerate() {
+        let payload: Vec<u8> = frame.iter().map(|s| rtp::g711::ulaw_encode(*s)).collect();
+        let now = t0 + Duration::from_millis(20 * k as u64);
+        bridge.packet(
+            Leg::A,
+            addr("198.51.100.7:5004"),
+            &rtp(0, 7 + k as u16, 160 * k as u32, 0x1111, k == 0, &payload),
+            now,
+        );
+        out.extend(bridge.drain());
+    }
+    let packets = sent_to(&out, Leg::B);
+    assert_eq!(packets.len(), 50);
+    let mut samples = Vec::new();
+    for p in &packets {
+        let pkt = RtpPacket::parse(p).expect("RTP");
+        assert_eq!(pkt.payload_type(), 8, "A-law towards B");
+        assert_eq!(pkt.ssrc(), 0xB0B0);
+        samples.extend(pkt.payload().iter().map(|c| rtp::g711::alaw_decode(*c)));
+    }
+    let crossings = samples.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count();
+    assert!((1990..=2010).contains(&crossings), "1 kHz for 1 s: {crossings} zero crossings");
+    let peak = samples.iter().map(|s| s.unsigned_abs()).max().unwrap_or(0);
+    assert!((7600..=8400).contains(&peak), "level kept: peak {peak}");
+}
+
+#[test]
+fn keys_are_detected_and_relayed_with_the_other_legs_payload_type() {
+    let (a, b) = legs();
+    let t0 = Instant::now();
+    let mut bridge = Bridge::new(a, b, Duration::from_secs(30), t0);
+    bridge.set_feed(Leg::B, Feed::Bridged);
+    let five = Key::from_char('5').expect("key");
+    for (i, (end, dur)) in [(false, 160), (false, 320), (true, 480), (true, 480), (true, 480)].iter().enumerate() {
+        let p = key_payload(five, *end, *dur);
+        bridge.packet(Leg::A, addr("198.51.100.7:5004"), &rtp(101, 50 + i as u16, 8000, 0x1111, i == 0, &p), t0);
+    }
+    let out = bridge.drain();
+    let keys: Vec<&KeyEvent> =
+        out.iter().filter_map(|o| if let Output::Key { event, .. } = o { Some(event) } else { None }).collect();
+    assert_eq!(keys.len(), 2, "one start and one end: {keys:?}");
+    let relayed = sent_to(&out, Leg::B);
+    assert_eq!(relayed.len(), 5, "every packet relayed, the receiver dedups the triple end");
+    assert!(relayed.iter().all(|p| RtpPacket::parse(p).expect("RTP").payload_type() == 96));
+}
+
+#[test]
+fn from_prompt_to_conversation_the_callee_sees_one_continuous_stream() {
+    let (a, b) = legs();
+    let t0 = Instant::now();
+    let mut bridge = Bridge::new(a, b, Duration::from_secs(30), t0);
+    bridge.set_feed(Leg::B, Feed::Playing(Player::sequence(vec![Prompt::from_samples(vec![1000; 1600])])));
+    let mut now = t0;
+    let mut out = Vec::new();
+    for _ in 0..12 {
+        now += Duration::from_millis(20);
+        bridge.tick(now);
+        out.extend(bridge.drain());
+    }
+    assert!(out.contains(&Output::PlaybackDone { leg: Leg::B }));
+    bridge.set_feed(Leg::B, Feed::Bridged);
+    for k in 0..5u16 {
+        now += Duration::from_millis(20);
+        bridge.packet(
+            Leg::A,
+            addr("198.51.100.7:5004"),
+            &rtp(0, 40_000 + k, 123 + u32::from(k) * 160, 0x2222, false, &[0xFF; 160]),
+            now,
+        );
+        out.extend(bridge.drain());
+    }
+    let seqs: Vec<(u16, u32, bool)> = sent_to(&out, Leg::B)
+        .iter()
+        .map(|p| {
+            let r = RtpPacket::parse(p).expect("RTP");
+            (r.sequence_number(), r.timestamp(), r.marker_bit())
+        })
+        .collect();
+    assert_eq!(seqs.len(), 15, "10 prompt frames and 5 relayed");
+    assert!(seqs.windows(2).all(|w| w[1].0 == w[0].0.wrapping_add(1)), "sequence numbers run on: {seqs:?}");
+    assert_eq!(seqs[0].0, 65_000);
+    assert!(seqs[0].2 && seqs[10].2, "marker at the start and at the switch");
+    assert!(seqs.iter().filter(|s| s.2).count() == 2);
+    assert!(seqs[10].1.wrapping_sub(seqs[9].1) >= 160, "time moves forward at the switch");
+}
+
+#[test]
+fn a_phone_behind_nat_is_latched_and_a_stray_sender_is_not() {
+    let (a, b) = legs();
+    let t0 = Instant::now();
+    let mut bridge = Bridge::new(a, b, Duration::from_secs(30), t0);
+    bridge.set_feed(Leg::A, Feed::Bridged);
+    bridge.set_feed(Leg::B, Feed::Bridged);
+    // B's SDP said 203.0.113.9:6000; its packets come from the NAT's address.
+    let nat = addr("203.0.113.200:41000");
+    bridge.packet(Leg::B, nat, &rtp(8, 1, 0, 0x3333, true, &[0xD5; 160]), t0);
+    let out = bridge.drain();
+    assert!(out.contains(&Output::Latched { leg: Leg::B, to: nat }));
+    assert_eq!(bridge.remote(Leg::B), Some(nat));
+    // A's audio now goes to the NAT address.
+    bridge.packet(Leg::A, addr("198.51.100.7:5004"), &rtp(0, 1, 0, 0x4444, true, &[0xFF; 160]), t0);
+    let out = bridge.drain();
+    assert!(out.iter().any(|o| matches!(o, Output::Send { leg: Leg::B, to, .. } if *to == nat)));
+    // A stray sender while B is talking is ignored.
+    bridge.packet(
+        Leg::B,
+        addr("192.0.2.66:9999"),
+        &rtp(8, 2, 160, 0x5555, false, &[0xD5; 160]),
+        t0 + Duration::from_millis(20),
+    );
+    assert_eq!(bridge.remote(Leg::B), Some(nat));
+    assert_eq!(bridge.dropped(Leg::B), 1);
+}
+
+#[test]
+fn a_leg_that_stops_sending_is_reported_once_after_the_media_timeout() {
+    let (a, b) = legs();
+    let t0 = Instant::now();
+    let mut bridge = Bridge::new(a, b, Duration::from_secs(10), t0);
+    bridge.set_feed(Leg::B, Feed::Bridged);
+    bridge.packet(Leg::A, addr("198.51.100.7:5004"), &rtp(0, 1, 0, 1, true, &[0xFF; 160]), t0);
+    bridge.packet(Leg::B, addr("203.0.113.9:6000"), &rtp(8, 1, 0, 2, true, &[0xD5; 160]), t0 + Duration::from_secs(9));
+    bridge.drain();
+    bridge.tick(t0 + Duration::from_millis(9_990));
+    assert!(!bridge.drain().iter().any(|o| matches!(o, Output::MediaTimeout { .. })));
+    bridge.tick(t0 + Duration::from_secs(10));
+    let out = bridge.drain();
+    assert_eq!(out.iter().filter(|o| matches!(o, Output::MediaTimeout { .. })).count(), 1);
+    assert!(out.contains(&Output::MediaTimeout { leg: Leg::A }));
+    bridge.tick(t0 + Duration::from_secs(12));
+    assert!(!bridge.drain().contains(&Output::MediaTimeout { leg: Leg::A }), "reported once");
+    bridge.tick(t0 + Duration::from_secs(19));
+    assert!(bridge.drain().contains(&Output::MediaTimeout { leg: Leg::B }));
+}
+
+#[test]
+fn garbage_and_unknown_payload_types_are_dropped_not_relayed() {
+    let (a, b) = legs();
+    let t0 = Instant::now();
+    let mut bridge = Bridge::new(a, b, Duration::from_secs(30), t0);
+    bridge.set_feed(Leg::B, Feed::Bridged);
+    bridge.packet(Leg::A, addr("198.51.100.7:5004"), b"\x00\x01not rtp", t0);
+    bridge.packet(Leg::A, addr("198.51.100.7:5004"), &rtp(18, 1, 0, 1, true, &[0; 20]), t0);
+    assert!(sent_to(&bridge.drain(), Leg::B).is_empty());
+    assert_eq!(bridge.dropped(Leg::A), 2);
+}
