@@ -6,6 +6,7 @@
 //! connection has a reader task that frames messages and hands them over a channel.
 //! [`writer::run`] takes records off the SIP path and writes them in batches.
 
+pub mod media_loop;
 pub mod sip_loop;
 mod tcp;
 pub mod writer;

@@ -149,6 +149,12 @@ pub fn alaw_decode(code: u8) -> i16 {
     ALAW_DECODE[usize::from(code)]
 }
 
+/// One µ-law code as A-law.
+#[must_use]
+pub fn ulaw_to_alaw_byte(code: u8) -> u8 {
+    ULAW_TO_ALAW[usize::from(code)]
+}
+
 /// Transcode µ-law to A-law in place (one lookup per byte).
 pub fn ulaw_to_alaw(payload: &mut [u8]) {
     for b in payload {
