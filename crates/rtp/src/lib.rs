@@ -10,6 +10,7 @@
 //! Not here: sockets, timers or SDP. RTP packet framing, the relay and playback come in
 //! the media engine that uses these.
 
+pub mod dtmf_relay;
 pub mod g711;
 pub mod inband;
 pub mod telephone_event;
