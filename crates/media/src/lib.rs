@@ -11,6 +11,7 @@
 
 pub mod ports;
 pub mod prompt;
+pub mod record;
 pub mod relay;
 pub mod stream;
 pub mod tone;
