@@ -60,6 +60,8 @@ pub(crate) struct RawConfig {
     pub(crate) notifications: Option<crate::services_config::RawNotifications>,
     /// Presence sources.
     pub(crate) presence: Option<crate::services_config::RawPresence>,
+    /// The main number's menus.
+    pub(crate) ivr: Option<crate::ivr_config::RawIvr>,
 }
 
 /// `[calendar]`
@@ -331,6 +333,8 @@ pub(crate) struct Config {
     pub(crate) notifications: crate::services_config::Notifications,
     /// Presence sources: schedules and calendar feeds.
     pub(crate) presence: crate::services_config::PresenceSources,
+    /// The main number's menus, if configured.
+    pub(crate) ivr: Option<crate::ivr_config::Ivr>,
 }
 
 impl Config {
@@ -773,6 +777,7 @@ pub(crate) fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, ConfigE
     let notifications =
         crate::services_config::validate(raw.notifications.as_ref(), &raw.users, &raw.teams, &domain, &mut errs);
     let presence = crate::services_config::validate_presence(raw.presence.as_ref(), &raw.users, &mut errs);
+    let ivr = crate::ivr_config::validate(&raw, &department_ids, &mut errs);
     let api_token = raw.api.as_ref().and_then(|a| a.token.clone());
     if api_token.as_ref().is_some_and(|t| t.len() < 16) {
         errs.push("api.token: use at least 16 characters".into());
@@ -817,6 +822,7 @@ pub(crate) fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, ConfigE
         api_token,
         notifications,
         presence,
+        ivr,
     })
 }
 

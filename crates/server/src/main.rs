@@ -8,6 +8,7 @@ mod chart;
 mod config;
 mod http;
 mod http_client;
+mod ivr_config;
 mod ledger_service;
 mod presence_service;
 mod queues;
@@ -240,6 +241,30 @@ fn print_or_fail(what: &str, out: Result<String>) -> ExitCode {
     }
 }
 
+/// What the configuration names on disk: the IVR's prompts (relative to where svar runs).
+fn check_files(c: Config) -> Result<Config> {
+    if let Some(ivr) = &c.ivr {
+        let problems = ivr_config::check_prompts(ivr, std::path::Path::new("."));
+        if !problems.is_empty() {
+            anyhow::bail!("{} problem(s):\n  {}", problems.len(), problems.join("\n  "));
+        }
+    }
+    Ok(c)
+}
+
+/// For `serve`: a prompt directory that is not there at all (the built-in demo started
+/// away from the repository) turns the IVR off with a warning, so `svar serve` runs
+/// anywhere; a directory with prompts missing is a configuration error.
+fn check_files_for_serve(mut c: Config) -> Result<Config> {
+    if let Some(ivr) = &c.ivr
+        && !std::path::Path::new(".").join(&ivr.prompts_dir).is_dir()
+    {
+        warn!(prompts_dir = %ivr.prompts_dir.display(), "IVR prompts not found here; the IVR is off");
+        c.ivr = None;
+    }
+    check_files(c)
+}
+
 fn read_config(path: Option<&PathBuf>, ov: &Overrides) -> Result<Config> {
     let text = match path {
         Some(p) => std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?,
@@ -256,10 +281,10 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
-        Command::CheckConfig { file } => match read_config(Some(&file), &Overrides::default()) {
+        Command::CheckConfig { file } => match read_config(Some(&file), &Overrides::default()).and_then(check_files) {
             Ok(c) => {
                 println!(
-                    "{}: ok ({} users, {} teams with {} covered employees, {} departments, {} trunks, {} inbound numbers, {} outbound routes, {} queues)",
+                    "{}: ok ({} users, {} teams with {} covered employees, {} departments, {} trunks, {} inbound numbers, {} outbound routes, {} queues, {} IVR menus)",
                     file.display(),
                     c.pbx.users.len(),
                     c.organisation.teams.len(),
@@ -268,7 +293,8 @@ fn main() -> ExitCode {
                     c.pbx.trunks.len(),
                     c.pbx.dids.len(),
                     c.pbx.routes.len(),
-                    c.queues.acd.queues.len()
+                    c.queues.acd.queues.len(),
+                    c.ivr.as_ref().map_or(0, |i| i.menus.menus.len())
                 );
                 ExitCode::SUCCESS
             }
@@ -305,7 +331,7 @@ fn main() -> ExitCode {
         ),
         Command::Serve { config, sip, http, data_dir } => {
             let ov = Overrides { sip, http, data_dir };
-            let cfg = match read_config(config.as_ref(), &ov) {
+            let cfg = match read_config(config.as_ref(), &ov).and_then(check_files_for_serve) {
                 Ok(c) => c,
                 Err(e) => {
                     eprintln!("svar will not start: {e:#}");

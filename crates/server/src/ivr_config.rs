@@ -1,0 +1,174 @@
+//! `[ivr]`: the main number's menus (DOMAIN.md §6), validated into `ivr::IvrConfig`, with
+//! every target checked against the organisation and queues, and every prompt against
+//! the prompt directory.
+
+use std::path::{Path, PathBuf};
+
+use ivr::{Action, IvrConfig, Prompt, RawMenu, Target};
+use serde::Deserialize;
+
+use crate::config::RawConfig;
+
+/// `[ivr]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawIvr {
+    /// Directory with `<lang>/<prompt>.wav` (default `prompts`, relative to where svar runs).
+    pub(crate) prompts_dir: Option<String>,
+    /// Language callers start in (default `da`).
+    pub(crate) language: Option<String>,
+    /// The menus; the first is where callers start.
+    pub(crate) menus: Vec<RawMenu>,
+}
+
+/// The validated `[ivr]`.
+#[derive(Debug, Clone)]
+pub(crate) struct Ivr {
+    pub(crate) menus: IvrConfig,
+    pub(crate) prompts_dir: PathBuf,
+    pub(crate) language: String,
+}
+
+fn targets(a: &Action, out: &mut Vec<String>) {
+    match a {
+        Action::Route(Target::User(u)) => out.push(format!("user:{u}")),
+        Action::Route(Target::Team(t)) => out.push(format!("team:{t}")),
+        Action::Route(Target::Queue(q)) => out.push(format!("queue:{q}")),
+        Action::Record { owner } => out.push(format!("record:{owner}")),
+        Action::Info { then, .. } => targets(then, out),
+        Action::Route(Target::External(_) | Target::Switchboard)
+        | Action::Menu(_)
+        | Action::Repeat
+        | Action::Language { .. } => {}
+    }
+}
+
+pub(crate) fn validate(raw: &RawConfig, departments: &[String], errs: &mut Vec<String>) -> Option<Ivr> {
+    let r = raw.ivr.as_ref()?;
+    let menus = match IvrConfig::from_raw(&r.menus) {
+        Ok(m) => m,
+        Err(e) => {
+            errs.extend(e.problems.into_iter().map(|p| format!("ivr: {p}")));
+            return None;
+        }
+    };
+    let users: Vec<&str> = raw.users.iter().map(|u| u.extension.as_str()).collect();
+    let teams: Vec<&str> = raw.teams.iter().map(|t| t.id.as_str()).collect();
+    let queues: Vec<&str> = raw.queues.iter().map(|q| q.id.as_str()).collect();
+    for m in menus.menus.values() {
+        let mut t = Vec::new();
+        for a in m.options.values().chain(std::iter::once(&m.fallback)) {
+            targets(a, &mut t);
+        }
+        if let Some(tc) = &m.time_condition {
+            targets(&tc.closed, &mut t);
+            if !departments.contains(&tc.department) {
+                errs.push(format!("ivr menu {}: department {:?} does not exist", m.id.0, tc.department));
+            }
+        }
+        for target in t {
+            let ok = match target.split_once(':') {
+                Some(("user", u)) => users.contains(&u),
+                Some(("team", x)) => teams.contains(&x),
+                Some(("queue", q)) => queues.contains(&q),
+                Some(("record", owner)) => match owner.split_once(':') {
+                    Some(("employee", u)) => users.contains(&u),
+                    Some(("team", x)) => teams.contains(&x),
+                    Some(("department", d)) => departments.iter().any(|x| x == d),
+                    _ => false,
+                },
+                _ => true,
+            };
+            if !ok {
+                errs.push(format!("ivr menu {}: {target} does not exist", m.id.0));
+            }
+        }
+    }
+    Some(Ivr {
+        menus,
+        prompts_dir: PathBuf::from(r.prompts_dir.clone().unwrap_or_else(|| "prompts".into())),
+        language: r.language.clone().unwrap_or_else(|| "da".into()),
+    })
+}
+
+/// Every prompt the menus play, with the language it is played in.
+fn prompts(ivr: &Ivr) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut add = |lang: &str, p: &Prompt| out.extend(p.0.iter().map(|n| (lang.to_owned(), n.clone())));
+    // A menu reached through a language choice plays in that language.
+    let mut lang_of = std::collections::HashMap::new();
+    for m in ivr.menus.menus.values() {
+        for a in m.options.values() {
+            if let Action::Language { lang, menu } = a {
+                lang_of.insert(menu.clone(), lang.clone());
+            }
+        }
+    }
+    for m in ivr.menus.menus.values() {
+        let lang = lang_of.get(&m.id).cloned().unwrap_or_else(|| ivr.language.clone());
+        add(&lang, &m.prompt);
+        add(&lang, &m.invalid);
+        for a in m.options.values().chain(std::iter::once(&m.fallback)) {
+            if let Action::Info { prompt, .. } = a {
+                add(&lang, prompt);
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Check that every prompt the menus play is a file (run by `serve` and `check-config`,
+/// relative to where svar runs).
+pub(crate) fn check_prompts(ivr: &Ivr, base: &Path) -> Vec<String> {
+    let dir = base.join(&ivr.prompts_dir);
+    if !dir.is_dir() {
+        return vec![format!("ivr.prompts_dir: {} is not a directory", dir.display())];
+    }
+    prompts(ivr)
+        .into_iter()
+        .filter(|(lang, name)| !dir.join(lang).join(format!("{name}.wav")).is_file())
+        .map(|(lang, name)| format!("ivr: prompt {lang}/{name}.wav is missing in {}", dir.display()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{DEMO, Overrides, load};
+
+    #[test]
+    fn the_demo_main_number_has_its_menus_and_prompts() {
+        let c = load(DEMO, &Overrides::default()).expect("demo");
+        let ivr = c.ivr.expect("an IVR");
+        assert_eq!(ivr.menus.entry.0, "hoved");
+        assert_eq!(ivr.menus.menus.len(), 3);
+        // From the repository root the prompts are all there.
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        assert_eq!(super::check_prompts(&ivr, &root), Vec::<String>::new());
+        // Elsewhere they are not, and each missing file would be named.
+        let empty = std::env::temp_dir().join(format!("svar-no-prompts-{}", std::process::id()));
+        std::fs::create_dir_all(empty.join("prompts/da")).expect("dir");
+        let missing = super::check_prompts(&ivr, &empty);
+        assert!(missing.iter().any(|m| m.contains("da/velkommen.wav")), "{missing:?}");
+        assert!(
+            missing.iter().any(|m| m.contains("en/welcome.wav")),
+            "the English menu's prompts are English: {missing:?}"
+        );
+        std::fs::remove_dir_all(empty).ok();
+    }
+
+    #[test]
+    fn menu_targets_must_exist() {
+        let text = DEMO
+            .replace(
+                "\"5\" = \"team:byggesag\"",
+                "\"5\" = \"team:nowhere\", \"6\" = \"queue:ghost\", \"7\" = \"record:department:moon\"",
+            )
+            .replace("open = { department = \"borgerservice\"", "open = { department = \"atlantis\"");
+        let err = load(&text, &Overrides::default()).expect_err("invalid").to_string();
+        for needle in ["team:nowhere", "queue:ghost", "record:department:moon", "\"atlantis\" does not exist"] {
+            assert!(err.contains(needle), "{needle:?} missing in {err}");
+        }
+    }
+}
