@@ -32,41 +32,19 @@ pub fn number(n: u16) -> Vec<String> {
     out
 }
 
-fn weekday(d: Weekday) -> &'static str {
-    match d {
-        Weekday::Monday => "mandag",
-        Weekday::Tuesday => "tirsdag",
-        Weekday::Wednesday => "onsdag",
-        Weekday::Thursday => "torsdag",
-        Weekday::Friday => "fredag",
-        Weekday::Saturday => "loerdag",
-        Weekday::Sunday => "soendag",
-    }
+/// A weekday's prompt: its Danish name with ø spelt oe, as file stems are ASCII.
+fn weekday(d: Weekday) -> String {
+    calendar::danish::weekday(d).replace('ø', "oe")
 }
-
-const MONTHS: [&str; 12] = [
-    "januar",
-    "februar",
-    "marts",
-    "april",
-    "maj",
-    "juni",
-    "juli",
-    "august",
-    "september",
-    "oktober",
-    "november",
-    "december",
-];
 
 /// A date as prompts: `["onsdag", "den", "ordinal-2", "december"]`.
 #[must_use]
 pub fn date(d: Date) -> Vec<String> {
     vec![
-        weekday(d.weekday()).to_owned(),
+        weekday(d.weekday()),
         "den".to_owned(),
         format!("ordinal-{}", d.day()),
-        MONTHS[(d.month() - 1) as usize].to_owned(),
+        calendar::danish::month(d.month()).to_owned(),
     ]
 }
 
@@ -94,7 +72,7 @@ pub fn all_prompt_names() -> Vec<String> {
     names.extend([30, 40, 50, 60, 70, 80, 90, 100].map(|n: u16| n.to_string()));
     names.extend(["og", "den", "du-er-nummer", "i-koeen", "vi-ringer-dig-op-senest"].map(str::to_owned));
     names.extend((1..=31).map(|d| format!("ordinal-{d}")));
-    names.extend(MONTHS.map(str::to_owned));
+    names.extend((1..=12).map(|m| calendar::danish::month(m).to_owned()));
     names.extend(
         [
             Weekday::Monday,

@@ -82,35 +82,7 @@ enum Command {
     },
     /// The fewest agents per interval that meet a service level (Erlang C), checked by
     /// simulation with callers who give up. Prints CSV.
-    Staffing {
-        /// Forecast calls per interval, comma-separated: `40,55,60,48`.
-        #[arg(long, value_delimiter = ',', required = true)]
-        arrivals: Vec<f64>,
-        /// Interval length in minutes.
-        #[arg(long, default_value_t = 60)]
-        interval_minutes: u32,
-        /// Hour the first interval starts.
-        #[arg(long, default_value_t = 8)]
-        first_hour: u32,
-        /// Average handle time in seconds.
-        #[arg(long)]
-        aht_seconds: f64,
-        /// Service-level threshold in seconds.
-        #[arg(long)]
-        target_seconds: f64,
-        /// Share to answer within the threshold.
-        #[arg(long, default_value_t = 0.8)]
-        service_level: f64,
-        /// Mean caller patience in the check (default: nobody gives up).
-        #[arg(long)]
-        patience_seconds: Option<f64>,
-        /// Calls simulated per interval in the check.
-        #[arg(long, default_value_t = 20_000)]
-        calls: u64,
-        /// Seed of the check.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-    },
+    Staffing(simulate_cmd::StaffingRequest),
 }
 
 #[derive(Debug, Subcommand)]
@@ -197,16 +169,7 @@ fn run_calendar(cmd: CalendarCommand) -> ExitCode {
         }
         CalendarCommand::Open { department, timestamp, .. } => calendar_cmd::open(&c, department, timestamp),
     });
-    match out {
-        Ok(text) => {
-            print!("{text}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("svar calendar: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    print_or_fail("svar calendar", out)
 }
 
 fn run_simulate(cmd: SimulateCommand) -> Result<String> {
@@ -305,30 +268,7 @@ fn main() -> ExitCode {
         },
         Command::Calendar { command } => run_calendar(command),
         Command::Simulate { command } => print_or_fail("svar simulate", run_simulate(command)),
-        Command::Staffing {
-            arrivals,
-            interval_minutes,
-            first_hour,
-            aht_seconds,
-            target_seconds,
-            service_level,
-            patience_seconds,
-            calls,
-            seed,
-        } => print_or_fail(
-            "svar staffing",
-            simulate_cmd::staffing(&simulate_cmd::StaffingRequest {
-                arrivals,
-                interval_minutes,
-                first_hour,
-                aht_seconds,
-                target_seconds,
-                service_level,
-                patience_seconds,
-                calls,
-                seed,
-            }),
-        ),
+        Command::Staffing(request) => print_or_fail("svar staffing", simulate_cmd::staffing(&request)),
         Command::Serve { config, sip, http, data_dir } => {
             let ov = Overrides { sip, http, data_dir };
             let cfg = match read_config(config.as_ref(), &ov).and_then(check_files_for_serve) {

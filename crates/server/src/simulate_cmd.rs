@@ -197,17 +197,35 @@ pub(crate) fn day(config: &Config, seed: u64, out: &Path) -> Result<String> {
     Ok(summary)
 }
 
-/// What `svar staffing` is asked.
-#[derive(Debug)]
+/// What `svar staffing` is asked (its command-line arguments).
+#[derive(Debug, clap::Args)]
 pub(crate) struct StaffingRequest {
+    /// Forecast calls per interval, comma-separated: `40,55,60,48`.
+    #[arg(long, value_delimiter = ',', required = true)]
     pub(crate) arrivals: Vec<f64>,
+    /// Interval length in minutes.
+    #[arg(long, default_value_t = 60)]
     pub(crate) interval_minutes: u32,
+    /// Hour the first interval starts.
+    #[arg(long, default_value_t = 8)]
     pub(crate) first_hour: u32,
+    /// Average handle time in seconds.
+    #[arg(long)]
     pub(crate) aht_seconds: f64,
+    /// Service-level threshold in seconds.
+    #[arg(long)]
     pub(crate) target_seconds: f64,
+    /// Share to answer within the threshold.
+    #[arg(long, default_value_t = 0.8)]
     pub(crate) service_level: f64,
+    /// Mean caller patience in the check (default: nobody gives up).
+    #[arg(long)]
     pub(crate) patience_seconds: Option<f64>,
+    /// Calls simulated per interval in the check.
+    #[arg(long, default_value_t = 20_000)]
     pub(crate) calls: u64,
+    /// Seed of the check.
+    #[arg(long, default_value_t = 1)]
     pub(crate) seed: u64,
 }
 

@@ -22,7 +22,7 @@ fn scratch(name: &str) -> PathBuf {
 
 #[test]
 fn simulate_erlang_prints_one_json_object_beside_erlang_c() {
-    let (ok, out, err) = svar(&[
+    let args = [
         "simulate",
         "erlang",
         "--arrivals-per-hour",
@@ -37,7 +37,8 @@ fn simulate_erlang_prints_one_json_object_beside_erlang_c() {
         "50000",
         "--seed",
         "5",
-    ]);
+    ];
+    let (ok, out, err) = svar(&args);
     assert!(ok, "{err}");
     let v: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON object");
     for key in ["p_wait", "service_level", "asa_seconds", "occupancy"] {
@@ -48,22 +49,7 @@ fn simulate_erlang_prints_one_json_object_beside_erlang_c() {
     }
     assert_eq!(v["answered"], 50_000);
     // The same seed gives the same run.
-    let (_, again, _) = svar(&[
-        "simulate",
-        "erlang",
-        "--arrivals-per-hour",
-        "120",
-        "--aht-seconds",
-        "300",
-        "--agents",
-        "12",
-        "--target-seconds",
-        "60",
-        "--calls",
-        "50000",
-        "--seed",
-        "5",
-    ]);
+    let (_, again, _) = svar(&args);
     assert_eq!(out, again);
 }
 
