@@ -13,11 +13,13 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use rtp::Key;
+use rtp::inband::{InbandDetector, InbandEvent};
 use rtp::telephone_event::{Detector, KeyEvent, Payload};
 use rtp_types::{RtpPacket, RtpPacketBuilder};
 use sdp::Codec;
 
 use crate::prompt::Player;
+use crate::record::{Ended, RecordLimits, Recorder};
 use crate::stream::OutStream;
 use crate::tone::FRAME_SAMPLES;
 
@@ -63,6 +65,23 @@ pub struct LegConfig {
     pub first_seq: u16,
     /// First timestamp.
     pub first_ts: u32,
+}
+
+/// A leg's stream as (re)negotiated: call control sends one each time an offer/answer
+/// exchange on the leg completes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LegStream {
+    /// Where the leg's SDP says to send (`None`: not known yet).
+    pub remote: Option<SocketAddr>,
+    /// The codec agreed.
+    pub codec: Codec,
+    /// Its payload type on this leg.
+    pub payload_type: u8,
+    /// telephone-event's payload type on this leg.
+    pub dtmf_payload_type: Option<u8>,
+    /// The leg is expected to send RTP (answered, and not on hold): silence from it for
+    /// the media timeout ends the call.
+    pub watch: bool,
 }
 
 /// What a leg hears.
@@ -112,6 +131,17 @@ pub enum Output {
         /// The leg.
         leg: Leg,
     },
+    /// A message recorded from a leg is complete.
+    Recorded {
+        /// The leg.
+        leg: Leg,
+        /// Why it ended.
+        ended: Ended,
+        /// Its length.
+        length: Duration,
+        /// The WAV file's bytes (8 kHz mono 16-bit).
+        wav: Vec<u8>,
+    },
 }
 
 #[derive(Debug)]
@@ -121,8 +151,14 @@ struct LegState {
     feed: Feed,
     detector: Detector,
     last_heard: Option<Instant>,
+    /// The SDP's address (latching may have replaced `cfg.remote`).
+    sdp_remote: Option<SocketAddr>,
+    /// Watched for the media timeout since this instant.
+    watch_since: Option<Instant>,
     timed_out: bool,
     dropped: u64,
+    /// Keys heard in the audio of a leg without telephone-event (when listening).
+    inband: Option<InbandDetector>,
 }
 
 /// One call's media.
@@ -133,6 +169,7 @@ pub struct Bridge {
     timeout: Duration,
     next_frame: Instant,
     outputs: Vec<Output>,
+    recording: Option<(Leg, Recorder, Vec<i16>)>,
 }
 
 /// 20 ms.
@@ -144,12 +181,15 @@ impl Bridge {
     pub fn new(a: LegConfig, b: LegConfig, media_timeout: Duration, now: Instant) -> Self {
         let leg = |cfg: LegConfig| LegState {
             out: OutStream::new(cfg.ssrc, cfg.first_seq, cfg.first_ts),
+            sdp_remote: cfg.remote,
             cfg,
             feed: Feed::Silence,
             detector: Detector::new(),
             last_heard: None,
+            watch_since: None,
             timed_out: false,
             dropped: 0,
+            inband: None,
         };
         Self {
             legs: [leg(a), leg(b)],
@@ -157,12 +197,78 @@ impl Bridge {
             timeout: media_timeout,
             next_frame: now + FRAME,
             outputs: Vec::new(),
+            recording: None,
         }
     }
 
     /// Set what a leg hears.
     pub fn set_feed(&mut self, leg: Leg, feed: Feed) {
         self.legs[leg.index()].feed = feed;
+    }
+
+    /// A leg's stream was (re)negotiated. A new SDP address replaces a latched one (the
+    /// phone moved); the same address keeps what latching found.
+    pub fn set_stream(&mut self, leg: Leg, s: LegStream, now: Instant) {
+        let me = &mut self.legs[leg.index()];
+        if s.remote.is_some() && s.remote != me.sdp_remote {
+            me.sdp_remote = s.remote;
+            me.cfg.remote = s.remote;
+            me.last_heard = None;
+        }
+        me.cfg.codec = s.codec;
+        me.cfg.payload_type = s.payload_type;
+        me.cfg.dtmf_payload_type = s.dtmf_payload_type;
+        match (s.watch, me.watch_since) {
+            (true, None) => me.watch_since = Some(now),
+            (false, _) => me.watch_since = None,
+            (true, Some(_)) => {}
+        }
+        me.timed_out = false;
+    }
+
+    /// Listen for in-band keys on a leg that has no telephone-event (an IVR caller).
+    pub fn listen_inband(&mut self, leg: Leg, on: bool) {
+        let me = &mut self.legs[leg.index()];
+        me.inband = (on && me.cfg.dtmf_payload_type.is_none()).then(InbandDetector::new);
+    }
+
+    /// Record what a leg says until `#`, silence, the maximum length or [`Bridge::stop_recording`].
+    pub fn record(&mut self, leg: Leg, limits: RecordLimits) {
+        self.recording = Some((leg, Recorder::new(limits), Vec::with_capacity(FRAME_SAMPLES)));
+    }
+
+    /// End a recording now (the caller hung up): it is reported like any other.
+    pub fn stop_recording(&mut self) {
+        if let Some((_, rec, _)) = &mut self.recording {
+            rec.hangup();
+        }
+        self.finish_recording();
+    }
+
+    fn finish_recording(&mut self) {
+        let done = self.recording.as_ref().and_then(|(_, r, _)| r.ended());
+        if let Some(ended) = done
+            && let Some((leg, rec, _)) = self.recording.take()
+        {
+            match rec.wav() {
+                Ok(wav) => self.outputs.push(Output::Recorded { leg, ended, length: rec.length(), wav }),
+                Err(_) => self.outputs.push(Output::Recorded { leg, ended, length: Duration::ZERO, wav: Vec::new() }),
+            }
+        }
+    }
+
+    /// When [`Bridge::tick`] has something to do: the next frame while a leg hears
+    /// svar's audio, else the earliest media timeout (`None`: nothing to wait for).
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.legs.iter().any(|l| matches!(l.feed, Feed::Playing(_))) {
+            return Some(self.next_frame);
+        }
+        self.legs
+            .iter()
+            .filter(|l| !l.timed_out)
+            .filter_map(|l| l.watch_since.map(|w| l.last_heard.map_or(w, |h| h.max(w)) + self.timeout))
+            .min()
     }
 
     /// Packets not relayed (unknown payload type, unparsable).
@@ -216,6 +322,7 @@ impl Bridge {
             if let Ok(p) = Payload::parse(pkt.payload()) {
                 for event in me.detector.packet(pkt.timestamp(), p) {
                     self.outputs.push(Output::Key { leg, event });
+                    self.key_to_recorder(leg, event);
                 }
             }
             let other = &mut self.legs[leg.other().index()];
@@ -233,6 +340,10 @@ impl Bridge {
             return;
         }
         let from_codec = me.cfg.codec;
+        let listening = me.inband.is_some() || self.recording.as_ref().is_some_and(|(l, _, _)| *l == leg);
+        if listening {
+            self.hear(leg, from_codec, pkt.payload(), pkt.timestamp());
+        }
         let other = &mut self.legs[leg.other().index()];
         let (Feed::Bridged, Some(to)) = (&other.feed, other.cfg.remote) else { return };
         let mut payload = pkt.payload().to_vec();
@@ -249,6 +360,14 @@ impl Bridge {
     /// The frame clock: play svar's own audio to legs that hear it, and notice legs that
     /// went silent.
     pub fn tick(&mut self, now: Instant) {
+        // Nobody hearing svar's audio, or a long stall: the frame clock restarts at now
+        // rather than bursting the frames it missed.
+        let playing = self.legs.iter().any(|l| matches!(l.feed, Feed::Playing(_)));
+        if !playing || now.saturating_duration_since(self.next_frame) > FRAME * 5 {
+            while self.next_frame + FRAME <= now {
+                self.next_frame += FRAME;
+            }
+        }
         while self.next_frame <= now {
             let at = self.next_frame;
             let clock = self.clock(at);
@@ -274,11 +393,58 @@ impl Bridge {
         }
         for leg in [Leg::A, Leg::B] {
             let state = &mut self.legs[leg.index()];
-            let since = state.last_heard.unwrap_or(self.start);
+            let Some(watched) = state.watch_since else { continue };
+            let since = state.last_heard.map_or(watched, |h| h.max(watched));
             if !state.timed_out && now.saturating_duration_since(since) >= self.timeout {
                 state.timed_out = true;
                 self.outputs.push(Output::MediaTimeout { leg });
             }
+        }
+    }
+
+    /// Decoded audio from a leg svar listens to: in-band keys and the recording.
+    fn hear(&mut self, leg: Leg, codec: Codec, payload: &[u8], timestamp: u32) {
+        let samples: Vec<i16> = match codec {
+            Codec::Pcmu => payload.iter().map(|&b| rtp::g711::ulaw_decode(b)).collect(),
+            Codec::Pcma => payload.iter().map(|&b| rtp::g711::alaw_decode(b)).collect(),
+        };
+        if let Some(det) = &mut self.legs[leg.index()].inband {
+            for e in det.push(&samples) {
+                let event = match e {
+                    InbandEvent::Start { key, .. } => KeyEvent::Start { key, timestamp },
+                    InbandEvent::End { key, at } => {
+                        let _ = at;
+                        KeyEvent::End { key, timestamp, duration: 0 }
+                    }
+                };
+                self.outputs.push(Output::Key { leg, event });
+                self.key_to_recorder(leg, event);
+            }
+        }
+        if let Some((rleg, rec, pending)) = &mut self.recording
+            && *rleg == leg
+            && rec.ended().is_none()
+        {
+            pending.extend_from_slice(&samples);
+            while pending.len() >= FRAME_SAMPLES {
+                let mut frame = [0i16; FRAME_SAMPLES];
+                frame.copy_from_slice(&pending[..FRAME_SAMPLES]);
+                pending.drain(..FRAME_SAMPLES);
+                if rec.frame(&frame).is_some() {
+                    break;
+                }
+            }
+            self.finish_recording();
+        }
+    }
+
+    fn key_to_recorder(&mut self, leg: Leg, event: KeyEvent) {
+        if let KeyEvent::Start { key, .. } = event
+            && let Some((rleg, rec, _)) = &mut self.recording
+            && *rleg == leg
+        {
+            rec.key(key);
+            self.finish_recording();
         }
     }
 

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use media::prompt::{Player, Prompt};
-use media::relay::{Bridge, Feed, Leg, LegConfig, Output, key_payload};
+use media::relay::{Bridge, Feed, Leg, LegConfig, LegStream, Output, key_payload};
 use rtp::Key;
 use rtp::telephone_event::KeyEvent;
 use rtp_types::{RtpPacket, RtpPacketBuilder};
@@ -195,7 +195,9 @@ fn a_phone_behind_nat_is_latched_and_a_stray_sender_is_not() {
 fn a_leg_that_stops_sending_is_reported_once_after_the_media_timeout() {
     let (a, b) = legs();
     let t0 = Instant::now();
-    let mut bridge = Bridge::new(a, b, Duration::from_secs(10), t0);
+    let mut bridge = Bridge::new(a.clone(), b.clone(), Duration::from_secs(10), t0);
+    bridge.set_stream(Leg::A, watched(&a, true), t0);
+    bridge.set_stream(Leg::B, watched(&b, true), t0);
     bridge.set_feed(Leg::B, Feed::Bridged);
     bridge.packet(Leg::A, addr("198.51.100.7:5004"), &rtp(0, 1, 0, 1, true, &[0xFF; 160]), t0);
     bridge.packet(Leg::B, addr("203.0.113.9:6000"), &rtp(8, 1, 0, 2, true, &[0xD5; 160]), t0 + Duration::from_secs(9));
@@ -210,6 +212,57 @@ fn a_leg_that_stops_sending_is_reported_once_after_the_media_timeout() {
     assert!(!bridge.drain().contains(&Output::MediaTimeout { leg: Leg::A }), "reported once");
     bridge.tick(t0 + Duration::from_secs(19));
     assert!(bridge.drain().contains(&Output::MediaTimeout { leg: Leg::B }));
+}
+
+fn watched(c: &LegConfig, watch: bool) -> LegStream {
+    LegStream {
+        remote: c.remote,
+        codec: c.codec,
+        payload_type: c.payload_type,
+        dtmf_payload_type: c.dtmf_payload_type,
+        watch,
+    }
+}
+
+#[test]
+fn a_leg_not_expected_to_send_is_never_timed_out_and_costs_no_wake_ups() {
+    let (a, b) = legs();
+    let t0 = Instant::now();
+    let mut bridge = Bridge::new(a.clone(), b.clone(), Duration::from_secs(10), t0);
+    assert_eq!(bridge.poll_timeout(), None, "ringing, nothing playing: nothing to wake for");
+    bridge.tick(t0 + Duration::from_secs(60));
+    assert!(bridge.drain().is_empty(), "an unanswered call is not a dead call");
+    // answered: watched from now on
+    let t1 = t0 + Duration::from_secs(60);
+    bridge.set_stream(Leg::A, watched(&a, true), t1);
+    assert_eq!(bridge.poll_timeout(), Some(t1 + Duration::from_secs(10)));
+    // put on hold (the phone sends nothing while it holds): not watched
+    bridge.set_stream(Leg::A, watched(&a, false), t1 + Duration::from_secs(5));
+    assert_eq!(bridge.poll_timeout(), None);
+    bridge.tick(t1 + Duration::from_secs(100));
+    assert!(bridge.drain().is_empty(), "no timeout while on hold");
+    // resumed: the timeout counts from the resume, not from the last packet before hold
+    let t2 = t1 + Duration::from_secs(100);
+    bridge.set_stream(Leg::A, watched(&a, true), t2);
+    bridge.tick(t2 + Duration::from_secs(9));
+    assert!(bridge.drain().is_empty());
+    bridge.tick(t2 + Duration::from_secs(10));
+    assert_eq!(bridge.drain(), vec![Output::MediaTimeout { leg: Leg::A }]);
+}
+
+#[test]
+fn a_new_sdp_address_replaces_a_latched_one_but_the_same_address_keeps_it() {
+    let (a, b) = legs();
+    let t0 = Instant::now();
+    let mut bridge = Bridge::new(a.clone(), b, Duration::from_secs(10), t0);
+    let nat = addr("192.0.2.200:40001");
+    bridge.packet(Leg::A, nat, &rtp(0, 1, 0, 1, true, &[0xFF; 160]), t0);
+    assert_eq!(bridge.remote(Leg::A), Some(nat));
+    bridge.set_stream(Leg::A, watched(&a, true), t0 + Duration::from_secs(1));
+    assert_eq!(bridge.remote(Leg::A), Some(nat), "a re-INVITE with the same SDP keeps the latched address");
+    let moved = LegStream { remote: Some(addr("198.51.100.8:7000")), ..watched(&a, true) };
+    bridge.set_stream(Leg::A, moved, t0 + Duration::from_secs(2));
+    assert_eq!(bridge.remote(Leg::A), Some(addr("198.51.100.8:7000")), "the phone moved");
 }
 
 #[test]

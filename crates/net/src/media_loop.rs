@@ -1,165 +1,114 @@
 //! The media driver: one task per call owning its [`media::relay::Bridge`] and the two
-//! UDP sockets of its legs. Datagrams go into the bridge as they arrive; a 20 ms
-//! interval drives its frame clock; commands from call control change what a leg hears
-//! or close the call, and the ports go back to the pool when the task ends, whatever
-//! ended it.
+//! UDP sockets of its legs. Call control ([`pbx::Pbx`]) decides everything and owns the
+//! port pool; the driver applies its [`MediaOp`]s without an await (the SIP loop calls
+//! [`MediaDriver::apply`] inline, no thread hop), and reports keys, the media timeout,
+//! finished prompts and recordings back as [`MediaEvent`]s.
+//!
+//! A call's task wakes for packets, for commands, and for the bridge's own deadline
+//! (the next 20 ms frame only while a leg hears svar's audio, else the earliest media
+//! timeout), so a bridged call costs nothing between packets.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use media::ports::PortPool;
-use media::relay::{Bridge, Feed, Leg, LegConfig, Output};
-use rtp::telephone_event::KeyEvent;
+use media::record::RecordLimits;
+use media::relay::{Bridge, Feed, Leg, LegConfig, LegStream, Output};
+use pbx::{MediaEvent, MediaOp};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use tokio::time::{Instant, MissedTickBehavior};
-use tracing::{debug, warn};
+use tracing::debug;
 
-/// What a call's media tells call control.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MediaEvent {
-    /// A key on a leg.
-    Key {
-        /// The call.
-        call: u64,
-        /// The leg.
-        leg: Leg,
-        /// The key event.
-        event: KeyEvent,
-    },
-    /// A leg sent nothing for the media timeout: the call is dead.
-    Timeout {
-        /// The call.
-        call: u64,
-        /// The leg.
-        leg: Leg,
-    },
-    /// A leg finished hearing a prompt.
-    PlaybackDone {
-        /// The call.
-        call: u64,
-        /// The leg.
-        leg: Leg,
-    },
-}
-
-/// Commands to one call's media.
+/// Commands to one call's task.
 #[derive(Debug)]
-pub enum MediaCommand {
-    /// Change what a leg hears.
+enum Command {
+    Stream(Leg, LegStream),
     Feed(Leg, Feed),
-    /// End the call's media (also when the handle is dropped).
+    ListenInband(Leg),
+    Record(Leg, RecordLimits),
     Close,
 }
 
-/// Call control's handle on one call's media.
+/// Runs every call's media on one address.
 #[derive(Debug)]
-pub struct CallMedia {
-    /// svar's RTP port for leg A (the caller's side) and leg B.
-    pub ports: (u16, u16),
-    commands: mpsc::UnboundedSender<MediaCommand>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl CallMedia {
-    /// Send a command (ignored once the media has ended).
-    pub fn command(&self, c: MediaCommand) {
-        let _ = self.commands.send(c);
-    }
-
-    /// Close and wait until the ports are back in the pool.
-    pub async fn close(self) {
-        let _ = self.commands.send(MediaCommand::Close);
-        let _ = self.task.await;
-    }
-}
-
-/// Opens media for calls on one address from one port pool.
-#[derive(Debug, Clone)]
 pub struct MediaDriver {
     ip: IpAddr,
-    pool: Arc<Mutex<PortPool>>,
-    events: mpsc::UnboundedSender<MediaEvent>,
     timeout: Duration,
+    events: mpsc::UnboundedSender<MediaEvent>,
+    calls: HashMap<u64, mpsc::UnboundedSender<Command>>,
+    runtime: tokio::runtime::Handle,
 }
 
-/// Media could not be opened.
-#[derive(Debug, thiserror::Error)]
-pub enum MediaError {
-    /// No free ports.
-    #[error(transparent)]
-    Ports(#[from] media::ports::PortError),
-    /// A socket could not be bound.
-    #[error("cannot bind RTP port {port}: {error}")]
-    Bind {
-        /// The port.
-        port: u16,
-        /// Why.
-        error: std::io::Error,
-    },
+fn bind(ip: IpAddr, port: u16) -> std::io::Result<std::net::UdpSocket> {
+    let s = std::net::UdpSocket::bind(SocketAddr::new(ip, port))?;
+    s.set_nonblocking(true)?;
+    Ok(s)
 }
 
 impl MediaDriver {
-    /// A driver for `ip`, taking ports from `pool`, reporting to `events`.
+    /// A driver for `ip` with the media timeout, reporting to `events`; calls' tasks run
+    /// on `runtime` (their sockets register with its reactor, so packets wake them there).
     #[must_use]
-    pub fn new(ip: IpAddr, pool: PortPool, events: mpsc::UnboundedSender<MediaEvent>, timeout: Duration) -> Self {
-        Self { ip, pool: Arc::new(Mutex::new(pool)), events, timeout }
+    pub fn new(
+        ip: IpAddr,
+        timeout: Duration,
+        events: mpsc::UnboundedSender<MediaEvent>,
+        runtime: tokio::runtime::Handle,
+    ) -> Self {
+        Self { ip, timeout, events, calls: HashMap::new(), runtime }
     }
 
-    /// Port pairs in use.
+    /// Calls with media open.
     #[must_use]
-    pub fn in_use(&self) -> usize {
-        self.pool.lock().map_or(0, |p| p.in_use())
+    pub fn calls(&self) -> usize {
+        self.calls.len()
     }
 
-    fn take(&self) -> Result<u16, MediaError> {
-        Ok(self.pool.lock().map_err(|_| media::ports::PortError::Exhausted(0))?.take()?)
-    }
-
-    fn give_back(pool: &Mutex<PortPool>, port: u16) {
-        if let Ok(mut p) = pool.lock()
-            && let Err(e) = p.release(port)
-        {
-            warn!(port, error = %e, "RTP port release");
+    /// Apply one of call control's commands.
+    pub fn apply(&mut self, op: MediaOp) {
+        match op {
+            MediaOp::Open { call, ports, a, b } => self.open(call, ports, a, b),
+            MediaOp::Stream { call, leg, stream } => self.send(call, Command::Stream(leg, stream)),
+            MediaOp::Feed { call, leg, feed } => self.send(call, Command::Feed(leg, feed)),
+            MediaOp::ListenInband { call, leg } => self.send(call, Command::ListenInband(leg)),
+            MediaOp::Record { call, leg, limits } => self.send(call, Command::Record(leg, limits)),
+            MediaOp::Close { call } => {
+                if let Some(tx) = self.calls.remove(&call) {
+                    let _ = tx.send(Command::Close);
+                }
+            }
         }
     }
 
-    async fn bind(&self, port: u16) -> Result<UdpSocket, MediaError> {
-        UdpSocket::bind(SocketAddr::new(self.ip, port)).await.map_err(|error| MediaError::Bind { port, error })
+    fn send(&self, call: u64, c: Command) {
+        if let Some(tx) = self.calls.get(&call) {
+            let _ = tx.send(c);
+        }
     }
 
-    /// Open a call's media: two ports, a bridge, a task.
-    ///
-    /// # Errors
-    /// No free ports, or a port cannot be bound (it goes back to the pool).
-    pub async fn open(&self, call: u64, a: LegConfig, b: LegConfig) -> Result<CallMedia, MediaError> {
-        let pa = self.take()?;
-        let pb = match self.take() {
-            Ok(p) => p,
-            Err(e) => {
-                Self::give_back(&self.pool, pa);
-                return Err(e);
-            }
-        };
-        let sockets = match (self.bind(pa).await, self.bind(pb).await) {
+    fn open(&mut self, call: u64, (pa, pb): (u16, u16), a: LegConfig, b: LegConfig) {
+        let sockets = match (bind(self.ip, pa), bind(self.ip, pb)) {
             (Ok(sa), Ok(sb)) => (sa, sb),
             (Err(e), _) | (_, Err(e)) => {
-                Self::give_back(&self.pool, pa);
-                Self::give_back(&self.pool, pb);
-                return Err(e);
+                let _ = self
+                    .events
+                    .send(MediaEvent::Failed { call, error: format!("cannot bind RTP ports {pa}/{pb}: {e}") });
+                return;
             }
         };
         let (tx, rx) = mpsc::unbounded_channel();
-        let pool = self.pool.clone();
-        let events = self.events.clone();
         let bridge = Bridge::new(a, b, self.timeout, std::time::Instant::now());
-        let task = tokio::spawn(async move {
-            run_call(call, bridge, sockets, rx, events).await;
-            Self::give_back(&pool, pa);
-            Self::give_back(&pool, pb);
+        let events = self.events.clone();
+        self.runtime.spawn(async move {
+            match (UdpSocket::from_std(sockets.0), UdpSocket::from_std(sockets.1)) {
+                (Ok(sa), Ok(sb)) => run_call(call, bridge, (sa, sb), rx, events).await,
+                (Err(e), _) | (_, Err(e)) => {
+                    let _ =
+                        events.send(MediaEvent::Failed { call, error: format!("cannot register RTP sockets: {e}") });
+                }
+            }
         });
-        Ok(CallMedia { ports: (pa, pb), commands: tx, task })
+        self.calls.insert(call, tx);
     }
 }
 
@@ -167,13 +116,18 @@ async fn run_call(
     call: u64,
     mut bridge: Bridge,
     (sa, sb): (UdpSocket, UdpSocket),
-    mut commands: mpsc::UnboundedReceiver<MediaCommand>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
     events: mpsc::UnboundedSender<MediaEvent>,
 ) {
-    let mut frames = tokio::time::interval_at(Instant::now() + Duration::from_millis(20), Duration::from_millis(20));
-    frames.set_missed_tick_behavior(MissedTickBehavior::Burst);
     let (mut buf_a, mut buf_b) = (vec![0u8; 2048], vec![0u8; 2048]);
     loop {
+        let deadline = bridge.poll_timeout();
+        let wake = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             r = sa.recv_from(&mut buf_a) => if let Ok((n, from)) = r {
                 bridge.packet(Leg::A, from, &buf_a[..n], std::time::Instant::now());
@@ -181,31 +135,42 @@ async fn run_call(
             r = sb.recv_from(&mut buf_b) => if let Ok((n, from)) = r {
                 bridge.packet(Leg::B, from, &buf_b[..n], std::time::Instant::now());
             },
-            _ = frames.tick() => bridge.tick(std::time::Instant::now()),
+            () = wake => bridge.tick(std::time::Instant::now()),
             c = commands.recv() => match c {
-                Some(MediaCommand::Feed(leg, feed)) => bridge.set_feed(leg, feed),
-                Some(MediaCommand::Close) | None => break,
+                Some(Command::Stream(leg, s)) => bridge.set_stream(leg, s, std::time::Instant::now()),
+                Some(Command::Feed(leg, feed)) => bridge.set_feed(leg, feed),
+                Some(Command::ListenInband(leg)) => bridge.listen_inband(leg, true),
+                Some(Command::Record(leg, limits)) => bridge.record(leg, limits),
+                Some(Command::Close) | None => {
+                    bridge.stop_recording();
+                    report(call, &mut bridge, &sa, &sb, &events);
+                    break;
+                }
             },
         }
-        for o in bridge.drain() {
-            match o {
-                Output::Send { leg, to, data } => {
-                    let socket = if leg == Leg::A { &sa } else { &sb };
-                    if let Err(e) = socket.try_send_to(&data, to) {
-                        debug!(call, error = %e, "RTP send failed");
-                    }
+        report(call, &mut bridge, &sa, &sb, &events);
+    }
+}
+
+fn report(call: u64, bridge: &mut Bridge, sa: &UdpSocket, sb: &UdpSocket, events: &mpsc::UnboundedSender<MediaEvent>) {
+    for o in bridge.drain() {
+        let event = match o {
+            Output::Send { leg, to, data } => {
+                let socket = if leg == Leg::A { sa } else { sb };
+                if let Err(e) = socket.try_send_to(&data, to) {
+                    debug!(call, error = %e, "RTP send failed");
                 }
-                Output::Key { leg, event } => {
-                    let _ = events.send(MediaEvent::Key { call, leg, event });
-                }
-                Output::MediaTimeout { leg } => {
-                    let _ = events.send(MediaEvent::Timeout { call, leg });
-                }
-                Output::PlaybackDone { leg } => {
-                    let _ = events.send(MediaEvent::PlaybackDone { call, leg });
-                }
-                Output::Latched { leg, to } => debug!(call, ?leg, %to, "RTP latched"),
+                continue;
             }
-        }
+            Output::Latched { leg, to } => {
+                debug!(call, ?leg, %to, "RTP latched");
+                continue;
+            }
+            Output::Key { leg, event } => MediaEvent::Key { call, leg, event },
+            Output::MediaTimeout { leg } => MediaEvent::Timeout { call, leg },
+            Output::PlaybackDone { leg } => MediaEvent::PlaybackDone { call, leg },
+            Output::Recorded { leg, ended, length, wav } => MediaEvent::Recorded { call, leg, ended, length, wav },
+        };
+        let _ = events.send(event);
     }
 }

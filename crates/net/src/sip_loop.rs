@@ -10,6 +10,7 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
+use crate::media_loop::MediaDriver;
 use crate::tcp::{self, TcpEvent};
 
 /// The bound sockets.
@@ -52,6 +53,8 @@ pub struct Snapshot {
     pub trunks_registered: usize,
     /// Draining for shutdown.
     pub draining: bool,
+    /// Calls with anchored media open.
+    pub media_calls: usize,
 }
 
 /// Requests from the rest of the server.
@@ -76,6 +79,7 @@ struct Loop {
     tcp_conns: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
     tcp_events: mpsc::UnboundedSender<TcpEvent>,
     persist: mpsc::UnboundedSender<Persist>,
+    media: Option<MediaDriver>,
     draining: bool,
 }
 
@@ -89,6 +93,10 @@ impl Loop {
                         warn!("store writer gone; record not persisted");
                     }
                 }
+                PbxOutput::Media(op) => match &mut self.media {
+                    Some(m) => m.apply(op),
+                    None => debug!("media command without a media driver"),
+                },
             }
         }
     }
@@ -161,8 +169,20 @@ impl Loop {
             tcp_connections: self.tcp_conns.len(),
             trunks_registered: self.pbx.trunks_registered(),
             draining: self.draining,
+            media_calls: self.media.as_ref().map_or(0, MediaDriver::calls),
         }
     }
+}
+
+/// Anchored media for the loop: svar's RTP address and the media timeout.
+#[derive(Debug, Clone)]
+pub struct MediaSetup {
+    /// Address RTP ports are bound on.
+    pub ip: std::net::IpAddr,
+    /// No RTP from an answered leg for this long ends the call.
+    pub timeout: Duration,
+    /// The runtime calls' media tasks run on (not the SIP loop's own thread).
+    pub runtime: tokio::runtime::Handle,
 }
 
 /// Run SIP until a drain completes. Returns the engine (for tests and final numbers).
@@ -171,10 +191,13 @@ pub async fn run(
     sockets: SipSockets,
     persist: mpsc::UnboundedSender<Persist>,
     control: mpsc::Receiver<Control>,
+    media: Option<MediaSetup>,
 ) -> Pbx {
     let mut control = Some(control);
     let (tcp_events, mut tcp_rx) = mpsc::unbounded_channel();
-    let mut lp = Loop { pbx, udp: sockets.udp, tcp_conns: HashMap::new(), tcp_events, persist, draining: false };
+    let (media_tx, mut media_rx) = mpsc::unbounded_channel();
+    let media = media.map(|m| MediaDriver::new(m.ip, m.timeout, media_tx, m.runtime));
+    let mut lp = Loop { pbx, udp: sockets.udp, tcp_conns: HashMap::new(), tcp_events, persist, media, draining: false };
     let tcp_listener = sockets.tcp;
     let mut buf = vec![0u8; 65_536];
     // kick the engine once so it arms its own timers (trunk registration, housekeeping)
@@ -223,6 +246,9 @@ pub async fn run(
                         lp.tcp_conns.remove(&peer);
                     }
                 }
+            }
+            Some(ev) = media_rx.recv() => {
+                lp.pbx.handle_media(ev, Instant::now(), wall_ms());
             }
             () = sleep => {
                 lp.pbx.handle_input(Input::Timeout(Instant::now()), wall_ms());

@@ -1,13 +1,14 @@
 //! The media driver on real sockets: two phones (UDP sockets on loopback) talk through
-//! svar's ports; a prompt plays to one of them; closing returns the ports.
+//! svar's ports; a prompt plays to one of them; a silent answered leg is reported; closing
+//! unbinds the ports.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use media::ports::PortPool;
 use media::prompt::{Player, Prompt};
-use media::relay::{Feed, Leg, LegConfig};
-use net::media_loop::{MediaCommand, MediaDriver, MediaEvent};
+use media::relay::{Feed, Leg, LegConfig, LegStream};
+use net::media_loop::MediaDriver;
+use pbx::{MediaEvent, MediaOp};
 use rtp_types::{RtpPacket, RtpPacketBuilder};
 use sdp::Codec;
 use tokio::net::UdpSocket;
@@ -47,29 +48,31 @@ async fn receive(socket: &UdpSocket, n: usize) -> Vec<Vec<u8>> {
     got
 }
 
-#[tokio::test]
+async fn next_event(events: &mut mpsc::UnboundedReceiver<MediaEvent>, secs: u64) -> Option<MediaEvent> {
+    tokio::time::timeout(Duration::from_secs(secs), events.recv()).await.ok().flatten()
+}
+
+fn driver(timeout: Duration) -> (MediaDriver, mpsc::UnboundedReceiver<MediaEvent>) {
+    let (events_tx, events) = mpsc::unbounded_channel();
+    let d = MediaDriver::new("127.0.0.1".parse().expect("ip"), timeout, events_tx, tokio::runtime::Handle::current());
+    (d, events)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_phones_talk_through_svar_and_hear_its_prompts() {
     let phone_a = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
     let phone_b = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
-    let (events_tx, mut events) = mpsc::unbounded_channel();
-    let driver = MediaDriver::new(
-        "127.0.0.1".parse().expect("ip"),
-        PortPool::new(31_000, 31_100),
-        events_tx,
-        Duration::from_secs(30),
-    );
-    let call = driver
-        .open(
-            7,
-            leg(phone_a.local_addr().expect("addr"), Codec::Pcmu, 0, 0xAAAA),
-            leg(phone_b.local_addr().expect("addr"), Codec::Pcma, 8, 0xBBBB),
-        )
-        .await
-        .expect("media opened");
-    assert_eq!(driver.in_use(), 2);
-    let (pa, pb) = call.ports;
-    call.command(MediaCommand::Feed(Leg::B, Feed::Bridged));
-    call.command(MediaCommand::Feed(Leg::A, Feed::Bridged));
+    let (mut driver, mut events) = driver(Duration::from_secs(30));
+    let (pa, pb) = (31_000, 31_002);
+    driver.apply(MediaOp::Open {
+        call: 7,
+        ports: (pa, pb),
+        a: leg(phone_a.local_addr().expect("addr"), Codec::Pcmu, 0, 0xAAAA),
+        b: leg(phone_b.local_addr().expect("addr"), Codec::Pcma, 8, 0xBBBB),
+    });
+    assert_eq!(driver.calls(), 1);
+    driver.apply(MediaOp::Feed { call: 7, leg: Leg::B, feed: Feed::Bridged });
+    driver.apply(MediaOp::Feed { call: 7, leg: Leg::A, feed: Feed::Bridged });
     tokio::time::sleep(Duration::from_millis(20)).await;
 
     // A talks µ-law; B hears A-law from svar's port, with svar's SSRC towards B.
@@ -89,22 +92,50 @@ async fn two_phones_talk_through_svar_and_hear_its_prompts() {
     assert_eq!(RtpPacket::parse(&at_a[0]).expect("RTP").payload_type(), 0);
 
     // A prompt of 200 ms to A: 10 frames, then PlaybackDone.
-    call.command(MediaCommand::Feed(
-        Leg::A,
-        Feed::Playing(Player::sequence(vec![Prompt::from_samples(vec![3000; 1600])])),
-    ));
+    driver.apply(MediaOp::Feed {
+        call: 7,
+        leg: Leg::A,
+        feed: Feed::Playing(Player::sequence(vec![Prompt::from_samples(vec![3000; 1600])])),
+    });
     let frames = receive(&phone_a, 10).await;
     assert_eq!(frames.len(), 10);
-    let done = tokio::time::timeout(Duration::from_secs(2), async {
-        loop {
-            if let Some(MediaEvent::PlaybackDone { call: 7, leg: Leg::A }) = events.recv().await {
-                return;
-            }
-        }
-    })
-    .await;
-    assert!(done.is_ok(), "PlaybackDone reported");
+    match next_event(&mut events, 2).await {
+        Some(MediaEvent::PlaybackDone { call: 7, leg: Leg::A }) => {}
+        other => panic!("expected PlaybackDone, got {other:?}"),
+    }
 
-    call.close().await;
-    assert_eq!(driver.in_use(), 0, "ports back in the pool");
+    driver.apply(MediaOp::Close { call: 7 });
+    assert_eq!(driver.calls(), 0);
+    // the task lets go of the sockets: the ports can be bound again
+    let mut rebound = false;
+    for _ in 0..50 {
+        if std::net::UdpSocket::bind(("127.0.0.1", pa)).is_ok() && std::net::UdpSocket::bind(("127.0.0.1", pb)).is_ok()
+        {
+            rebound = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(rebound, "ports unbound after Close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answered_leg_that_goes_silent_is_reported_and_a_taken_port_is_a_failure() {
+    let phone_a = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let (mut driver, mut events) = driver(Duration::from_secs(1));
+    let a = leg(phone_a.local_addr().expect("addr"), Codec::Pcmu, 0, 1);
+    driver.apply(MediaOp::Open { call: 3, ports: (31_010, 31_012), a: a.clone(), b: a.clone() });
+    let watched = LegStream { remote: a.remote, codec: a.codec, payload_type: 0, dtmf_payload_type: None, watch: true };
+    driver.apply(MediaOp::Stream { call: 3, leg: Leg::A, stream: watched });
+    match next_event(&mut events, 3).await {
+        Some(MediaEvent::Timeout { call: 3, leg: Leg::A }) => {}
+        other => panic!("expected the media timeout, got {other:?}"),
+    }
+    let _squatter = std::net::UdpSocket::bind("127.0.0.1:31020").expect("bind");
+    driver.apply(MediaOp::Open { call: 4, ports: (31_020, 31_022), a: a.clone(), b: a });
+    match next_event(&mut events, 2).await {
+        Some(MediaEvent::Failed { call: 4, error }) => assert!(error.contains("31020"), "{error}"),
+        other => panic!("expected a failure, got {other:?}"),
+    }
+    assert_eq!(driver.calls(), 1, "the failed call holds nothing");
 }

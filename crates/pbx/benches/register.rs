@@ -43,6 +43,7 @@ fn main() {
         registrar: RegistrarConfig::default(),
         contact_addrs: vec![(Transport::Udp, svar)],
         drain_retry_after: 60,
+        media: None,
         user_index: std::collections::HashMap::new(),
     }
     .index();

@@ -83,6 +83,8 @@ pub(crate) struct Call {
     pub(crate) ringing: bool,
     pub(crate) ring_deadline: Option<Instant>,
     pub(crate) record: CallRecord,
+    /// svar's part in the call's media, when anchored.
+    pub(crate) media: Option<crate::pbx::anchor::Anchor>,
 }
 
 impl Call {

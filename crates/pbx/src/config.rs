@@ -124,6 +124,8 @@ pub struct PbxConfig {
     pub contact_addrs: Vec<(Transport, SocketAddr)>,
     /// Retry-After seconds in 503 while draining.
     pub drain_retry_after: u32,
+    /// Anchored media (`None`: SDP passes untouched and RTP flows phone to phone).
+    pub media: Option<crate::media::MediaSettings>,
     /// Extension → position in `users`, built once by [`PbxConfig::index`].
     pub user_index: std::collections::HashMap<String, usize>,
 }

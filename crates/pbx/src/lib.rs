@@ -4,15 +4,18 @@
 //! inputs as [`sip::Endpoint`] plus the wall clock, [`Pbx::poll_output`] yields datagrams
 //! to send and records to persist, [`Pbx::poll_timeout`] says when to call again.
 //!
-//! Media is relayed as-is in this version: SDP passes between legs untouched, so RTP
-//! flows phone to phone. Anchoring media through svar comes with the media engine.
+//! Media is anchored when `PbxConfig::media` is set: every SDP crossing the B2BUA names
+//! svar's ports, and [`PbxOutput::Media`] tells the driver what each call's media does
+//! ([`media::MediaOp`]); without it SDP passes untouched and RTP flows phone to phone.
 
 mod call;
 pub mod config;
+pub mod media;
 pub mod numbers;
 mod pbx;
 pub mod record;
 
 pub use call::Side;
 pub use config::PbxConfig;
+pub use media::{MediaEvent, MediaOp, MediaSettings};
 pub use pbx::{Pbx, PbxOutput, PbxStats, Persist};

@@ -14,6 +14,10 @@ use sip_msg::{Core, HeaderName, Method, Pii, Request, Response, Uri};
 use tracing::{debug, info, warn};
 
 use crate::call::{Call, CallState, Fork, Leg, Side};
+use crate::media::MediaOp;
+use anchor::{Anchor, SdpRole};
+
+pub(crate) mod anchor;
 use crate::config::{DidTarget, PbxConfig};
 use crate::numbers::{NumberClass, classify, normalise};
 use crate::record::{CallRecord, Direction, Outcome, Party};
@@ -30,6 +34,8 @@ pub enum PbxOutput {
     },
     /// Write to the store.
     Persist(Persist),
+    /// Tell the media driver.
+    Media(MediaOp),
 }
 
 /// A record to persist.
@@ -104,6 +110,8 @@ pub struct Pbx {
     timers: BinaryHeap<Reverse<(Instant, PbxTimer)>>,
     trunk_regs: Vec<TrunkReg>,
     out: VecDeque<PbxOutput>,
+    /// RTP ports for anchored calls (none when media passes phone to phone).
+    ports: Option<media::ports::PortPool>,
     next_call: u64,
     draining: bool,
     started: bool,
@@ -133,7 +141,9 @@ impl Pbx {
                 auth_tried: false,
             })
             .collect();
+        let ports = cfg.media.as_ref().map(|m| media::ports::PortPool::new(m.first_port, m.last_port));
         Self {
+            ports,
             ep,
             cfg,
             auth,
@@ -203,6 +213,12 @@ impl Pbx {
     #[must_use]
     pub fn active_calls(&self) -> usize {
         self.calls.len()
+    }
+
+    /// RTP port pairs held by calls (anchored media).
+    #[must_use]
+    pub fn media_ports_in_use(&self) -> usize {
+        self.ports.as_ref().map_or(0, media::ports::PortPool::in_use)
     }
 
     /// Live registrations.
@@ -593,6 +609,57 @@ impl Pbx {
             return;
         }
 
+        // Anchored media: svar's ports go into the offer each callee sees.
+        let mut anchor = None;
+        let mut fork_body = req.body.clone();
+        if let Some(m) = self.cfg.media.clone() {
+            let a_stream = if req.body.is_empty() {
+                None
+            } else {
+                let text = std::str::from_utf8(&req.body).unwrap_or_default();
+                match sdp::stream(text, &m.codecs) {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        info!(error = %e, "offer svar cannot anchor");
+                        self.refuse_call(
+                            now,
+                            tx,
+                            &req,
+                            &core,
+                            CallRefusal {
+                                status: 488,
+                                reason: None,
+                                outcome: Outcome::Failed,
+                                direction,
+                                caller,
+                                callee,
+                            },
+                        );
+                        return;
+                    }
+                }
+            };
+            let Some(ports) = self.take_ports() else {
+                warn!("no free RTP ports: call refused");
+                self.refuse_call(
+                    now,
+                    tx,
+                    &req,
+                    &core,
+                    CallRefusal { status: 503, reason: None, outcome: Outcome::Failed, direction, caller, callee },
+                );
+                return;
+            };
+            if a_stream.is_some() {
+                let facing_b = std::net::SocketAddr::new(m.ip, ports.1);
+                let text = std::str::from_utf8(&req.body).unwrap_or_default();
+                match sdp::anchor(text, facing_b, &m.codecs) {
+                    Ok(b) => fork_body = Bytes::from(b),
+                    Err(e) => debug!(error = %e, "offer not anchored"),
+                }
+            }
+            anchor = Some((ports, a_stream));
+        }
         let id = self.alloc_call();
         let a_tag = self.ep.ids().tag();
         let b_tag = self.ep.ids().tag();
@@ -629,7 +696,12 @@ impl Pbx {
             ringing: false,
             ring_deadline: Some(now + self.cfg.ring_timeout),
             record,
+            media: None,
         };
+        if let Some((ports, a_stream)) = anchor {
+            self.open_media(id, ports, a_stream.as_ref());
+            call.media = Some(Anchor { ports, a: a_stream, b: None, offerer: Side::A });
+        }
         let from_hdr = {
             let host = &self.cfg.domain;
             match &from_display {
@@ -646,9 +718,9 @@ impl Pbx {
             r.headers.push(HeaderName::CSeq, "1 INVITE");
             r.headers.push(HeaderName::Contact, self.contact(peer.transport));
             r.headers.push(HeaderName::Allow, self.ep.config().allow_header());
-            if !call.a_invite.body.is_empty() {
+            if !fork_body.is_empty() {
                 let ct = call.a_invite.headers.get(&HeaderName::ContentType).unwrap_or("application/sdp").to_owned();
-                r.set_body(Some(&ct), call.a_invite.body.clone());
+                r.set_body(Some(&ct), fork_body.clone());
             }
             match self.ep.send_request(now, r.clone(), peer) {
                 Ok(ctx) => {
@@ -666,6 +738,8 @@ impl Pbx {
             }
         }
         if call.forks.is_empty() {
+            let anchor = call.media.take();
+            self.close_media(id, anchor);
             let (req, core) = (call.a_invite.clone(), call.a_core.clone());
             self.refuse_call(
                 now,
@@ -756,8 +830,20 @@ impl Pbx {
                 let mut r = Response::to_request(&request, resp.status);
                 r.reason = resp.reason.clone();
                 if !resp.body.is_empty() {
+                    let answers_offer = (request.method == Method::Invite || request.method == Method::Update)
+                        && (200..300).contains(&resp.status)
+                        && is_sdp(&resp.headers);
+                    let body = if answers_offer {
+                        let role = if request.body.is_empty() { SdpRole::Offer } else { SdpRole::Answer };
+                        self.anchor_body(call, from.other(), &resp.body, role).unwrap_or_else(|e| {
+                            warn!(call, error = %e, "answer cannot be anchored; relayed as it is");
+                            resp.body.clone()
+                        })
+                    } else {
+                        resp.body.clone()
+                    };
                     let ct = resp.headers.get(&HeaderName::ContentType).map(str::to_owned);
-                    r.set_body(ct.as_deref(), resp.body.clone());
+                    r.set_body(ct.as_deref(), body);
                 }
                 if request.method == Method::Invite || request.method == Method::Update {
                     r.headers.push(HeaderName::Contact, self.contact(request_transport(&request)));
@@ -804,11 +890,14 @@ impl Pbx {
                 r.reason = resp.reason.clone();
                 let _ = r.ensure_to_tag(&call.a_tag);
                 r.headers.push(HeaderName::Contact, self.cfg.contact(call.a_source.transport));
-                if !resp.body.is_empty() {
-                    let ct = resp.headers.get(&HeaderName::ContentType).map(str::to_owned);
-                    r.set_body(ct.as_deref(), resp.body.clone());
-                }
                 let tx = call.a_tx;
+                if !resp.body.is_empty() && is_sdp(&resp.headers) {
+                    // early media (a 183 with an answer)
+                    match self.anchor_body(id, Side::B, &resp.body, SdpRole::Answer) {
+                        Ok(body) => r.set_body(Some("application/sdp"), body),
+                        Err(e) => debug!(error = %e, "early media not anchored; provisional relayed without it"),
+                    }
+                }
                 self.respond(now, tx, r);
             }
             200..=299 => self.answer(now, id, i, resp, core),
@@ -859,6 +948,23 @@ impl Pbx {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
+        call.state = CallState::Answered;
+        let role = if call.late_offer { SdpRole::Offer } else { SdpRole::Answer };
+        let body = if resp.body.is_empty() {
+            self.arm_media(id);
+            None
+        } else {
+            match self.anchor_body(id, Side::B, &resp.body, role) {
+                Ok(b) => Some(b),
+                Err(e) => {
+                    warn!(call = id, error = %e, "the callee's SDP cannot be anchored; relayed as it is");
+                    Some(resp.body.clone())
+                }
+            }
+        };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         let fork_peer = call.forks[i].peer;
         let mut b_dialog = Dialog::as_uac(&call.forks[i].request, &resp, &core, fork_peer);
         b_dialog.peer = fork_peer;
@@ -881,9 +987,9 @@ impl Pbx {
         let _ = r.ensure_to_tag(&call.a_tag);
         r.headers.push(HeaderName::Contact, self.cfg.contact(call.a_source.transport));
         r.headers.push(HeaderName::Allow, self.ep.config().allow_header());
-        if !resp.body.is_empty() {
+        if let Some(body) = body {
             let ct = resp.headers.get(&HeaderName::ContentType).map(str::to_owned);
-            r.set_body(ct.as_deref(), resp.body.clone());
+            r.set_body(ct.as_deref(), body);
         }
         let a_dialog = Dialog::as_uas(&call.a_invite, &call.a_core, &call.a_tag, call.a_source, true);
         self.by_dialog.insert((a_dialog.id.call_id.clone(), a_dialog.id.local_tag.clone()), (id, Side::A));
@@ -981,6 +1087,7 @@ impl Pbx {
         }
         self.respond(now, call.a_tx, r);
         self.by_stx.remove(&call.a_tx);
+        self.close_media(id, call.media.take());
         call.record.outcome = outcome;
         call.record.status = status;
         call.record.ended_ms = self.wall_ms;
@@ -1057,6 +1164,16 @@ impl Pbx {
         let Some(&(id, Side::A)) = self.by_dialog.get(&key) else {
             return;
         };
+        let pending = self.calls.get(&id).is_some_and(|c| c.pending_b_ack.is_some());
+        let body = if pending && !req.body.is_empty() {
+            // the caller's answer to the callee's offer (late offer)
+            self.anchor_body(id, Side::A, &req.body, SdpRole::Answer).unwrap_or_else(|e| {
+                warn!(call = id, error = %e, "the caller's answer cannot be anchored; relayed as it is");
+                req.body.clone()
+            })
+        } else {
+            req.body.clone()
+        };
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
@@ -1064,9 +1181,9 @@ impl Pbx {
             && let Some(b) = &call.b
         {
             let mut ack = b.dialog.make_ack(b.invite_seq, &self.cfg.contact(b.dialog.peer.transport));
-            if !req.body.is_empty() {
+            if !body.is_empty() {
                 let ct = req.headers.get(&HeaderName::ContentType).map(str::to_owned);
-                ack.set_body(ct.as_deref(), req.body.clone());
+                ack.set_body(ct.as_deref(), body);
             }
             let peer = b.dialog.peer;
             let _ = self.ep.send_ack(ack, peer, None);
@@ -1119,6 +1236,24 @@ impl Pbx {
     }
 
     fn relay(&mut self, now: Instant, id: u64, from: Side, stx: ServerTxId, req: Request) {
+        let offer = (req.method == Method::Invite || req.method == Method::Update)
+            && !req.body.is_empty()
+            && is_sdp(&req.headers);
+        let body = if offer {
+            match self.anchor_body(id, from, &req.body, SdpRole::Offer) {
+                Ok(b) => b,
+                Err(e) => {
+                    info!(call = id, error = %e, "re-offer svar cannot anchor: 488");
+                    if let Some(l) = self.calls.get_mut(&id).and_then(|c| c.leg_mut(from)) {
+                        l.reinvite_in = false;
+                    }
+                    self.respond(now, stx, Response::to_request(&req, 488));
+                    return;
+                }
+            }
+        } else {
+            req.body.clone()
+        };
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
@@ -1132,9 +1267,9 @@ impl Pbx {
             other.reinvite_out = true;
             other.invite_seq = other.dialog.local_seq;
         }
-        if !req.body.is_empty() {
+        if !body.is_empty() {
             let ct = req.headers.get(&HeaderName::ContentType).map(str::to_owned);
-            r.set_body(ct.as_deref(), req.body.clone());
+            r.set_body(ct.as_deref(), body);
         }
         for name in [HeaderName::Event, HeaderName::Other("Info-Package".into())] {
             if let Some(v) = req.headers.get(&name) {
@@ -1193,6 +1328,7 @@ impl Pbx {
             self.by_dialog.remove(&(leg.dialog.id.call_id.clone(), leg.dialog.id.local_tag.clone()));
         }
         self.by_stx.remove(&call.a_tx);
+        self.close_media(id, call.media.take());
         call.record.outcome = Outcome::Answered;
         call.record.status = 200;
         call.record.hangup_by = Some(by);
@@ -1304,6 +1440,11 @@ impl Pbx {
             }
         }
     }
+}
+
+/// A body is SDP when it says so, or says nothing (RFC 3261 §20.15 default for INVITE).
+fn is_sdp(headers: &sip_msg::Headers) -> bool {
+    headers.get(&HeaderName::ContentType).is_none_or(|ct| ct.trim().to_ascii_lowercase().starts_with("application/sdp"))
 }
 
 fn request_transport(req: &Request) -> Transport {

@@ -91,8 +91,10 @@ pub enum Party {
     Caller,
     /// The called side.
     Callee,
-    /// svar (drain deadline, ACK timeout, media timeout).
+    /// svar (drain deadline, ACK timeout, media failure).
     System,
+    /// svar, because an answered leg sent no RTP for the media timeout (a dead call).
+    MediaTimeout,
 }
 
 impl Party {
@@ -103,6 +105,7 @@ impl Party {
             Self::Caller => "caller",
             Self::Callee => "callee",
             Self::System => "system",
+            Self::MediaTimeout => "media_timeout",
         }
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use pbx::config::{Did, DidTarget, PbxConfig, SourceMatch, Trunk, User};
 use pbx::record::{CallRecord, Outcome, Party};
-use pbx::{Pbx, PbxOutput, Persist};
+use pbx::{MediaEvent, MediaOp, MediaSettings, Pbx, PbxOutput, Persist};
 use proptest::prelude::*;
 use sip::dialog::Dialog;
 use sip::digest::{AuthConfig, Authenticator, Credentials};
@@ -75,9 +75,31 @@ struct World {
     caller_reinvite_finals: Vec<u16>,
     caller_other_finals: Vec<(Method, u16)>,
     phone_statuses_seen: Vec<u16>,
+    anchored: bool,
+    media_ops: Vec<MediaOp>,
+    caller_answer: Option<bytes::Bytes>,
 }
 
-fn config() -> PbxConfig {
+const CALLER_SDP: &str = "v=0\r\no=trunk 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\nm=audio 5004 RTP/AVP 8 0 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n";
+
+fn phone_sdp(ip: std::net::IpAddr, direction: &str) -> bytes::Bytes {
+    bytes::Bytes::from(format!(
+        "v=0\r\no=phone 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio 6000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na={direction}\r\n"
+    ))
+}
+
+fn media_settings() -> MediaSettings {
+    MediaSettings {
+        ip: addr(SVAR).ip(),
+        first_port: 40_000,
+        last_port: 40_100,
+        timeout: Duration::from_secs(30),
+        codecs: vec![sdp::Codec::Pcma, sdp::Codec::Pcmu],
+        dtmf_payload_type: 101,
+    }
+}
+
+fn config(anchored: bool) -> PbxConfig {
     PbxConfig {
         domain: "egeskov.example".into(),
         users: vec![User {
@@ -101,6 +123,7 @@ fn config() -> PbxConfig {
         registrar: RegistrarConfig::default(),
         contact_addrs: vec![(Transport::Udp, addr(SVAR))],
         drain_retry_after: 60,
+        media: anchored.then(media_settings),
         user_index: std::collections::HashMap::new(),
     }
     .index()
@@ -108,6 +131,10 @@ fn config() -> PbxConfig {
 
 impl World {
     fn new(seed: u64, callees: &[(Callee, Option<u64>)], caller_plan: Caller) -> Self {
+        Self::with_media(seed, callees, caller_plan, false)
+    }
+
+    fn with_media(seed: u64, callees: &[(Callee, Option<u64>)], caller_plan: Caller, anchored: bool) -> Self {
         let t0 = Instant::now();
         let ep = Endpoint::new(EndpointConfig {
             auto_trying: false,
@@ -147,7 +174,7 @@ impl World {
             }),
         );
         let auth = Authenticator::new(AuthConfig::new("egeskov.example"), [1; 32], t0);
-        let pbx = Pbx::new(ep, config(), auth, registrar);
+        let pbx = Pbx::new(ep, config(anchored), auth, registrar);
         Self {
             t0,
             now: t0,
@@ -166,6 +193,9 @@ impl World {
             caller_reinvite_finals: Vec::new(),
             caller_other_finals: Vec::new(),
             phone_statuses_seen: Vec::new(),
+            anchored,
+            media_ops: Vec::new(),
+            caller_answer: None,
         }
     }
 
@@ -180,7 +210,8 @@ impl World {
         r.headers.push(HeaderName::CallId, "sim-call-1");
         r.headers.push(HeaderName::CSeq, "1 INVITE");
         r.headers.push(HeaderName::Contact, format!("<sip:trunk@{TRUNK}>"));
-        r.set_body(Some("application/sdp"), bytes::Bytes::from_static(b"v=0\r\n"));
+        let offer = if self.anchored { CALLER_SDP.as_bytes() } else { b"v=0\r\n" };
+        r.set_body(Some("application/sdp"), bytes::Bytes::from_static(offer));
         let tx = self.caller.send_request(self.now, r.clone(), Peer::udp(addr(SVAR))).expect("send");
         self.caller_invite = Some((tx, r));
         if let Caller::CancelAfter(ms) = self.caller_plan {
@@ -197,6 +228,7 @@ impl World {
                 }
                 PbxOutput::Persist(Persist::CallRecord(r)) => self.records.push(r),
                 PbxOutput::Persist(Persist::Binding(_)) => {}
+                PbxOutput::Media(op) => self.media_ops.push(op),
             }
         }
         while let Some(o) = self.caller.poll_output() {
@@ -227,6 +259,7 @@ impl World {
             {
                 self.caller_finals.push(response.status);
                 if response.status < 300 {
+                    self.caller_answer = Some(response.body.clone());
                     let Some((_, req)) = &self.caller_invite else { return };
                     let d = Dialog::as_uac(req, &response, &core, Peer::udp(addr(SVAR)));
                     let ack = d.make_ack(1, &format!("<sip:trunk@{TRUNK}>"));
@@ -277,6 +310,7 @@ impl World {
         let p = &mut self.phones[i];
         match e {
             Event::Request { tx, request, core, .. } if request.method == Method::Invite && core.to.tag().is_none() => {
+                p.seen.push((Method::Invite, request.body.clone()));
                 match p.behaviour {
                     Callee::AnswerAfter(ms) => {
                         let mut r = Response::to_request(&request, 180);
@@ -302,7 +336,12 @@ impl World {
                 // BYE, or a relayed re-INVITE / UPDATE / INFO
                 let mut r = Response::to_request(&request, 200);
                 if request.method == Method::Invite {
-                    r.set_body(Some("application/sdp"), bytes::Bytes::from_static(b"v=0\r\ns=phone\r\n"));
+                    let body = if request.body.windows(8).any(|w| w == b"sendonly") {
+                        phone_sdp(p.addr.ip(), "recvonly")
+                    } else {
+                        bytes::Bytes::from_static(b"v=0\r\ns=phone\r\n")
+                    };
+                    r.set_body(Some("application/sdp"), body);
                 }
                 let _ = p.ep.respond(now, tx, r);
                 if request.method == Method::Bye {
@@ -375,6 +414,7 @@ impl World {
                 p.pending.retain(|(t, ..)| *t > now);
                 for (_, tx, req) in due {
                     let mut r = Response::to_request(&req, 200);
+                    r.set_body(Some("application/sdp"), phone_sdp(p.addr.ip(), "sendrecv"));
                     let _ = r.ensure_to_tag(&format!("p{}", p.addr.ip()));
                     r.headers.push(HeaderName::Contact, format!("<sip:1002@{}>", p.addr));
                     if p.ep.respond(now, tx, r.clone()).is_ok() {
@@ -406,7 +446,12 @@ impl World {
                     "reinvite" => {
                         if let Some(d) = self.caller_dialog.as_mut() {
                             let mut r = d.make_request(Method::Invite, &format!("<sip:trunk@{TRUNK}>"));
-                            r.set_body(Some("application/sdp"), bytes::Bytes::from_static(b"v=0\r\na=sendonly\r\n"));
+                            let body = if self.anchored {
+                                bytes::Bytes::from(CALLER_SDP.replace("sendrecv", "sendonly"))
+                            } else {
+                                bytes::Bytes::from_static(b"v=0\r\na=sendonly\r\n")
+                            };
+                            r.set_body(Some("application/sdp"), body);
                             self.caller_reinvite_pending = true;
                             let _ = self.caller.send_request(now, r, Peer::udp(addr(SVAR)));
                         }
@@ -581,7 +626,8 @@ fn reinvite_from_the_caller_is_relayed_with_its_sdp_and_answered() {
     w.caller_actions.push((at, "reinvite"));
     w.step_until(Duration::from_secs(60));
     assert_eq!(w.caller_reinvite_finals, vec![200]);
-    let relayed = w.phones[0].seen.iter().find(|(m, _)| *m == Method::Invite).expect("the callee got the re-INVITE");
+    let relayed =
+        w.phones[0].seen.iter().filter(|(m, _)| *m == Method::Invite).nth(1).expect("the callee got the re-INVITE");
     assert_eq!(&relayed.1[..], b"v=0\r\na=sendonly\r\n", "SDP relayed as-is");
     assert_eq!(w.records.len(), 1);
     assert_eq!(w.records[0].outcome, Outcome::Answered);
@@ -621,4 +667,148 @@ fn info_and_update_are_relayed_to_the_other_leg() {
     assert_eq!(&info.1[..], b"Signal=5\r\nDuration=160\r\n", "body relayed as-is");
     assert!(w.phones[0].seen.iter().any(|(m, _)| *m == Method::Update));
     assert_eq!(w.records.len(), 1);
+}
+
+// ---- anchored media ----------------------------------------------------------------
+
+fn body_text(b: &bytes::Bytes) -> String {
+    String::from_utf8(b.to_vec()).expect("utf-8")
+}
+
+fn opened(w: &World) -> Vec<(u64, (u16, u16))> {
+    w.media_ops
+        .iter()
+        .filter_map(|o| match o {
+            MediaOp::Open { call, ports, .. } => Some((*call, *ports)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn closed(w: &World) -> Vec<u64> {
+    w.media_ops
+        .iter()
+        .filter_map(|o| match o {
+            MediaOp::Close { call } => Some(*call),
+            _ => None,
+        })
+        .collect()
+}
+
+fn streams(w: &World, leg: media::relay::Leg) -> Vec<media::relay::LegStream> {
+    w.media_ops
+        .iter()
+        .filter_map(|o| match o {
+            MediaOp::Stream { leg: l, stream, .. } if *l == leg => Some(*stream),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn an_anchored_call_names_svars_ports_to_both_sides_and_bridges_the_agreed_codec() {
+    let w = {
+        let mut w = World::with_media(40, &[(Callee::AnswerAfter(300), None)], Caller::HangUpAfter(2000), true);
+        w.start_call();
+        w.step_until(Duration::from_secs(60));
+        w
+    };
+    let open = opened(&w);
+    assert_eq!(open.len(), 1);
+    let (call, (pa, pb)) = open[0];
+    let invite = body_text(&w.phones[0].seen[0].1);
+    assert!(invite.contains("c=IN IP4 192.0.2.1"), "the callee is offered svar's address: {invite}");
+    assert!(invite.contains(&format!("m=audio {pb} RTP/AVP 8 0 101")), "{invite}");
+    assert!(!invite.contains("198.51.100.7"), "nothing of the caller's address: {invite}");
+    let answer = body_text(w.caller_answer.as_ref().expect("answered"));
+    assert!(answer.contains(&format!("m=audio {pa} RTP/AVP 8 101")), "{answer}");
+    assert!(!answer.contains("192.0.2.10"), "nothing of the callee's address: {answer}");
+    // after the answer both legs are watched, in PCMA, each towards its own phone
+    let a = *streams(&w, media::relay::Leg::A).last().expect("leg A negotiated");
+    let b = *streams(&w, media::relay::Leg::B).last().expect("leg B negotiated");
+    assert_eq!((a.codec, a.payload_type, a.dtmf_payload_type, a.watch), (sdp::Codec::Pcma, 8, Some(101), true));
+    assert_eq!(a.remote, Some(addr("198.51.100.7:5004")));
+    assert_eq!((b.codec, b.watch, b.remote), (sdp::Codec::Pcma, true, Some(addr("192.0.2.10:6000"))));
+    assert_eq!(closed(&w), vec![call], "closed once when the call ended");
+    assert_eq!(w.pbx.media_ports_in_use(), 0);
+}
+
+#[test]
+fn a_dead_call_is_ended_by_the_media_timeout_and_its_record_says_so() {
+    let mut w = World::with_media(41, &[(Callee::AnswerAfter(100), None)], Caller::WaitForCalleeBye, true);
+    w.start_call();
+    w.step_until(Duration::from_secs(2));
+    let (call, _) = opened(&w)[0];
+    let (now, wall) = (w.now, w.wall());
+    w.pbx.handle_media(MediaEvent::Timeout { call, leg: media::relay::Leg::A }, now, wall);
+    w.step_until(Duration::from_secs(60));
+    assert_eq!(w.records.len(), 1);
+    assert_eq!(w.records[0].hangup_by, Some(Party::MediaTimeout));
+    assert!(w.caller_requests.contains(&Method::Bye), "the caller got svar's BYE");
+    assert!(w.phones[0].seen.iter().any(|(m, _)| *m == Method::Bye), "the callee got svar's BYE");
+    assert_eq!(closed(&w), vec![call]);
+    assert_eq!(w.pbx.media_ports_in_use(), 0);
+}
+
+#[test]
+fn hold_is_relayed_anchored_and_the_held_side_is_not_watched() {
+    let mut w = World::with_media(42, &[(Callee::AnswerAfter(100), None)], Caller::HangUpAfter(5000), true);
+    w.start_call();
+    w.step_until(Duration::from_secs(1));
+    let at = w.now;
+    w.caller_actions.push((at, "reinvite"));
+    w.step_until(Duration::from_secs(60));
+    assert_eq!(w.caller_reinvite_finals, vec![200]);
+    let (_, (_, pb)) = opened(&w)[0];
+    let reinvite = w.phones[0].seen.iter().filter(|(m, _)| *m == Method::Invite).nth(1).expect("re-INVITE relayed");
+    let text = body_text(&reinvite.1);
+    assert!(text.contains("a=sendonly") && text.contains(&format!("m=audio {pb} ")), "{text}");
+    // the caller still sends (sendonly); the callee answered recvonly and sends nothing
+    let b = *streams(&w, media::relay::Leg::B).last().expect("B");
+    let a = *streams(&w, media::relay::Leg::A).last().expect("A");
+    assert!(a.watch && !b.watch, "A {a:?} B {b:?}");
+}
+
+#[test]
+fn an_offer_without_a_codec_svar_speaks_gets_488_and_holds_no_ports() {
+    let mut w = World::with_media(43, &[(Callee::AnswerAfter(100), None)], Caller::WaitForCalleeBye, true);
+    let g729 = CALLER_SDP
+        .replace("RTP/AVP 8 0 101", "RTP/AVP 18")
+        .replace("a=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\n", "a=rtpmap:18 G729/8000\r\n");
+    let mut r = Request::new(Method::Invite, format!("sip:+4570102002@{SVAR}").parse().expect("uri"));
+    r.headers.push(HeaderName::From, "<sip:+4512345678@provider.example>;tag=c1");
+    r.headers.push(HeaderName::To, "<sip:+4570102002@provider.example>");
+    r.headers.push(HeaderName::CallId, "sim-call-g729");
+    r.headers.push(HeaderName::CSeq, "1 INVITE");
+    r.headers.push(HeaderName::Contact, format!("<sip:trunk@{TRUNK}>"));
+    r.set_body(Some("application/sdp"), bytes::Bytes::from(g729));
+    let tx = w.caller.send_request(w.now, r.clone(), Peer::udp(addr(SVAR))).expect("send");
+    w.caller_invite = Some((tx, r));
+    w.step_until(Duration::from_secs(40));
+    assert_eq!(w.caller_finals, vec![488]);
+    assert_eq!(w.records.len(), 1);
+    assert!(opened(&w).is_empty() && w.pbx.media_ports_in_use() == 0);
+    assert!(w.phones[0].seen.is_empty(), "no callee rang");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(100))]
+    #[test]
+    fn every_anchored_call_gives_its_ports_back_whatever_happens(
+        seed in any::<u64>(),
+        callees in proptest::collection::vec(callee(), 1..4),
+        plan in caller(),
+    ) {
+        let callees: Vec<_> = callees
+            .into_iter()
+            .map(|(b, hang)| (b, if plan == Caller::WaitForCalleeBye { hang.or(Some(3000)) } else { hang }))
+            .collect();
+        let mut w = World::with_media(seed, &callees, plan, true);
+        w.start_call();
+        w.step_until(Duration::from_secs(120));
+        prop_assert_eq!(w.records.len(), 1);
+        let open: Vec<u64> = opened(&w).into_iter().map(|(c, _)| c).collect();
+        prop_assert_eq!(open, closed(&w), "every Open has its Close");
+        prop_assert_eq!(w.pbx.media_ports_in_use(), 0);
+    }
 }

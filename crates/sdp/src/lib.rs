@@ -163,11 +163,7 @@ pub fn answer(
             answer.media_descriptions[i] = MediaDescription::rejected(MediaType::Audio);
             continue;
         };
-        let dtmf = m
-            .rtpmap
-            .iter()
-            .find(|r| r.encoding.eq_ignore_ascii_case("telephone-event") && r.clock_rate == 8000)
-            .map(|r| r.payload);
+        let dtmf = dtmf_of(m);
         let remote_ip = address(&offer, m).ok_or(SdpError::NoAddress)?;
         let direction = answer_direction(m.direction);
         let mut a = MediaDescription::rejected(MediaType::Audio);
@@ -203,19 +199,104 @@ pub fn answer(
     }
 }
 
-/// The same offer with svar's address and port in place of the offerer's, for the
-/// other leg (everything else, unknown attributes included, passes through).
+/// What one side's SDP says about its audio stream: where it receives, the codecs svar
+/// speaks in its order (with their payload types on that side), telephone-event, and its
+/// direction as that side wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stream {
+    /// Where that side receives RTP.
+    pub remote: SocketAddr,
+    /// Codecs svar speaks, in the side's order of preference.
+    pub codecs: Vec<(u8, Codec)>,
+    /// telephone-event's payload type on that side.
+    pub dtmf_payload_type: Option<u8>,
+    /// The direction as that side wrote it.
+    pub direction: MediaDirection,
+}
+
+impl Stream {
+    /// Does that side send RTP (so silence from it means something is wrong)?
+    #[must_use]
+    pub fn sends(&self) -> bool {
+        matches!(self.direction, MediaDirection::SendRecv | MediaDirection::SendOnly)
+            && !self.remote.ip().is_unspecified()
+            && self.remote.port() != 0
+    }
+
+    /// The payload type this side uses for `codec`.
+    #[must_use]
+    pub fn payload_type_of(&self, codec: Codec) -> Option<u8> {
+        self.codecs.iter().find(|(_, c)| *c == codec).map(|(pt, _)| *pt)
+    }
+}
+
+fn first_audio(sdp: &SessionDescription) -> Option<&MediaDescription> {
+    sdp.media_descriptions.iter().find(|m| m.media.media_type == MediaType::Audio && m.media.port != 0)
+}
+
+fn dtmf_of(m: &MediaDescription) -> Option<u8> {
+    m.rtpmap
+        .iter()
+        .find(|r| r.encoding.eq_ignore_ascii_case("telephone-event") && r.clock_rate == 8000)
+        .map(|r| r.payload)
+}
+
+/// Read the audio stream of an offer or an answer, keeping only what svar speaks.
 ///
 /// # Errors
-/// Not SDP, or no audio stream.
-pub fn anchor(offer: &str, local: SocketAddr) -> Result<String, SdpError> {
-    let mut sdp = parse(offer)?;
+/// Not SDP, no audio stream (or it was refused with port 0), no codec svar speaks, no
+/// address.
+pub fn stream(body: &str, supported: &[Codec]) -> Result<Stream, SdpError> {
+    let sdp = parse(body)?;
+    let m = first_audio(&sdp).ok_or(SdpError::NoAudio)?;
+    let codecs: Vec<(u8, Codec)> = m
+        .media
+        .fmts
+        .iter()
+        .filter_map(|&pt| codec_of(m, pt).filter(|c| supported.contains(c)).map(|c| (pt, c)))
+        .collect();
+    if codecs.is_empty() {
+        return Err(SdpError::NoCommonCodec(m.media.fmts.clone()));
+    }
+    let ip = address(&sdp, m).ok_or(SdpError::NoAddress)?;
+    let direction = if m.direction == Direction::SendRecv { sdp.direction } else { m.direction };
+    Ok(Stream {
+        remote: SocketAddr::new(ip, m.media.port),
+        codecs,
+        dtmf_payload_type: dtmf_of(m),
+        direction: MediaDirection::of(&direction),
+    })
+}
+
+/// The same SDP (offer or answer) with svar's address and port in place of its
+/// author's, for the other leg: the audio stream keeps only the codecs svar speaks and
+/// telephone-event (so svar can always play to the leg and relay keys), every other
+/// stream is refused with port 0, and unknown attributes pass through.
+///
+/// # Errors
+/// Not SDP, no audio stream, no codec svar speaks.
+pub fn anchor(body: &str, local: SocketAddr, supported: &[Codec]) -> Result<String, SdpError> {
+    let mut sdp = parse(body)?;
     let mut audio = false;
     let ours = Connection { address: TaggedAddress::from(local.ip()), ttl: None, num: None };
     sdp.origin.address = TaggedAddress::from(local.ip());
-    sdp.connection = Some(ours.clone());
+    sdp.connection = Some(ours);
     for m in &mut sdp.media_descriptions {
         if m.media.media_type == MediaType::Audio && m.media.port != 0 && !audio {
+            let dtmf = dtmf_of(m);
+            let keep: Vec<u8> = m
+                .media
+                .fmts
+                .iter()
+                .copied()
+                .filter(|&pt| Some(pt) == dtmf || codec_of(m, pt).is_some_and(|c| supported.contains(&c)))
+                .collect();
+            if keep.iter().all(|&pt| Some(pt) == dtmf) {
+                return Err(SdpError::NoCommonCodec(m.media.fmts.clone()));
+            }
+            m.rtpmap.retain(|r| keep.contains(&r.payload));
+            m.fmtp.retain(|f| keep.contains(&f.format));
+            m.media.fmts = keep;
             m.media.port = local.port();
             m.connection = None;
             audio = true;
@@ -228,4 +309,31 @@ pub fn anchor(offer: &str, local: SocketAddr) -> Result<String, SdpError> {
         return Err(SdpError::NoAudio);
     }
     Ok(sdp.to_string())
+}
+
+/// svar's own offer (when svar calls a leg itself: an IVR caller put through to an
+/// employee, a callback): the codecs in svar's order, telephone-event as `dtmf`.
+#[must_use]
+pub fn offer(local: SocketAddr, codecs: &[Codec], dtmf: Option<u8>, session_id: u64) -> String {
+    use std::fmt::Write as _;
+    let family = if local.is_ipv4() { "IP4" } else { "IP6" };
+    let ip = local.ip();
+    let mut fmts = String::new();
+    let mut maps = String::new();
+    for c in codecs {
+        let pt = match c {
+            Codec::Pcmu => 0,
+            Codec::Pcma => 8,
+        };
+        let _ = write!(fmts, " {pt}");
+        let _ = write!(maps, "a=rtpmap:{pt} {}/8000\r\n", c.name());
+    }
+    if let Some(d) = dtmf {
+        let _ = write!(fmts, " {d}");
+        let _ = write!(maps, "a=rtpmap:{d} telephone-event/8000\r\na=fmtp:{d} 0-16\r\n");
+    }
+    format!(
+        "v=0\r\no=svar {session_id} {session_id} IN {family} {ip}\r\ns=svar\r\nc=IN {family} {ip}\r\nt=0 0\r\nm=audio {} RTP/AVP{fmts}\r\n{maps}a=ptime:20\r\na=sendrecv\r\n",
+        local.port()
+    )
 }

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use sdp::{Codec, MediaDirection, SdpError, anchor, answer};
+use sdp::{Codec, MediaDirection, SdpError, anchor, answer, stream};
 
 const SVAR: &str = "192.0.2.1:40000";
 
@@ -62,10 +62,51 @@ fn other_streams_are_refused_with_port_zero_not_dropped() {
 
 #[test]
 fn an_anchored_offer_keeps_everything_but_the_address() {
-    let text = anchor(&offer("sendrecv", "8 0 101", "a=x-kommune:egeskov\r\n"), svar()).expect("anchored");
+    let both = [Codec::Pcmu, Codec::Pcma];
+    let text = anchor(&offer("sendrecv", "8 0 101", "a=x-kommune:egeskov\r\n"), svar(), &both).expect("anchored");
     assert!(text.contains("c=IN IP4 192.0.2.1"), "{text}");
     assert!(text.contains("m=audio 40000 RTP/AVP 8 0 101"), "{text}");
     assert!(text.contains("a=x-kommune:egeskov"), "unknown attributes pass through: {text}");
     assert!(text.contains("a=fmtp:101 0-16"), "{text}");
     assert!(!text.contains("198.51.100.7"), "{text}");
+}
+
+#[test]
+fn anchoring_keeps_only_codecs_svar_speaks_and_telephone_event() {
+    let g722 = offer("sendrecv", "9 8 101", "a=rtpmap:9 G722/8000\r\n");
+    let text = anchor(&g722, svar(), &[Codec::Pcmu, Codec::Pcma]).expect("anchored");
+    assert!(text.contains("m=audio 40000 RTP/AVP 8 101\r\n"), "{text}");
+    assert!(!text.contains("G722"), "{text}");
+    assert!(!text.contains("rtpmap:0 "), "maps of dropped formats go too: {text}");
+    let only_g729 = "v=0\r\no=x 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\nm=audio 5004 RTP/AVP 18 101\r\na=rtpmap:18 G729/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
+    assert_eq!(anchor(only_g729, svar(), &[Codec::Pcmu]), Err(SdpError::NoCommonCodec(vec![18, 101])));
+}
+
+#[test]
+fn a_stream_says_where_and_how_a_side_receives() {
+    let s = stream(&offer("sendonly", "8 0 101", ""), &[Codec::Pcmu, Codec::Pcma]).expect("stream");
+    assert_eq!(s.remote, "198.51.100.7:5004".parse().expect("addr"));
+    assert_eq!(s.codecs, vec![(8, Codec::Pcma), (0, Codec::Pcmu)]);
+    assert_eq!(s.dtmf_payload_type, Some(101));
+    assert_eq!(s.direction, MediaDirection::SendOnly);
+    assert!(s.sends(), "sendonly: the side still sends");
+    let s = stream(&offer("recvonly", "0", ""), &[Codec::Pcmu]).expect("stream");
+    assert!(!s.sends());
+    assert_eq!(s.payload_type_of(Codec::Pcmu), Some(0));
+    assert_eq!(s.payload_type_of(Codec::Pcma), None);
+    let old_hold = offer("sendrecv", "0", "").replace("c=IN IP4 198.51.100.7", "c=IN IP4 0.0.0.0");
+    assert!(!stream(&old_hold, &[Codec::Pcmu]).expect("stream").sends(), "RFC 2543 hold: c=0.0.0.0");
+}
+
+#[test]
+fn svars_own_offer_reads_back_as_what_it_offers() {
+    let text = sdp::offer(svar(), &[Codec::Pcma, Codec::Pcmu], Some(101), 7);
+    let s = stream(&text, &[Codec::Pcmu, Codec::Pcma]).expect("parses");
+    assert_eq!(s.remote, svar());
+    assert_eq!(s.codecs, vec![(8, Codec::Pcma), (0, Codec::Pcmu)]);
+    assert_eq!(s.dtmf_payload_type, Some(101));
+    assert_eq!(s.direction, MediaDirection::SendRecv);
+    let v6 = sdp::offer("[2001:db8::1]:40000".parse().expect("addr"), &[Codec::Pcmu], None, 7);
+    assert!(v6.contains("c=IN IP6 2001:db8::1"), "{v6}");
+    assert!(stream(&v6, &[Codec::Pcmu]).is_ok());
 }

@@ -62,6 +62,8 @@ pub(crate) struct RawConfig {
     pub(crate) presence: Option<crate::services_config::RawPresence>,
     /// The main number's menus.
     pub(crate) ivr: Option<crate::ivr_config::RawIvr>,
+    /// Anchored RTP.
+    pub(crate) media: Option<crate::media_config::RawMedia>,
 }
 
 /// `[calendar]`
@@ -335,6 +337,8 @@ pub(crate) struct Config {
     pub(crate) presence: crate::services_config::PresenceSources,
     /// The main number's menus, if configured.
     pub(crate) ivr: Option<crate::ivr_config::Ivr>,
+    /// Where RTP sockets are bound (`None`: media not anchored).
+    pub(crate) media_bind: Option<IpAddr>,
 }
 
 impl Config {
@@ -778,6 +782,7 @@ pub(crate) fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, ConfigE
         crate::services_config::validate(raw.notifications.as_ref(), &raw.users, &raw.teams, &domain, &mut errs);
     let presence = crate::services_config::validate_presence(raw.presence.as_ref(), &raw.users, &mut errs);
     let ivr = crate::ivr_config::validate(&raw, &department_ids, &mut errs);
+    let media = crate::media_config::validate(raw.media.as_ref(), advertise, sip.map(|s| s.ip()), &mut errs);
     let api_token = raw.api.as_ref().and_then(|a| a.token.clone());
     if api_token.as_ref().is_some_and(|t| t.len() < 16) {
         errs.push("api.token: use at least 16 characters".into());
@@ -810,6 +815,7 @@ pub(crate) fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, ConfigE
             registrar,
             contact_addrs: vec![(Transport::Udp, contact), (Transport::Tcp, contact)],
             drain_retry_after: 60,
+            media: media.as_ref().map(|m| m.settings.clone()),
             user_index: std::collections::HashMap::new(),
         }
         .index(),
@@ -823,6 +829,7 @@ pub(crate) fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, ConfigE
         notifications,
         presence,
         ivr,
+        media_bind: media.map(|m| m.bind),
     })
 }
 

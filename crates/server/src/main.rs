@@ -10,6 +10,7 @@ mod http;
 mod http_client;
 mod ivr_config;
 mod ledger_service;
+mod media_config;
 mod presence_service;
 mod queues;
 mod services_config;
@@ -337,6 +338,13 @@ async fn serve(cfg: Config) -> Result<()> {
     let udp_std = udp.into_std()?;
     let tcp_std = tcp.into_std()?;
     let (sip_done_tx, sip_done_rx) = tokio::sync::oneshot::channel();
+    // Calls' media run on this (multi-threaded) runtime, not on the SIP thread.
+    let media_setup = match (cfg.media_bind, cfg.pbx.media.as_ref()) {
+        (Some(ip), Some(m)) => {
+            Some(net::sip_loop::MediaSetup { ip, timeout: m.timeout, runtime: tokio::runtime::Handle::current() })
+        }
+        _ => None,
+    };
     std::thread::Builder::new().name("svar-sip".into()).spawn(move || {
         let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
             Ok(rt) => rt,
@@ -353,7 +361,7 @@ async fn serve(cfg: Config) -> Result<()> {
                     return;
                 }
             };
-            let pbx = net::sip_loop::run(pbx, sockets, persist_tx, control_rx).await;
+            let pbx = net::sip_loop::run(pbx, sockets, persist_tx, control_rx, media_setup).await;
             let _ = sip_done_tx.send(pbx.active_calls());
         });
     })?;

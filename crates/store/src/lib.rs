@@ -135,6 +135,7 @@ pub fn parse_party(s: &str) -> Result<Party, StoreError> {
         "caller" => Party::Caller,
         "callee" => Party::Callee,
         "system" => Party::System,
+        "media_timeout" => Party::MediaTimeout,
         _ => {
             return Err(StoreError::Corrupt { table: "call_records", reason: format!("party {s}") });
         }

@@ -1,0 +1,90 @@
+//! `[media]`: anchored RTP. On by default: svar is in every call's audio path, so it can
+//! play prompts, hear keys, record messages and end dead calls. `anchor = false` lets
+//! RTP flow phone to phone (SDP passes untouched), as PBXs call "direct media".
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use pbx::MediaSettings;
+use sdp::Codec;
+use serde::Deserialize;
+
+/// `[media]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMedia {
+    /// Anchor media through svar (default true).
+    pub(crate) anchor: Option<bool>,
+    /// Address written into SDP (default: `server.advertise`).
+    pub(crate) ip: Option<String>,
+    /// Address RTP ports are bound on (default: the SIP address's IP).
+    pub(crate) bind: Option<String>,
+    /// RTP port range `[first, last]` (default 20000–39999).
+    pub(crate) ports: Option<[u16; 2]>,
+    /// Seconds without RTP from an answered leg that end the call (default 60).
+    pub(crate) timeout_s: Option<u64>,
+    /// Codecs in svar's order of preference (default `["PCMA", "PCMU"]`).
+    pub(crate) codecs: Option<Vec<String>>,
+}
+
+/// The validated `[media]`.
+#[derive(Debug, Clone)]
+pub(crate) struct Media {
+    /// For call control.
+    pub(crate) settings: MediaSettings,
+    /// Where RTP sockets are bound.
+    pub(crate) bind: IpAddr,
+}
+
+pub(crate) fn validate(
+    raw: Option<&RawMedia>,
+    advertise: Option<IpAddr>,
+    sip_ip: Option<IpAddr>,
+    errs: &mut Vec<String>,
+) -> Option<Media> {
+    let default = RawMedia::default();
+    let r = raw.unwrap_or(&default);
+    if r.anchor == Some(false) {
+        return None;
+    }
+    let ip = match &r.ip {
+        Some(s) => s.parse::<IpAddr>().map_err(|_| errs.push(format!("media.ip: {s:?} is not an IP address"))).ok(),
+        None => advertise,
+    };
+    let bind = match &r.bind {
+        Some(s) => s.parse::<IpAddr>().map_err(|_| errs.push(format!("media.bind: {s:?} is not an IP address"))).ok(),
+        None => sip_ip,
+    };
+    let [first, last] = r.ports.unwrap_or([20_000, 39_999]);
+    if first < 1024 || last <= first.saturating_add(2) {
+        errs.push(format!("media.ports: [{first}, {last}] must be a range of at least two pairs above 1023"));
+    }
+    let timeout = r.timeout_s.unwrap_or(60);
+    if timeout < 5 {
+        errs.push(format!(
+            "media.timeout_s: {timeout} is too short (at least 5 s; RTP pauses during hold and re-INVITEs)"
+        ));
+    }
+    let mut codecs = Vec::new();
+    for c in r.codecs.clone().unwrap_or_else(|| vec!["PCMA".into(), "PCMU".into()]) {
+        match c.to_ascii_uppercase().as_str() {
+            "PCMA" => codecs.push(Codec::Pcma),
+            "PCMU" => codecs.push(Codec::Pcmu),
+            other => errs.push(format!("media.codecs: {other:?} is not a codec svar speaks (PCMA, PCMU)")),
+        }
+    }
+    if codecs.is_empty() {
+        errs.push("media.codecs: at least one codec".into());
+    }
+    Some(Media {
+        settings: MediaSettings {
+            ip: ip?,
+            first_port: first,
+            last_port: last,
+            timeout: Duration::from_secs(timeout),
+            codecs,
+            dtmf_payload_type: 101,
+        },
+        bind: bind?,
+    })
+}
