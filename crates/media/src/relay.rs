@@ -412,10 +412,7 @@ impl Bridge {
             for e in det.push(&samples) {
                 let event = match e {
                     InbandEvent::Start { key, .. } => KeyEvent::Start { key, timestamp },
-                    InbandEvent::End { key, at } => {
-                        let _ = at;
-                        KeyEvent::End { key, timestamp, duration: 0 }
-                    }
+                    InbandEvent::End { key, .. } => KeyEvent::End { key, timestamp, duration: 0 },
                 };
                 self.outputs.push(Output::Key { leg, event });
                 self.key_to_recorder(leg, event);

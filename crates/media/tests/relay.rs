@@ -276,3 +276,71 @@ fn garbage_and_unknown_payload_types_are_dropped_not_relayed() {
     assert!(sent_to(&bridge.drain(), Leg::B).is_empty());
     assert_eq!(bridge.dropped(Leg::A), 2);
 }
+
+#[test]
+fn a_message_is_recorded_from_a_leg_until_hash_and_keeps_its_length() {
+    let (a, b) = legs();
+    let t0 = Instant::now();
+    let mut bridge = Bridge::new(a, b, Duration::from_secs(30), t0);
+    bridge.record(Leg::A, media::record::RecordLimits::default());
+    // two seconds of a 440 Hz tone in µ-law from A, then # as RFC 4733
+    for (i, f) in tone_frames(440.0, 8000.0, 100).iter().enumerate() {
+        let payload = f.map(rtp::g711::ulaw_encode);
+        let at = t0 + Duration::from_millis(20 * i as u64);
+        bridge.packet(Leg::A, addr("198.51.100.7:5004"), &rtp(0, i as u16, 160 * i as u32, 7, i == 0, &payload), at);
+    }
+    assert!(!bridge.drain().iter().any(|o| matches!(o, Output::Recorded { .. })), "still recording");
+    let hash = key_payload(Key::from_char('#').expect("#"), false, 160);
+    bridge.packet(
+        Leg::A,
+        addr("198.51.100.7:5004"),
+        &rtp(101, 100, 16_000, 7, true, &hash),
+        t0 + Duration::from_secs(2),
+    );
+    let out = bridge.drain();
+    let Some(Output::Recorded { leg, ended, length, wav }) = out.iter().find(|o| matches!(o, Output::Recorded { .. }))
+    else {
+        panic!("no recording in {out:?}");
+    };
+    assert_eq!((*leg, *ended), (Leg::A, media::record::Ended::Key));
+    assert_eq!(*length, Duration::from_secs(2));
+    let reader = hound::WavReader::new(std::io::Cursor::new(wav.clone())).expect("WAV");
+    assert_eq!(reader.duration(), 16_000);
+    // once reported, no second report when the call closes
+    bridge.stop_recording();
+    assert!(!bridge.drain().iter().any(|o| matches!(o, Output::Recorded { .. })));
+}
+
+#[test]
+fn keys_sent_as_tones_are_heard_on_a_leg_without_telephone_event_when_listening() {
+    let (mut a, b) = legs();
+    a.dtmf_payload_type = None;
+    let t0 = Instant::now();
+    let mut bridge = Bridge::new(a, b, Duration::from_secs(30), t0);
+    // DTMF 5: 770 Hz + 1336 Hz for 100 ms, then 100 ms of silence
+    let mut samples: Vec<i16> = (0..800)
+        .map(|n| {
+            let t = f64::from(n) / 8000.0;
+            (4000.0 * ((std::f64::consts::TAU * 770.0 * t).sin() + (std::f64::consts::TAU * 1336.0 * t).sin())) as i16
+        })
+        .collect();
+    samples.extend(std::iter::repeat_n(0, 800));
+    let send = |bridge: &mut Bridge| {
+        for (i, chunk) in samples.chunks(160).enumerate() {
+            let payload: Vec<u8> = chunk.iter().map(|&s| rtp::g711::ulaw_encode(s)).collect();
+            let at = t0 + Duration::from_millis(20 * i as u64);
+            bridge.packet(Leg::A, addr("198.51.100.7:5004"), &rtp(0, i as u16, 160 * i as u32, 7, false, &payload), at);
+        }
+        bridge.drain()
+    };
+    assert!(!send(&mut bridge).iter().any(|o| matches!(o, Output::Key { .. })), "not listening: no keys");
+    bridge.listen_inband(Leg::A, true);
+    let keys: Vec<char> = send(&mut bridge)
+        .iter()
+        .filter_map(|o| match o {
+            Output::Key { leg: Leg::A, event: KeyEvent::Start { key, .. } } => Some(key.as_char()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(keys, vec!['5']);
+}

@@ -80,6 +80,7 @@ struct Loop {
     tcp_events: mpsc::UnboundedSender<TcpEvent>,
     persist: mpsc::UnboundedSender<Persist>,
     media: Option<MediaDriver>,
+    messages: Option<mpsc::UnboundedSender<pbx::RecordedMessage>>,
     draining: bool,
 }
 
@@ -93,6 +94,10 @@ impl Loop {
                         warn!("store writer gone; record not persisted");
                     }
                 }
+                PbxOutput::Message(m) => match &self.messages {
+                    Some(tx) if tx.send(m).is_ok() => {}
+                    _ => warn!("message service gone; a recorded message was not stored"),
+                },
                 PbxOutput::Media(op) => match &mut self.media {
                     Some(m) => m.apply(op),
                     None => debug!("media command without a media driver"),
@@ -183,6 +188,8 @@ pub struct MediaSetup {
     pub timeout: Duration,
     /// The runtime calls' media tasks run on (not the SIP loop's own thread).
     pub runtime: tokio::runtime::Handle,
+    /// Where recorded messages go (to be stored and become obligations).
+    pub messages: mpsc::UnboundedSender<pbx::RecordedMessage>,
 }
 
 /// Run SIP until a drain completes. Returns the engine (for tests and final numbers).
@@ -196,8 +203,18 @@ pub async fn run(
     let mut control = Some(control);
     let (tcp_events, mut tcp_rx) = mpsc::unbounded_channel();
     let (media_tx, mut media_rx) = mpsc::unbounded_channel();
+    let messages = media.as_ref().map(|m| m.messages.clone());
     let media = media.map(|m| MediaDriver::new(m.ip, m.timeout, media_tx, m.runtime));
-    let mut lp = Loop { pbx, udp: sockets.udp, tcp_conns: HashMap::new(), tcp_events, persist, media, draining: false };
+    let mut lp = Loop {
+        pbx,
+        udp: sockets.udp,
+        tcp_conns: HashMap::new(),
+        tcp_events,
+        persist,
+        media,
+        messages,
+        draining: false,
+    };
     let tcp_listener = sockets.tcp;
     let mut buf = vec![0u8; 65_536];
     // kick the engine once so it arms its own timers (trunk registration, housekeeping)

@@ -44,6 +44,8 @@ fn main() {
         contact_addrs: vec![(Transport::Udp, svar)],
         drain_retry_after: 60,
         media: None,
+        ivr: None,
+        ivr_numbers: vec![],
         user_index: std::collections::HashMap::new(),
     }
     .index();

@@ -61,6 +61,9 @@ pub(crate) enum CallState {
     Calling,
     /// One fork answered.
     Answered,
+    /// svar answered the caller itself (the IVR); forks ring only when it puts the
+    /// caller through.
+    Ivr,
 }
 
 /// A call.
@@ -85,6 +88,8 @@ pub(crate) struct Call {
     pub(crate) record: CallRecord,
     /// svar's part in the call's media, when anchored.
     pub(crate) media: Option<crate::pbx::anchor::Anchor>,
+    /// The caller's walk through the IVR, while svar holds the call.
+    pub(crate) ivr: Option<crate::pbx::ivr_call::IvrCall>,
 }
 
 impl Call {

@@ -72,6 +72,8 @@ pub struct TrunkCredentials {
 pub enum DidTarget {
     /// A user's extension.
     User(String),
+    /// The IVR (the main number's menus).
+    Ivr,
 }
 
 /// An inbound number.
@@ -124,6 +126,11 @@ pub struct PbxConfig {
     pub contact_addrs: Vec<(Transport, SocketAddr)>,
     /// Retry-After seconds in 503 while draining.
     pub drain_retry_after: u32,
+    /// The main number's IVR (needs anchored media).
+    pub ivr: Option<crate::ivr_setup::IvrSetup>,
+    /// Numbers users dial internally to reach the IVR (a DID with target IVR reaches it
+    /// from trunks).
+    pub ivr_numbers: Vec<String>,
     /// Anchored media (`None`: SDP passes untouched and RTP flows phone to phone).
     pub media: Option<crate::media::MediaSettings>,
     /// Extension → position in `users`, built once by [`PbxConfig::index`].

@@ -10,6 +10,7 @@
 
 mod call;
 pub mod config;
+pub mod ivr_setup;
 pub mod media;
 pub mod numbers;
 mod pbx;
@@ -17,5 +18,6 @@ pub mod record;
 
 pub use call::Side;
 pub use config::PbxConfig;
+pub use ivr_setup::{IvrSetup, RecordedMessage};
 pub use media::{MediaEvent, MediaOp, MediaSettings};
 pub use pbx::{Pbx, PbxOutput, PbxStats, Persist};

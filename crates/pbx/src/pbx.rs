@@ -18,6 +18,7 @@ use crate::media::MediaOp;
 use anchor::{Anchor, SdpRole};
 
 pub(crate) mod anchor;
+pub(crate) mod ivr_call;
 use crate::config::{DidTarget, PbxConfig};
 use crate::numbers::{NumberClass, classify, normalise};
 use crate::record::{CallRecord, Direction, Outcome, Party};
@@ -36,6 +37,8 @@ pub enum PbxOutput {
     Persist(Persist),
     /// Tell the media driver.
     Media(MediaOp),
+    /// A caller left a message: store the recording and open an obligation.
+    Message(crate::ivr_setup::RecordedMessage),
 }
 
 /// A record to persist.
@@ -81,6 +84,7 @@ enum TxRole {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum PbxTimer {
     Ring(u64),
+    Ivr(u64),
     Housekeeping,
     TrunkRegister(usize),
     DrainDeadline,
@@ -110,6 +114,8 @@ pub struct Pbx {
     timers: BinaryHeap<Reverse<(Instant, PbxTimer)>>,
     trunk_regs: Vec<TrunkReg>,
     out: VecDeque<PbxOutput>,
+    /// Recordings still arriving for calls whose caller hung up mid-message.
+    hung_up_recordings: FastMap<u64, (String, String, String)>,
     /// RTP ports for anchored calls (none when media passes phone to phone).
     ports: Option<media::ports::PortPool>,
     next_call: u64,
@@ -143,6 +149,7 @@ impl Pbx {
             .collect();
         let ports = cfg.media.as_ref().map(|m| media::ports::PortPool::new(m.first_port, m.last_port));
         Self {
+            hung_up_recordings: fast_map(seed),
             ports,
             ep,
             cfg,
@@ -277,6 +284,14 @@ impl Pbx {
             self.timers.pop();
             match t {
                 PbxTimer::Ring(id) => self.on_ring_timeout(now, id, at),
+                PbxTimer::Ivr(id) => {
+                    if let Some(ivr) = self.calls.get_mut(&id).and_then(|c| c.ivr.as_mut())
+                        && ivr.runner.poll_timeout().is_some_and(|t| t <= now)
+                    {
+                        ivr.runner.handle_input(now, ivr::Input::Timeout);
+                        self.ivr_pump(now, id);
+                    }
+                }
                 PbxTimer::Housekeeping => {
                     for c in self.registrar.expire(self.wall_ms / 1000) {
                         self.out.push_back(PbxOutput::Persist(Persist::Binding(c)));
@@ -502,11 +517,23 @@ impl Pbx {
             return;
         }
 
-        // Where to: a user (directly or through a DID), or out through a trunk.
+        // Where to: the IVR, a user (directly or through a DID), or out through a trunk.
         let number = normalise(&dialled);
+        let did = if trunk.is_some() { self.cfg.dids.iter().find(|d| d.number == number) } else { None };
+        let to_ivr = match did {
+            Some(d) => d.target == DidTarget::Ivr,
+            None => trunk.is_none() && self.is_ivr_number(&number),
+        };
+        if to_ivr {
+            let arrival =
+                ivr_call::IvrArrival { tx, req, core, source, caller, callee: number, direction: direction_in, trunk };
+            self.start_ivr(now, arrival);
+            return;
+        }
         let target_user = if trunk.is_some() {
-            self.cfg.dids.iter().find(|d| d.number == number).map(|d| match &d.target {
-                DidTarget::User(ext) => ext.clone(),
+            did.and_then(|d| match &d.target {
+                DidTarget::User(ext) => Some(ext.clone()),
+                DidTarget::Ivr => None,
             })
         } else {
             self.cfg.user(&dialled).map(|u| u.extension.clone())
@@ -697,6 +724,7 @@ impl Pbx {
             ring_deadline: Some(now + self.cfg.ring_timeout),
             record,
             media: None,
+            ivr: None,
         };
         if let Some((ports, a_stream)) = anchor {
             self.open_media(id, ports, a_stream.as_ref());
@@ -878,6 +906,19 @@ impl Pbx {
                     }
                 } else {
                     self.on_orphan_2xx(now, resp, &core, Some(fork_peer));
+                }
+            }
+            return;
+        }
+        if call.state == CallState::Ivr {
+            match status {
+                100..=199 => call.ringing = true,
+                200..=299 => self.ivr_answered(now, id, i, &resp, &core),
+                _ => {
+                    call.forks[i].status = Some(status);
+                    if call.forks.iter().all(|f| f.status.is_some()) {
+                        self.ivr_unanswered(now, id);
+                    }
                 }
             }
             return;
@@ -1098,6 +1139,10 @@ impl Pbx {
         let Some(call) = self.calls.get(&id) else {
             return;
         };
+        if call.state == CallState::Ivr && call.ring_deadline == Some(at) {
+            self.ivr_unanswered(now, id);
+            return;
+        }
         if call.state != CallState::Calling || call.ring_deadline != Some(at) {
             return;
         }
@@ -1122,11 +1167,17 @@ impl Pbx {
         match role {
             TxRole::Fork(id, i) => {
                 if let Some(call) = self.calls.get_mut(&id)
-                    && call.state == CallState::Calling
+                    && matches!(call.state, CallState::Calling | CallState::Ivr)
                     && call.forks.get(i).is_some_and(|f| f.tx == tx)
                 {
                     call.forks[i].status = Some(408);
-                    self.maybe_fail(now, id);
+                    if call.state == CallState::Ivr {
+                        if call.forks.iter().all(|f| f.status.is_some()) {
+                            self.ivr_unanswered(now, id);
+                        }
+                    } else {
+                        self.maybe_fail(now, id);
+                    }
                 }
             }
             TxRole::Relay { stx, request, .. } => {
@@ -1196,6 +1247,7 @@ impl Pbx {
             self.respond(now, tx, Response::to_request(&req, 481));
             return;
         };
+        let in_ivr = self.calls.get(&id).is_some_and(|c| c.state == CallState::Ivr);
         let Some(call) = self.calls.get_mut(&id) else {
             self.respond(now, tx, Response::to_request(&req, 481));
             return;
@@ -1207,6 +1259,16 @@ impl Pbx {
         if let Err(e) = leg.dialog.on_remote_request(&req, &core) {
             debug!(error = %e, "in-dialog request out of order");
             self.respond(now, tx, Response::to_request(&req, 500));
+            return;
+        }
+        if in_ivr && req.method == Method::Info {
+            self.ivr_info(now, id, tx, &req);
+            return;
+        }
+        if in_ivr && req.method != Method::Bye {
+            // svar holds the call itself: a re-INVITE or UPDATE has nobody to go to yet
+            let status = if req.method == Method::Invite || req.method == Method::Update { 488 } else { 200 };
+            self.respond(now, tx, Response::to_request(&req, status));
             return;
         }
         match req.method {
@@ -1311,6 +1373,12 @@ impl Pbx {
         let Some(mut call) = self.calls.remove(&id) else {
             return;
         };
+        if call.state == CallState::Ivr {
+            for f in call.forks.iter().filter(|f| f.status.is_none()) {
+                let _ = self.ep.send_cancel(now, f.tx);
+            }
+            self.ivr_hung_up(id, &call);
+        }
         for side in [Side::A, Side::B] {
             if Some(side) == from {
                 continue;

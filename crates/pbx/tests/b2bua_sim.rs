@@ -78,6 +78,7 @@ struct World {
     anchored: bool,
     media_ops: Vec<MediaOp>,
     caller_answer: Option<bytes::Bytes>,
+    messages: Vec<pbx::RecordedMessage>,
 }
 
 const CALLER_SDP: &str = "v=0\r\no=trunk 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\nm=audio 5004 RTP/AVP 8 0 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n";
@@ -124,6 +125,8 @@ fn config(anchored: bool) -> PbxConfig {
         contact_addrs: vec![(Transport::Udp, addr(SVAR))],
         drain_retry_after: 60,
         media: anchored.then(media_settings),
+        ivr: None,
+        ivr_numbers: vec![],
         user_index: std::collections::HashMap::new(),
     }
     .index()
@@ -132,6 +135,100 @@ fn config(anchored: bool) -> PbxConfig {
 impl World {
     fn new(seed: u64, callees: &[(Callee, Option<u64>)], caller_plan: Caller) -> Self {
         Self::with_media(seed, callees, caller_plan, false)
+    }
+
+    /// The DID goes to the IVR: key 1 rings 1002's phones, key 2 an extension nobody
+    /// registered (so the caller leaves a message for employee:1003).
+    fn with_ivr(seed: u64, callees: &[(Callee, Option<u64>)], caller_plan: Caller) -> Self {
+        let mut w = Self::with_media(seed, callees, caller_plan, true);
+        let menu = ivr::RawMenu {
+            id: "hoved".into(),
+            prompt: vec!["velkommen".into()],
+            options: [("1".to_owned(), "user:1002".to_owned()), ("2".to_owned(), "user:1003".to_owned())].into(),
+            timeout_s: Some(5),
+            retries: Some(1),
+            invalid: vec![],
+            fallback: Some("operator".into()),
+            open: None,
+        };
+        let prompts = ["velkommen", "indtal-besked", "tak-for-beskeden"]
+            .iter()
+            .map(|n| (("da".to_owned(), (*n).to_owned()), media::prompt::Prompt::from_samples(vec![100; 8000])))
+            .collect();
+        let setup = pbx::IvrSetup {
+            menus: std::sync::Arc::new(ivr::IvrConfig::from_raw(&[menu]).expect("menu")),
+            language: "da".into(),
+            prompts,
+            rings: [
+                ("user:1002".to_owned(), vec!["1002".to_owned()]),
+                ("user:1003".to_owned(), vec!["1003".to_owned()]),
+            ]
+            .into(),
+            owners: [
+                ("user:1002".to_owned(), "employee:1002".to_owned()),
+                ("user:1003".to_owned(), "employee:1003".to_owned()),
+            ]
+            .into(),
+            last_resort_owner: "department:omstillingen".into(),
+            record_limits: media::record::RecordLimits::default(),
+            transfer_timeout: Duration::from_secs(10),
+        };
+        let mut cfg = config(true);
+        cfg.ivr = Some(setup);
+        cfg.dids = vec![Did { number: "+4570102002".into(), target: DidTarget::Ivr }];
+        let auth = Authenticator::new(AuthConfig::new("egeskov.example"), [1; 32], w.t0);
+        let mut registrar = Registrar::new(RegistrarConfig::default());
+        registrar.restore(
+            0,
+            w.phones.iter().map(|p| Binding {
+                aor: "1002".into(),
+                contact: format!("sip:1002@{}", p.addr).parse().expect("uri"),
+                params: vec![],
+                q: 1.0,
+                expires_at: 1_000_000,
+                call_id: format!("reg-{}", p.addr),
+                cseq: 1,
+                source: Peer::udp(p.addr),
+                user_agent: None,
+            }),
+        );
+        let ep = Endpoint::new(EndpointConfig {
+            auto_trying: false,
+            ..EndpointConfig::new(vec![(Transport::Udp, addr(SVAR))], seed)
+        });
+        w.pbx = Pbx::new(ep, cfg, auth, registrar);
+        w
+    }
+
+    /// The media reports something for the call.
+    fn media(&mut self, event: MediaEvent) {
+        let (now, wall) = (self.now, self.wall());
+        self.pbx.handle_media(event, now, wall);
+        self.drain();
+    }
+
+    fn key(&mut self, call: u64, c: char) {
+        let key = rtp::Key::from_char(c).expect("key");
+        self.media(MediaEvent::Key {
+            call,
+            leg: media::relay::Leg::A,
+            event: rtp::telephone_event::KeyEvent::Start { key, timestamp: 0 },
+        });
+    }
+
+    fn feeds(&self) -> Vec<&'static str> {
+        self.media_ops
+            .iter()
+            .filter_map(|o| match o {
+                MediaOp::Feed { leg: media::relay::Leg::A, feed, .. } => Some(match feed {
+                    media::relay::Feed::Bridged => "bridged",
+                    media::relay::Feed::Playing(_) => "playing",
+                    media::relay::Feed::Silence => "silence",
+                }),
+                MediaOp::Record { .. } => Some("record"),
+                _ => None,
+            })
+            .collect()
     }
 
     fn with_media(seed: u64, callees: &[(Callee, Option<u64>)], caller_plan: Caller, anchored: bool) -> Self {
@@ -196,6 +293,7 @@ impl World {
             anchored,
             media_ops: Vec::new(),
             caller_answer: None,
+            messages: Vec::new(),
         }
     }
 
@@ -229,6 +327,7 @@ impl World {
                 PbxOutput::Persist(Persist::CallRecord(r)) => self.records.push(r),
                 PbxOutput::Persist(Persist::Binding(_)) => {}
                 PbxOutput::Media(op) => self.media_ops.push(op),
+                PbxOutput::Message(m) => self.messages.push(m),
             }
         }
         while let Some(o) = self.caller.poll_output() {
@@ -811,4 +910,120 @@ proptest! {
         prop_assert_eq!(open, closed(&w), "every Open has its Close");
         prop_assert_eq!(w.pbx.media_ports_in_use(), 0);
     }
+}
+
+// ---- the IVR on live calls ------------------------------------------------------------
+
+#[test]
+fn the_ivr_answers_itself_and_key_1_puts_the_caller_through_with_ringback_then_bridged() {
+    let mut w = World::with_ivr(50, &[(Callee::AnswerAfter(2000), None)], Caller::HangUpAfter(3000));
+    w.start_call();
+    w.step_until(Duration::from_millis(200));
+    assert_eq!(w.caller_finals, vec![200], "svar answered the main number itself");
+    let answer = body_text(w.caller_answer.as_ref().expect("answer"));
+    let (call, (pa, _)) = opened(&w)[0];
+    assert!(answer.contains(&format!("m=audio {pa} RTP/AVP 8 101")), "svar's own answer: {answer}");
+    assert!(w.phones[0].seen.is_empty(), "nobody rings while the caller is in the menu");
+    assert_eq!(w.feeds(), vec!["playing"], "the menu prompt plays");
+    w.key(call, '1');
+    w.step_until(Duration::from_millis(400));
+    let invite = body_text(&w.phones[0].seen.first().expect("1002's phone rings").1);
+    assert!(
+        invite.contains("o=svar ") && invite.contains("a=rtpmap:101 telephone-event/8000"),
+        "svar's own offer: {invite}"
+    );
+    assert_eq!(w.feeds(), vec!["playing", "silence", "playing"], "barge-in stopped the prompt; ringback plays");
+    w.step_until(Duration::from_secs(60));
+    assert_eq!(w.feeds(), vec!["playing", "silence", "playing", "bridged"], "bridged on answer");
+    let b = *streams(&w, media::relay::Leg::B).last().expect("B negotiated");
+    assert_eq!((b.codec, b.watch), (sdp::Codec::Pcma, true));
+    assert_eq!(w.records.len(), 1);
+    assert_eq!(w.records[0].outcome, Outcome::Answered);
+    assert_eq!(closed(&w), vec![call]);
+    assert_eq!(w.pbx.media_ports_in_use(), 0);
+    assert!(w.messages.is_empty());
+}
+
+#[test]
+fn a_target_that_does_not_answer_becomes_a_message_even_when_the_caller_hangs_up_mid_message() {
+    let mut w = World::with_ivr(51, &[(Callee::RingForever, None)], Caller::HangUpAfter(40_000));
+    w.start_call();
+    w.step_until(Duration::from_millis(200));
+    let (call, _) = opened(&w)[0];
+    w.key(call, '1');
+    // the transfer rings for 10 s, then "leave a message" plays and recording starts
+    w.step_until(Duration::from_secs(11));
+    assert!(w.phones[0].pending.is_empty() && w.phones[0].ringing.is_empty(), "the ringing phone was cancelled");
+    assert_eq!(w.feeds().last(), Some(&"playing"), "indtal-besked");
+    w.media(MediaEvent::PlaybackDone { call, leg: media::relay::Leg::A });
+    assert_eq!(w.feeds().last(), Some(&"record"));
+    // the caller hangs up while talking; the media reports the recording when it closes
+    w.step_until(Duration::from_secs(50));
+    assert_eq!(closed(&w), vec![call]);
+    w.media(MediaEvent::Recorded {
+        call,
+        leg: media::relay::Leg::A,
+        ended: media::record::Ended::Hangup,
+        length: Duration::from_secs(7),
+        wav: vec![1, 2, 3],
+    });
+    assert_eq!(w.messages.len(), 1, "the message is kept");
+    let m = &w.messages[0];
+    assert_eq!(
+        (m.owner.as_str(), m.caller.as_str(), m.wav.as_slice()),
+        ("employee:1002", "+4512345678", &[1u8, 2, 3][..])
+    );
+    assert_eq!(w.records.len(), 1);
+}
+
+#[test]
+fn an_extension_without_a_phone_goes_straight_to_a_message_and_svar_says_thanks_and_hangs_up() {
+    let mut w = World::with_ivr(52, &[(Callee::AnswerAfter(100), None)], Caller::WaitForCalleeBye);
+    w.start_call();
+    w.step_until(Duration::from_millis(200));
+    let (call, _) = opened(&w)[0];
+    w.key(call, '2');
+    w.media(MediaEvent::PlaybackDone { call, leg: media::relay::Leg::A });
+    assert_eq!(w.feeds().last(), Some(&"record"));
+    w.media(MediaEvent::Recorded {
+        call,
+        leg: media::relay::Leg::A,
+        ended: media::record::Ended::Key,
+        length: Duration::from_secs(4),
+        wav: vec![9],
+    });
+    assert_eq!(w.messages.len(), 1);
+    assert_eq!(w.messages[0].owner, "employee:1003");
+    assert_eq!(w.feeds().last(), Some(&"playing"), "tak for beskeden");
+    w.media(MediaEvent::PlaybackDone { call, leg: media::relay::Leg::A });
+    w.step_until(Duration::from_secs(30));
+    assert!(w.caller_requests.contains(&Method::Bye), "svar hung up after the thanks");
+    assert_eq!(w.records.len(), 1);
+    assert_eq!(w.records[0].hangup_by, Some(Party::System));
+    assert!(w.phones[0].seen.is_empty(), "nobody rang");
+}
+
+#[test]
+fn silence_in_the_menu_ends_at_the_switchboard_never_a_hang_up() {
+    let mut w = World::with_ivr(53, &[(Callee::AnswerAfter(100), None)], Caller::HangUpAfter(60_000));
+    w.start_call();
+    w.step_until(Duration::from_millis(200));
+    let (call, _) = opened(&w)[0];
+    // the prompt ends; no key for 5 s, twice (one retry): the fallback is the operator
+    for _ in 0..2 {
+        w.media(MediaEvent::PlaybackDone { call, leg: media::relay::Leg::A });
+        let until = w.now - w.t0 + Duration::from_secs(6);
+        w.step_until(until);
+    }
+    // the switchboard has nobody registered in this world: a message for it instead
+    w.media(MediaEvent::PlaybackDone { call, leg: media::relay::Leg::A });
+    assert_eq!(w.feeds().last(), Some(&"record"), "feeds: {:?}", w.feeds());
+    w.media(MediaEvent::Recorded {
+        call,
+        leg: media::relay::Leg::A,
+        ended: media::record::Ended::Silence,
+        length: Duration::from_secs(3),
+        wav: vec![],
+    });
+    assert_eq!(w.messages[0].owner, "department:omstillingen");
 }

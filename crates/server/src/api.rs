@@ -73,7 +73,7 @@ async fn authorise(State(state): State<ApiState>, headers: HeaderMap, mut req: R
     next.run(req).await
 }
 
-fn parse_owner(s: &str) -> Result<Owner, &'static str> {
+pub(crate) fn parse_owner(s: &str) -> Result<Owner, &'static str> {
     match s.split_once(':') {
         Some(("employee", id)) if !id.is_empty() => Ok(Owner::Employee(id.to_owned())),
         Some(("team", id)) if !id.is_empty() => Ok(Owner::Team(id.to_owned())),

@@ -267,7 +267,10 @@ pub(crate) struct RawDid {
     /// Number as the provider sends it.
     pub(crate) number: String,
     /// Target user's extension.
-    pub(crate) user: String,
+    pub(crate) user: Option<String>,
+    /// The number is answered by the IVR (`[ivr]`) instead.
+    #[serde(default)]
+    pub(crate) ivr: bool,
 }
 
 /// `[[routes]]`
@@ -444,7 +447,11 @@ fn validate_organisation(
             },
             skills: u.skills.iter().map(|(k, v)| (k.clone(), *v)).collect(),
             languages: u.languages.clone(),
-            direct_number: raw.dids.iter().find(|d| d.user == u.extension).map(|d| pbx::numbers::normalise(&d.number)),
+            direct_number: raw
+                .dids
+                .iter()
+                .find(|d| d.user.as_ref() == Some(&u.extension))
+                .map(|d| pbx::numbers::normalise(&d.number)),
         });
     }
     Organisation { centres, departments: org_departments, employees, teams, switchboard: switchboard.to_owned() }
@@ -740,10 +747,25 @@ pub(crate) fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, ConfigE
         if !did_numbers.insert(number.clone()) {
             errs.push(format!("dids[{i}]: number {} used twice", d.number));
         }
-        if !seen.contains(&d.user) {
-            errs.push(format!("dids[{i}]: user {:?} does not exist", d.user));
-        }
-        dids.push(Did { number, target: DidTarget::User(d.user.clone()) });
+        let target = match (&d.user, d.ivr) {
+            (Some(u), false) => {
+                if !seen.contains(u) {
+                    errs.push(format!("dids[{i}]: user {u:?} does not exist"));
+                }
+                DidTarget::User(u.clone())
+            }
+            (None, true) => {
+                if raw.ivr.is_none() {
+                    errs.push(format!("dids[{i}]: ivr = true needs an [ivr] section"));
+                }
+                DidTarget::Ivr
+            }
+            _ => {
+                errs.push(format!("dids[{i}]: give either user or ivr = true"));
+                DidTarget::Ivr
+            }
+        };
+        dids.push(Did { number, target });
     }
 
     let mut routes = Vec::new();
@@ -781,7 +803,10 @@ pub(crate) fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, ConfigE
     let notifications =
         crate::services_config::validate(raw.notifications.as_ref(), &raw.users, &raw.teams, &domain, &mut errs);
     let presence = crate::services_config::validate_presence(raw.presence.as_ref(), &raw.users, &mut errs);
-    let ivr = crate::ivr_config::validate(&raw, &department_ids, &mut errs);
+    let ivr = crate::ivr_config::validate(&raw, &department_ids, &switchboard, &mut errs);
+    if ivr.is_some() && raw.media.as_ref().is_some_and(|m| m.anchor == Some(false)) {
+        errs.push("ivr: the menus need anchored media (media.anchor = false turns it off)".into());
+    }
     let media = crate::media_config::validate(raw.media.as_ref(), advertise, sip.map(|s| s.ip()), &mut errs);
     let api_token = raw.api.as_ref().and_then(|a| a.token.clone());
     if api_token.as_ref().is_some_and(|t| t.len() < 16) {
@@ -816,6 +841,8 @@ pub(crate) fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, ConfigE
             contact_addrs: vec![(Transport::Udp, contact), (Transport::Tcp, contact)],
             drain_retry_after: 60,
             media: media.as_ref().map(|m| m.settings.clone()),
+            ivr: None,
+            ivr_numbers: ivr.as_ref().map(|i| i.numbers.clone()).unwrap_or_default(),
             user_index: std::collections::HashMap::new(),
         }
         .index(),

@@ -2,6 +2,7 @@
 //! every target checked against the organisation and queues, and every prompt against
 //! the prompt directory.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use ivr::{Action, IvrConfig, Prompt, RawMenu, Target};
@@ -19,6 +20,14 @@ pub(crate) struct RawIvr {
     pub(crate) language: Option<String>,
     /// The menus; the first is where callers start.
     pub(crate) menus: Vec<RawMenu>,
+    /// Numbers users dial internally to reach the menus (trunk callers reach them by a
+    /// DID with `ivr = true`).
+    #[serde(default)]
+    pub(crate) numbers: Vec<String>,
+    /// Seconds a target rings before the caller is offered a message (default 25).
+    pub(crate) transfer_timeout_s: Option<u64>,
+    /// Longest message in seconds (default 120).
+    pub(crate) max_message_s: Option<u64>,
 }
 
 /// The validated `[ivr]`.
@@ -27,6 +36,103 @@ pub(crate) struct Ivr {
     pub(crate) menus: IvrConfig,
     pub(crate) prompts_dir: PathBuf,
     pub(crate) language: String,
+    /// Internal numbers of the menus.
+    pub(crate) numbers: Vec<String>,
+    /// Extensions each target rings.
+    pub(crate) rings: HashMap<String, Vec<String>>,
+    /// The owner of a message when a target does not answer.
+    pub(crate) owners: HashMap<String, String>,
+    /// The owner when the switchboard itself does not answer.
+    pub(crate) last_resort_owner: String,
+    pub(crate) transfer_timeout: std::time::Duration,
+    pub(crate) max_message: std::time::Duration,
+}
+
+/// Prompts the call flow itself plays, by the name call control uses, and the file
+/// name in each language's set.
+const SYSTEM_PROMPTS: [(&str, &str, &str); 2] =
+    [("indtal-besked", "indtal-besked", "record-message"), ("tak-for-beskeden", "tak-for-beskeden", "thanks")];
+
+/// Where each target rings and who owns the message when nobody answers.
+fn resolve_targets(raw: &RawConfig, switchboard: &str) -> (HashMap<String, Vec<String>>, HashMap<String, String>) {
+    let mut rings: HashMap<String, Vec<String>> = HashMap::new();
+    let mut owners = HashMap::new();
+    let team_dept: HashMap<&str, &str> = raw.teams.iter().map(|t| (t.id.as_str(), t.department.as_str())).collect();
+    for u in &raw.users {
+        rings.insert(format!("user:{}", u.extension), vec![u.extension.clone()]);
+        owners.insert(format!("user:{}", u.extension), format!("employee:{}", u.extension));
+        if let Some(t) = &u.team {
+            rings.entry(format!("team:{t}")).or_default().push(u.extension.clone());
+            if team_dept.get(t.as_str()) == Some(&switchboard) {
+                rings.entry("switchboard".into()).or_default().push(u.extension.clone());
+            }
+        }
+    }
+    for t in &raw.teams {
+        owners.insert(format!("team:{}", t.id), format!("team:{}", t.id));
+    }
+    for q in &raw.queues {
+        let mut members = q.members.clone();
+        if let Some(t) = &q.team {
+            members.extend(rings.get(&format!("team:{t}")).cloned().unwrap_or_default());
+        }
+        members.dedup();
+        rings.insert(format!("queue:{}", q.id), members);
+        owners.insert(format!("queue:{}", q.id), format!("department:{}", q.department));
+    }
+    owners.insert("switchboard".into(), format!("department:{switchboard}"));
+    (rings, owners)
+}
+
+/// Load every prompt of the prompt directory (each language's folder) once, for all
+/// calls, and the call flow's own prompts under the names call control uses.
+pub(crate) fn load_setup(ivr: &Ivr, base: &Path) -> Result<pbx::IvrSetup, Vec<String>> {
+    let dir = base.join(&ivr.prompts_dir);
+    let mut prompts = HashMap::new();
+    let mut errs = Vec::new();
+    let langs = std::fs::read_dir(&dir).map_err(|e| vec![format!("{}: {e}", dir.display())])?;
+    for lang in langs.flatten().filter(|e| e.path().is_dir()) {
+        let lang_name = lang.file_name().to_string_lossy().into_owned();
+        for f in std::fs::read_dir(lang.path()).into_iter().flatten().flatten() {
+            let path = f.path();
+            if path.extension().and_then(|e| e.to_str()) != Some("wav") {
+                continue;
+            }
+            let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            match std::fs::read(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|b| media::prompt::Prompt::from_wav(&b).map_err(|e| e.to_string()))
+            {
+                Ok(p) => {
+                    prompts.insert((lang_name.clone(), name), p);
+                }
+                Err(e) => errs.push(format!("{}: {e}", path.display())),
+            }
+        }
+    }
+    for (logical, da, en) in SYSTEM_PROMPTS {
+        for (lang, file) in [("da", da), ("en", en)] {
+            if let Some(p) = prompts.get(&(lang.to_owned(), file.to_owned())).cloned() {
+                prompts.insert((lang.to_owned(), logical.to_owned()), p);
+            }
+        }
+        if !prompts.contains_key(&(ivr.language.clone(), logical.to_owned())) {
+            errs.push(format!("ivr: the call flow's prompt {logical:?} is missing for language {}", ivr.language));
+        }
+    }
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+    Ok(pbx::IvrSetup {
+        menus: std::sync::Arc::new(ivr.menus.clone()),
+        language: ivr.language.clone(),
+        prompts,
+        rings: ivr.rings.clone(),
+        owners: ivr.owners.clone(),
+        last_resort_owner: ivr.last_resort_owner.clone(),
+        record_limits: media::record::RecordLimits { max_length: ivr.max_message, ..Default::default() },
+        transfer_timeout: ivr.transfer_timeout,
+    })
 }
 
 fn targets(a: &Action, out: &mut Vec<String>) {
@@ -43,7 +149,12 @@ fn targets(a: &Action, out: &mut Vec<String>) {
     }
 }
 
-pub(crate) fn validate(raw: &RawConfig, departments: &[String], errs: &mut Vec<String>) -> Option<Ivr> {
+pub(crate) fn validate(
+    raw: &RawConfig,
+    departments: &[String],
+    switchboard: &str,
+    errs: &mut Vec<String>,
+) -> Option<Ivr> {
     let r = raw.ivr.as_ref()?;
     let menus = match IvrConfig::from_raw(&r.menus) {
         Ok(m) => m,
@@ -84,10 +195,28 @@ pub(crate) fn validate(raw: &RawConfig, departments: &[String], errs: &mut Vec<S
             }
         }
     }
+    let (rings, owners) = resolve_targets(raw, switchboard);
+    if rings.get("switchboard").is_none_or(Vec::is_empty) {
+        errs.push(format!("ivr: nobody staffs the switchboard department {switchboard:?} (a team of it with members)"));
+    }
+    let transfer = r.transfer_timeout_s.unwrap_or(25);
+    let max_message = r.max_message_s.unwrap_or(120);
+    if !(5..=300).contains(&transfer) {
+        errs.push(format!("ivr.transfer_timeout_s: {transfer} is outside 5–300"));
+    }
+    if !(10..=600).contains(&max_message) {
+        errs.push(format!("ivr.max_message_s: {max_message} is outside 10–600"));
+    }
     Some(Ivr {
         menus,
         prompts_dir: PathBuf::from(r.prompts_dir.clone().unwrap_or_else(|| "prompts".into())),
         language: r.language.clone().unwrap_or_else(|| "da".into()),
+        numbers: r.numbers.iter().map(|n| pbx::numbers::normalise(n)).collect(),
+        rings,
+        owners,
+        last_resort_owner: format!("department:{switchboard}"),
+        transfer_timeout: std::time::Duration::from_secs(transfer),
+        max_message: std::time::Duration::from_secs(max_message),
     })
 }
 

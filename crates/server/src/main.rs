@@ -11,6 +11,7 @@ mod http_client;
 mod ivr_config;
 mod ledger_service;
 mod media_config;
+mod messages;
 mod presence_service;
 mod queues;
 mod services_config;
@@ -326,6 +327,15 @@ async fn serve(cfg: Config) -> Result<()> {
     auth_cfg.algorithms = cfg.digest_algorithms.clone();
     let auth = Authenticator::new(auth_cfg, secret, Instant::now());
     let mut pbx_cfg = cfg.pbx.clone();
+    if let Some(ivr) = &cfg.ivr {
+        match ivr_config::load_setup(ivr, std::path::Path::new(".")) {
+            Ok(setup) => {
+                info!(prompts = setup.prompts.len(), numbers = ?ivr.numbers, "IVR prompts loaded");
+                pbx_cfg.ivr = Some(setup);
+            }
+            Err(problems) => anyhow::bail!("IVR prompts: {}", problems.join("; ")),
+        }
+    }
     pbx_cfg.contact_addrs = vec![(Transport::Udp, contact), (Transport::Tcp, contact)];
     let pbx = Pbx::new(endpoint, pbx_cfg, auth, registrar);
 
@@ -339,10 +349,14 @@ async fn serve(cfg: Config) -> Result<()> {
     let tcp_std = tcp.into_std()?;
     let (sip_done_tx, sip_done_rx) = tokio::sync::oneshot::channel();
     // Calls' media run on this (multi-threaded) runtime, not on the SIP thread.
+    let (messages_tx, messages_rx) = mpsc::unbounded_channel();
     let media_setup = match (cfg.media_bind, cfg.pbx.media.as_ref()) {
-        (Some(ip), Some(m)) => {
-            Some(net::sip_loop::MediaSetup { ip, timeout: m.timeout, runtime: tokio::runtime::Handle::current() })
-        }
+        (Some(ip), Some(m)) => Some(net::sip_loop::MediaSetup {
+            ip,
+            timeout: m.timeout,
+            runtime: tokio::runtime::Handle::current(),
+            messages: messages_tx,
+        }),
         _ => None,
     };
     std::thread::Builder::new().name("svar-sip".into()).spawn(move || {
@@ -375,6 +389,7 @@ async fn serve(cfg: Config) -> Result<()> {
     let shared = std::sync::Arc::new(cfg.clone());
     let (ledger, ledger_task) = ledger_service::start(store.clone(), shared.clone()).await?;
     let presence = presence_service::start(store.clone(), shared, ledger.clone()).await?;
+    let messages_task = tokio::spawn(messages::run(messages_rx, ledger.clone(), cfg.data_dir.join("messages")));
     let mut app =
         http::router(http::AppState { control: control_tx.clone(), obligations: Some(ledger.metrics.clone()) });
     if let Some(token) = &cfg.api_token {
@@ -420,7 +435,7 @@ async fn serve(cfg: Config) -> Result<()> {
     let _ = http_task.await;
     // Nothing to flush for the ledger: every acknowledged change was committed, and a
     // notification in flight is stored as such and sent again after a restart.
-    drop((ledger, presence, ledger_task));
+    drop((ledger, presence, ledger_task, messages_task));
     info!("svar stopped; all records written");
     Ok(())
 }

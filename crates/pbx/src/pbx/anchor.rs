@@ -89,7 +89,7 @@ impl Pbx {
         self.wall_ms = wall_ms;
         match event {
             MediaEvent::Timeout { call, leg } => {
-                if self.calls.get(&call).is_some_and(|c| c.state == crate::call::CallState::Answered) {
+                if self.calls.get(&call).is_some_and(|c| c.state != crate::call::CallState::Calling) {
                     tracing::warn!(
                         call,
                         ?leg,
@@ -103,7 +103,10 @@ impl Pbx {
                 tracing::warn!(call, %error, "call media could not be opened: hanging up");
                 self.hang_up(now, call, crate::record::Party::System);
             }
-            MediaEvent::Key { .. } | MediaEvent::PlaybackDone { .. } | MediaEvent::Recorded { .. } => {}
+            MediaEvent::Key { call, leg: Leg::A, event } => self.ivr_key_event(now, call, event),
+            MediaEvent::PlaybackDone { call, leg: Leg::A } => self.ivr_playback_done(now, call),
+            MediaEvent::Recorded { call, wav, length, .. } => self.ivr_recorded(call, wav, length),
+            MediaEvent::Key { .. } | MediaEvent::PlaybackDone { .. } => {}
         }
         self.pump(now);
     }

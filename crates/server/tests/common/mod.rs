@@ -31,6 +31,18 @@ pub fn free_port() -> u16 {
     }
 }
 
+static NEXT_MEDIA: AtomicU16 = AtomicU16::new(0);
+
+/// A block of 20 RTP port pairs for one svar, away from the SIP and HTTP ports.
+pub fn media_ports() -> (u16, u16) {
+    if NEXT_MEDIA.load(Ordering::SeqCst) == 0 {
+        let base = 41000 + (std::process::id() % 20) as u16 * 1200;
+        let _ = NEXT_MEDIA.compare_exchange(0, base, Ordering::SeqCst, Ordering::SeqCst);
+    }
+    let first = NEXT_MEDIA.fetch_add(40, Ordering::SeqCst);
+    (first, first + 39)
+}
+
 thread_local! {
     static SIP_HOST: std::cell::RefCell<&'static str> = const { std::cell::RefCell::new("127.0.0.1") };
 }
@@ -76,6 +88,7 @@ pub struct Svar {
 }
 
 pub fn config_text(sip: u16, http: u16, trunk: u16, dir: &Path, extra_sip: &str) -> String {
+    let (first, last) = media_ports();
     format!(
         r#"
 [server]
@@ -128,8 +141,11 @@ trunk = "udbyder"
 name = "udland-via-omstilling"
 patterns = ["00."]
 trunk = "udbyder"
+
+[media]
+ports = [{first}, {last}]
 "#,
-        dir = dir.display()
+        dir = dir.display(),
     )
 }
 

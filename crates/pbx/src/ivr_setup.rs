@@ -1,0 +1,70 @@
+//! The main number answered by svar itself: the menus, their prompts in memory, the
+//! numbers that reach them, and where each IVR target rings.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use media::prompt::Prompt;
+use media::record::RecordLimits;
+
+/// Everything call control needs to run the IVR on live calls.
+#[derive(Debug, Clone)]
+pub struct IvrSetup {
+    /// The validated menus.
+    pub menus: Arc<ivr::IvrConfig>,
+    /// Language callers start in.
+    pub language: String,
+    /// Prompts by (language, name), loaded once for all calls.
+    pub prompts: HashMap<(String, String), Prompt>,
+    /// Extensions each target rings (`user:1001`, `team:byggesag`, `queue:borgerservice`,
+    /// `switchboard`), resolved from the organisation at load.
+    pub rings: HashMap<String, Vec<String>>,
+    /// The message owner when a target does not answer (`employee:1001`, `team:…`,
+    /// `department:…`): P1, a message rather than a lost call.
+    pub owners: HashMap<String, String>,
+    /// Owner of messages left when the switchboard itself does not answer.
+    pub last_resort_owner: String,
+    /// Message length and silence limits.
+    pub record_limits: RecordLimits,
+    /// How long an IVR transfer rings before the caller is offered a message.
+    pub transfer_timeout: Duration,
+}
+
+impl IvrSetup {
+    /// A prompt in a language, falling back to the start language.
+    #[must_use]
+    pub fn prompt(&self, lang: &str, name: &str) -> Option<&Prompt> {
+        self.prompts
+            .get(&(lang.to_owned(), name.to_owned()))
+            .or_else(|| self.prompts.get(&(self.language.clone(), name.to_owned())))
+    }
+}
+
+/// The key of a target in [`IvrSetup::rings`] and [`IvrSetup::owners`].
+#[must_use]
+pub fn target_key(t: &ivr::Target) -> String {
+    match t {
+        ivr::Target::User(u) => format!("user:{u}"),
+        ivr::Target::Team(x) => format!("team:{x}"),
+        ivr::Target::Queue(q) => format!("queue:{q}"),
+        ivr::Target::External(n) => format!("external:{n}"),
+        ivr::Target::Switchboard => "switchboard".to_owned(),
+    }
+}
+
+/// A message a caller left, for the obligation ledger (P1: called back within two
+/// working days).
+#[derive(Debug, Clone)]
+pub struct RecordedMessage {
+    /// The caller's leg Call-ID (the call record's id).
+    pub call_id: String,
+    /// The caller's number.
+    pub caller: String,
+    /// `employee:…`, `team:…` or `department:…`.
+    pub owner: String,
+    /// The WAV file's bytes.
+    pub wav: Vec<u8>,
+    /// Its length.
+    pub length: Duration,
+}

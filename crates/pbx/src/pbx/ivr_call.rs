@@ -1,0 +1,447 @@
+//! The main number answered by svar: the caller's leg is answered with svar's own SDP,
+//! the IVR runner decides what the caller hears and where the call goes, keys arrive
+//! from the media (RFC 4733 or in-band) or as SIP INFO; a target rings with Danish
+//! ringback in the caller's ear and is bridged on answer (transcoded if the employee's
+//! phone chose the other G.711), and a target that does not answer turns into a message
+//! for its owner (P1): a recording that becomes an obligation. No path ends in silence.
+
+use std::cmp::Reverse;
+use std::time::Instant;
+
+use bytes::Bytes;
+use ivr::{Input as IvrInput, Output as IvrOutput, Runner, Target};
+use media::prompt::{Player, Prompt};
+use media::relay::{Feed, Leg as MLeg, LegStream};
+use rtp::telephone_event::KeyEvent;
+use sip::dialog::Dialog;
+use sip::{ClientTxId, Peer, ServerTxId};
+use sip_msg::{Core, HeaderName, Method, Pii, Request, Response, Uri};
+use tracing::{debug, info, warn};
+
+use super::anchor::Anchor;
+use super::{Pbx, PbxTimer, TxRole};
+use crate::PbxOutput;
+use crate::call::{Call, CallState, Fork, Leg, Side};
+use crate::ivr_setup::{RecordedMessage, target_key};
+use crate::media::MediaOp;
+use crate::record::{CallRecord, Direction, Outcome};
+
+/// Where an IVR caller is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum IvrPhase {
+    /// In the menus.
+    Menu,
+    /// A target is ringing; if nobody answers, a message for this owner.
+    Ringing { owner: String },
+    /// Hearing "leave a message", then recording for this owner.
+    BeforeRecording { owner: String },
+    /// Recording.
+    Recording { owner: String },
+    /// Hearing the thanks; then svar hangs up.
+    Goodbye,
+}
+
+/// One caller in the IVR.
+#[derive(Debug)]
+pub(crate) struct IvrCall {
+    pub(crate) runner: Runner,
+    pub(crate) phase: IvrPhase,
+    pub(crate) lang: String,
+}
+
+/// Facts about a new IVR call.
+pub(crate) struct IvrArrival {
+    pub(crate) tx: ServerTxId,
+    pub(crate) req: Request,
+    pub(crate) core: Core,
+    pub(crate) source: Peer,
+    pub(crate) caller: String,
+    pub(crate) callee: String,
+    pub(crate) direction: Direction,
+    pub(crate) trunk: Option<String>,
+}
+
+/// Five seconds of the Danish ringback, looped while a target rings.
+fn ringback() -> Prompt {
+    let mut c = media::tone::Cadence::danish_ringback();
+    let mut samples = Vec::with_capacity(40_000);
+    for _ in 0..250 {
+        samples.extend_from_slice(&c.next_frame());
+    }
+    Prompt::from_samples(samples)
+}
+
+impl Pbx {
+    /// Does this number reach the IVR?
+    pub(crate) fn is_ivr_number(&self, number: &str) -> bool {
+        self.cfg.ivr.is_some() && self.cfg.ivr_numbers.iter().any(|n| n == number)
+    }
+
+    /// Answer a call to the main number with svar's own SDP and start the menus.
+    pub(crate) fn start_ivr(&mut self, now: Instant, a: IvrArrival) {
+        let IvrArrival { tx, req, core, source, caller, callee, direction, trunk } = a;
+        let refuse = |pbx: &mut Self, status: u16, why: &str| {
+            info!(status, why, "IVR call refused");
+            pbx.refuse_call(
+                now,
+                tx,
+                &req,
+                &core,
+                super::CallRefusal {
+                    status,
+                    reason: None,
+                    outcome: Outcome::Failed,
+                    direction,
+                    caller: caller.clone(),
+                    callee: callee.clone(),
+                },
+            );
+        };
+        let (Some(m), Some(setup)) = (self.cfg.media.clone(), self.cfg.ivr.clone()) else {
+            refuse(self, 503, "the IVR needs anchored media");
+            return;
+        };
+        let Some(ports) = self.take_ports() else {
+            refuse(self, 503, "no free RTP ports");
+            return;
+        };
+        let release = |pbx: &mut Self| {
+            if let Some(pool) = pbx.ports.as_mut() {
+                let _ = pool.release(ports.0);
+                let _ = pool.release(ports.1);
+            }
+        };
+        let offer = std::str::from_utf8(&req.body).unwrap_or_default();
+        let local = std::net::SocketAddr::new(m.ip, ports.0);
+        let session = self.ep.ids().next_u64() >> 1;
+        let (answer, negotiated) = match sdp::answer(offer, local, &m.codecs, session) {
+            Ok(x) => x,
+            Err(e) => {
+                release(self);
+                // no offer at all (late offer) is not supported for the IVR yet: 488 too
+                refuse(self, 488, &e.to_string());
+                return;
+            }
+        };
+        let id = self.alloc_call();
+        let a_tag = self.ep.ids().tag();
+        let record = CallRecord {
+            call_id: core.call_id.clone(),
+            direction,
+            caller: caller.clone(),
+            callee: callee.clone(),
+            trunk,
+            started_ms: self.wall_ms,
+            answered_ms: Some(self.wall_ms),
+            ended_ms: self.wall_ms,
+            outcome: Outcome::Failed,
+            status: 0,
+            hangup_by: None,
+        };
+        let mut r = Response::to_request(&req, 200);
+        let _ = r.ensure_to_tag(&a_tag);
+        r.headers.push(HeaderName::Contact, self.cfg.contact(source.transport));
+        r.headers.push(HeaderName::Allow, self.ep.config().allow_header());
+        r.set_body(Some("application/sdp"), Bytes::from(answer));
+        let a_dialog = Dialog::as_uas(&req, &core, &a_tag, source, true);
+        self.by_dialog.insert((a_dialog.id.call_id.clone(), a_dialog.id.local_tag.clone()), (id, Side::A));
+        let a_stream = sdp::stream(offer, &m.codecs).ok();
+        let runner = Runner::start(setup.menus.clone(), ivr::Facts::default(), &setup.language, now);
+        let call = Call {
+            state: CallState::Ivr,
+            a_tx: tx,
+            a_invite: req,
+            a_core: core,
+            a_source: source,
+            a_tag,
+            a: Some(Leg { dialog: a_dialog, invite_seq: 0, reinvite_out: false, reinvite_in: false }),
+            b: None,
+            b_call_id: format!("{}@svar", self.ep.ids().call_id()),
+            b_tag: self.ep.ids().tag(),
+            forks: Vec::new(),
+            pending_b_ack: None,
+            late_offer: false,
+            ringing: false,
+            ring_deadline: None,
+            record,
+            media: Some(Anchor { ports, a: a_stream.clone(), b: None, offerer: Side::A }),
+            ivr: Some(IvrCall { runner, phase: IvrPhase::Menu, lang: setup.language.clone() }),
+        };
+        info!(call = id, caller = %Pii(&caller), "main number answered by the IVR");
+        self.by_stx.insert(tx, id);
+        self.calls.insert(id, call);
+        self.respond(now, tx, r);
+        // media: leg A as answered, watched; it hears the menus
+        let mut a_cfg = self.leg_config(a_stream.as_ref());
+        a_cfg.codec = negotiated.codec;
+        a_cfg.payload_type = negotiated.payload_type;
+        a_cfg.dtmf_payload_type = negotiated.dtmf_payload_type;
+        a_cfg.remote = Some(negotiated.remote);
+        let b_cfg = self.leg_config(None);
+        self.out.push_back(PbxOutput::Media(MediaOp::Open { call: id, ports, a: a_cfg.clone(), b: b_cfg }));
+        let watch = a_stream.as_ref().is_some_and(sdp::Stream::sends);
+        let stream = LegStream {
+            remote: a_cfg.remote,
+            codec: a_cfg.codec,
+            payload_type: a_cfg.payload_type,
+            dtmf_payload_type: a_cfg.dtmf_payload_type,
+            watch,
+        };
+        self.out.push_back(PbxOutput::Media(MediaOp::Stream { call: id, leg: MLeg::A, stream }));
+        if negotiated.dtmf_payload_type.is_none() {
+            // a phone without telephone-event sends its keys as tones
+            self.out.push_back(PbxOutput::Media(MediaOp::ListenInband { call: id, leg: MLeg::A }));
+        }
+        self.ivr_pump(now, id);
+    }
+
+    /// Act on what the runner asks, and arm its timer.
+    pub(crate) fn ivr_pump(&mut self, now: Instant, id: u64) {
+        loop {
+            let Some(call) = self.calls.get_mut(&id) else { return };
+            let Some(ivr) = call.ivr.as_mut() else { return };
+            let Some(o) = ivr.runner.poll_output() else {
+                if let Some(at) = ivr.runner.poll_timeout() {
+                    self.timers.push(Reverse((at, PbxTimer::Ivr(id))));
+                }
+                return;
+            };
+            match o {
+                IvrOutput::Play { prompt, lang, .. } => {
+                    ivr.lang = lang.clone();
+                    self.ivr_play(id, &lang, &prompt.0);
+                }
+                IvrOutput::StopPlayback => {
+                    self.out.push_back(PbxOutput::Media(MediaOp::Feed { call: id, leg: MLeg::A, feed: Feed::Silence }));
+                }
+                IvrOutput::Route(target) => self.ivr_route(now, id, &target),
+                IvrOutput::Record { owner } => self.ivr_record(id, owner),
+            }
+        }
+    }
+
+    fn ivr_play(&mut self, id: u64, lang: &str, names: &[String]) {
+        let Some(setup) = self.cfg.ivr.as_ref() else { return };
+        let prompts: Vec<Prompt> = names.iter().filter_map(|n| setup.prompt(lang, n).cloned()).collect();
+        if prompts.len() < names.len() {
+            warn!(call = id, ?names, lang, "a prompt is missing; playing the rest");
+        }
+        let feed = Feed::Playing(Player::sequence(prompts));
+        self.out.push_back(PbxOutput::Media(MediaOp::Feed { call: id, leg: MLeg::A, feed }));
+    }
+
+    /// "Leave a message after the tone", then record for `owner`.
+    fn ivr_record(&mut self, id: u64, owner: String) {
+        let lang = self.calls.get(&id).and_then(|c| c.ivr.as_ref()).map(|i| i.lang.clone()).unwrap_or_default();
+        if let Some(ivr) = self.calls.get_mut(&id).and_then(|c| c.ivr.as_mut()) {
+            ivr.phase = IvrPhase::BeforeRecording { owner };
+        }
+        self.ivr_play(id, &lang, &["indtal-besked".to_owned()]);
+    }
+
+    /// Ring the extensions of a target with svar's own offer; the caller hears ringback.
+    fn ivr_route(&mut self, now: Instant, id: u64, target: &Target) {
+        let Some(setup) = self.cfg.ivr.clone() else { return };
+        let key = target_key(target);
+        let owner = setup.owners.get(&key).cloned().unwrap_or_else(|| setup.last_resort_owner.clone());
+        let exts = setup.rings.get(&key).cloned().unwrap_or_default();
+        let wall_s = self.wall_ms / 1000;
+        let contacts: Vec<(String, Uri, Peer)> = exts
+            .iter()
+            .flat_map(|e| {
+                self.registrar.lookup(e, wall_s).into_iter().map(|b| (e.clone(), b.contact.clone(), b.source))
+            })
+            .collect();
+        info!(call = id, target = %key, phones = contacts.len(), "IVR: putting the caller through");
+        if contacts.is_empty() {
+            self.ivr_record(id, owner);
+            return;
+        }
+        let Some(m) = self.cfg.media.clone() else { return };
+        let Some(call) = self.calls.get(&id) else { return };
+        let Some(anchor) = call.media.as_ref() else { return };
+        let local = std::net::SocketAddr::new(m.ip, anchor.ports.1);
+        let session = self.ep.ids().next_u64() >> 1;
+        let offer = Bytes::from(sdp::offer(local, &m.codecs, Some(m.dtmf_payload_type), session));
+        let caller = call.record.caller.clone();
+        let b_call_id = call.b_call_id.clone();
+        let b_tag = call.b_tag.clone();
+        let from_hdr = format!("<sip:{caller}@{}>;tag={b_tag}", self.cfg.domain);
+        let mut forks = Vec::new();
+        for (i, (ext, uri, peer)) in contacts.into_iter().enumerate() {
+            let mut r = Request::new(Method::Invite, uri);
+            r.headers.push(HeaderName::From, from_hdr.as_str());
+            r.headers.push(HeaderName::To, format!("<sip:{ext}@{}>", self.cfg.domain));
+            r.headers.push(HeaderName::CallId, b_call_id.as_str());
+            r.headers.push(HeaderName::CSeq, "1 INVITE");
+            r.headers.push(HeaderName::Contact, self.cfg.contact(peer.transport));
+            r.headers.push(HeaderName::Allow, self.ep.config().allow_header());
+            r.set_body(Some("application/sdp"), offer.clone());
+            match self.ep.send_request(now, r.clone(), peer) {
+                Ok(ctx) => {
+                    self.by_ctx.insert(ctx, TxRole::Fork(id, i));
+                    forks.push(Fork { tx: ctx, request: r, peer, status: None, auth_tried: false, trunk: None });
+                }
+                Err(e) => warn!(error = %e, "IVR transfer INVITE not sent"),
+            }
+        }
+        let deadline = now + setup.transfer_timeout;
+        let Some(call) = self.calls.get_mut(&id) else { return };
+        call.forks = forks;
+        call.ring_deadline = Some(deadline);
+        if let Some(ivr) = call.ivr.as_mut() {
+            ivr.phase = IvrPhase::Ringing { owner };
+        }
+        self.timers.push(Reverse((deadline, PbxTimer::Ring(id))));
+        let feed = Feed::Playing(Player::looping(ringback()));
+        self.out.push_back(PbxOutput::Media(MediaOp::Feed { call: id, leg: MLeg::A, feed }));
+    }
+
+    /// An employee answered an IVR caller: bridge them.
+    pub(crate) fn ivr_answered(&mut self, now: Instant, id: u64, i: usize, resp: &Response, core: &Core) {
+        let codecs = self.cfg.media.as_ref().map(|m| m.codecs.clone()).unwrap_or_default();
+        let Some(call) = self.calls.get_mut(&id) else { return };
+        let fork_peer = call.forks[i].peer;
+        let mut b_dialog = Dialog::as_uac(&call.forks[i].request, resp, core, fork_peer);
+        b_dialog.peer = fork_peer;
+        call.forks[i].status = Some(resp.status);
+        call.state = CallState::Answered;
+        call.ring_deadline = None;
+        call.ivr = None;
+        let ack = b_dialog.make_ack(1, &self.cfg.contact(fork_peer.transport));
+        let _ = self.ep.send_ack(ack, fork_peer, None);
+        self.by_dialog.insert((b_dialog.id.call_id.clone(), b_dialog.id.local_tag.clone()), (id, Side::B));
+        let Some(call) = self.calls.get_mut(&id) else { return };
+        call.b = Some(Leg { dialog: b_dialog, invite_seq: 1, reinvite_out: false, reinvite_in: false });
+        let losers: Vec<ClientTxId> =
+            call.forks.iter().enumerate().filter(|(j, f)| *j != i && f.status.is_none()).map(|(_, f)| f.tx).collect();
+        let body = std::str::from_utf8(&resp.body).unwrap_or_default();
+        match sdp::stream(body, &codecs) {
+            Ok(s) => {
+                let stream = LegStream {
+                    remote: Some(s.remote),
+                    codec: s.codecs[0].1,
+                    payload_type: s.codecs[0].0,
+                    dtmf_payload_type: s.dtmf_payload_type,
+                    watch: s.sends(),
+                };
+                if let Some(a) = call.media.as_mut() {
+                    a.b = Some(s);
+                }
+                self.out.push_back(PbxOutput::Media(MediaOp::Stream { call: id, leg: MLeg::B, stream }));
+            }
+            Err(e) => warn!(call = id, error = %e, "the employee's answer has no usable audio"),
+        }
+        for leg in [MLeg::A, MLeg::B] {
+            self.out.push_back(PbxOutput::Media(MediaOp::Feed { call: id, leg, feed: Feed::Bridged }));
+        }
+        info!(call = id, "IVR caller put through and answered");
+        for l in losers {
+            let _ = self.ep.send_cancel(now, l);
+        }
+    }
+
+    /// Nobody answered the target: a message for its owner instead.
+    pub(crate) fn ivr_unanswered(&mut self, now: Instant, id: u64) {
+        let Some(call) = self.calls.get_mut(&id) else { return };
+        let pending: Vec<ClientTxId> = call.forks.iter().filter(|f| f.status.is_none()).map(|f| f.tx).collect();
+        call.ring_deadline = None;
+        let owner = match call.ivr.as_ref().map(|i| &i.phase) {
+            Some(IvrPhase::Ringing { owner }) => owner.clone(),
+            _ => return,
+        };
+        for tx in pending {
+            let _ = self.ep.send_cancel(now, tx);
+        }
+        info!(call = id, owner = %owner, "IVR target did not answer: the caller may leave a message");
+        self.ivr_record(id, owner);
+    }
+
+    /// A key from an IVR caller (RFC 4733, in-band or SIP INFO).
+    pub(crate) fn ivr_key(&mut self, now: Instant, id: u64, key: char) {
+        let Some(ivr) = self.calls.get_mut(&id).and_then(|c| c.ivr.as_mut()) else { return };
+        if ivr.phase == IvrPhase::Menu {
+            ivr.runner.handle_input(now, IvrInput::Key(key));
+            self.ivr_pump(now, id);
+        }
+    }
+
+    /// A key event from the media.
+    pub(crate) fn ivr_key_event(&mut self, now: Instant, id: u64, event: KeyEvent) {
+        if let KeyEvent::Start { key, .. } = event {
+            self.ivr_key(now, id, key.as_char());
+        }
+    }
+
+    /// What the caller was hearing has finished.
+    pub(crate) fn ivr_playback_done(&mut self, now: Instant, id: u64) {
+        let Some(ivr) = self.calls.get_mut(&id).and_then(|c| c.ivr.as_mut()) else { return };
+        match ivr.phase.clone() {
+            IvrPhase::Menu => {
+                ivr.runner.handle_input(now, IvrInput::PromptDone);
+                self.ivr_pump(now, id);
+            }
+            IvrPhase::BeforeRecording { owner } => {
+                ivr.phase = IvrPhase::Recording { owner };
+                let limits = self.cfg.ivr.as_ref().map(|s| s.record_limits).unwrap_or_default();
+                self.out.push_back(PbxOutput::Media(MediaOp::Record { call: id, leg: MLeg::A, limits }));
+            }
+            IvrPhase::Goodbye => self.hang_up(now, id, crate::record::Party::System),
+            IvrPhase::Ringing { .. } | IvrPhase::Recording { .. } => {}
+        }
+    }
+
+    /// A message is recorded: it goes to the ledger; the caller hears thanks.
+    pub(crate) fn ivr_recorded(&mut self, id: u64, wav: Vec<u8>, length: std::time::Duration) {
+        let from_call = self.calls.get_mut(&id).and_then(|c| {
+            let owner = match c.ivr.as_ref().map(|i| &i.phase) {
+                Some(IvrPhase::Recording { owner }) => owner.clone(),
+                _ => return None,
+            };
+            if let Some(ivr) = c.ivr.as_mut() {
+                ivr.phase = IvrPhase::Goodbye;
+            }
+            Some((c.record.call_id.clone(), c.record.caller.clone(), owner, c.ivr.as_ref().map(|i| i.lang.clone())))
+        });
+        let (call_id, caller, owner, lang) = match from_call {
+            Some((a, b, c, lang)) => (a, b, c, lang),
+            None => match self.hung_up_recordings.remove(&id) {
+                Some((a, b, c)) => (a, b, c, None),
+                None => return,
+            },
+        };
+        info!(call = id, owner = %owner, length_ms = length.as_millis() as u64, "message recorded");
+        self.out.push_back(PbxOutput::Message(RecordedMessage { call_id, caller, owner, wav, length }));
+        if let Some(lang) = lang {
+            self.ivr_play(id, &lang, &["tak-for-beskeden".to_owned()]);
+        }
+    }
+
+    /// The caller hung up while recording: the message still counts (it arrives when
+    /// the media closes).
+    pub(crate) fn ivr_hung_up(&mut self, id: u64, call: &Call) {
+        if let Some(IvrPhase::Recording { owner }) = call.ivr.as_ref().map(|i| &i.phase) {
+            self.hung_up_recordings
+                .insert(id, (call.record.call_id.clone(), call.record.caller.clone(), owner.clone()));
+        }
+        if let Some(ivr) = call.ivr.as_ref() {
+            debug!(call = id, steps = ivr.runner.trace().len(), "IVR call flow ended");
+        }
+    }
+
+    /// SIP INFO with `application/dtmf-relay` on an IVR call.
+    pub(crate) fn ivr_info(&mut self, now: Instant, id: u64, tx: ServerTxId, req: &Request) {
+        self.respond(now, tx, Response::to_request(req, 200));
+        let body = std::str::from_utf8(&req.body).unwrap_or_default();
+        let ct = req.headers.get(&HeaderName::ContentType).unwrap_or_default().to_ascii_lowercase();
+        let key = if ct.starts_with("application/dtmf-relay") {
+            rtp::dtmf_relay::parse_dtmf_relay(body)
+        } else {
+            rtp::dtmf_relay::parse_dtmf(body)
+        };
+        match key {
+            Ok(k) => self.ivr_key(now, id, k.key.as_char()),
+            Err(e) => debug!(call = id, error = %e, "INFO without a key"),
+        }
+    }
+}
