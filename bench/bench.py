@@ -73,13 +73,18 @@ class Svar(Server):
     def memory_kb(self):
         return memory_kb(self.pids())
 
-    def __init__(self, binary, port, users, work):
+    def __init__(self, binary, port, users, work, media="anchored"):
         self.port, self.work = port, work
         cfg = os.path.join(work, "svar-bench.toml")
         with open(cfg, "w") as f:
             f.write(f'[server]\nsip = "127.0.0.1:{port}"\nhttp = "127.0.0.1:{port + 1}"\ndata_dir = "{work}/svar-data"\n')
             f.write(f'[sip]\ndomain = "{DOMAIN}"\nring_timeout_s = 60\nmax_auth_failures = 1000000\n')
             f.write('[municipality]\nname = "Bench"\n')
+            if media == "direct":
+                f.write('[media]\nanchor = false\n')
+            else:
+                # two port pairs per call: room for the concurrent phase, clear of SIPp's ports
+                f.write('[media]\nports = [30000, 59999]\n')
             for i in range(users):
                 f.write(f'[[users]]\nextension = "u{i:05d}"\nname = "U {i}"\npassword = "{PASSWORD}"\n')
             f.write(f'[[users]]\nextension = "uas"\nname = "UAS"\npassword = "{PASSWORD}"\n')
@@ -238,6 +243,8 @@ def main():
     ap.add_argument("--concurrent", type=int, default=5000)
     ap.add_argument("--only", choices=["svar", "kamailio"], default=None)
     ap.add_argument("--phases", default="register,calls,ramp,concurrent")
+    ap.add_argument("--media", choices=["anchored", "direct"], default="anchored",
+                    help="svar relays RTP (anchored, the default) or lets it flow phone to phone")
     a = ap.parse_args()
     for tool in ("sipp", "kamailio"):
         if not shutil.which(tool):
@@ -248,7 +255,7 @@ def main():
             continue
         work = tempfile.mkdtemp(prefix=f"bench-{kind}-")
         port = 25060 if kind == "svar" else 26060
-        server = Svar(a.svar, port, a.register_count + 10, work) if kind == "svar" else Kamailio(port, work)
+        server = Svar(a.svar, port, a.register_count + 10, work, a.media) if kind == "svar" else Kamailio(port, work)
         r = {}
         try:
             phases = a.phases.split(",")

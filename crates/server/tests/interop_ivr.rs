@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::baresip::Phone;
 use common::{Svar, config_text, free_port, repo_root, require_tool, scenario, sipp, sipp_bg, wait_sipp};
 use pbx::record::Outcome;
 
@@ -36,6 +37,7 @@ department = "omstillingen"
 [ivr]
 prompts_dir = "{prompts}"
 language = "da"
+numbers = ["100"]
 transfer_timeout_s = 8
 
 [[ivr.menus]]
@@ -135,4 +137,37 @@ fn key_2_to_an_employee_without_a_phone_leaves_a_message_that_becomes_an_obligat
     assert_eq!(reader.spec().sample_rate, 8000);
     assert!(reader.duration() > 8000, "more than a second of the caller's audio: {} samples", reader.duration());
     assert_eq!(svar.stop(), Some(0));
+}
+
+#[test]
+fn a_baresip_phone_dials_the_menus_internally_and_keys_its_way_to_a_colleague() {
+    require_tool("baresip");
+    let mut svar = ivr_svar();
+    let mut anne = Phone::start(&svar, "1001", "demo-anne-1001");
+    let mut bo = Phone::start(&svar, "1002", "demo-bo-1002");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while svar.metric("svar_registrations") != Some(2.0) {
+        assert!(std::time::Instant::now() < deadline, "phones did not register:\n{}", svar.log());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    anne.command("dial", "sip:100@egeskov.example");
+    assert!(anne.wait_for("CALL_ESTABLISHED", std::time::Duration::from_secs(10)), "{:?}\n{}", anne.events, svar.log());
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    anne.press("1");
+    assert!(
+        bo.wait_for("CALL_ESTABLISHED", std::time::Duration::from_secs(10)),
+        "key 1 should ring 1002: {:?}\n{}",
+        bo.events,
+        plain_log(&svar)
+    );
+    let log = plain_log(&svar);
+    assert!(log.contains("target=user:1002 phones=1"), "{log}");
+    anne.command("hangup", "");
+    assert!(bo.wait_for("CALL_CLOSED", std::time::Duration::from_secs(10)), "{:?}", bo.events);
+    drop(anne);
+    drop(bo);
+    assert_eq!(svar.stop(), Some(0));
+    let recs = svar.records();
+    assert_eq!(recs.len(), 1, "{recs:?}");
+    assert_eq!((recs[0].caller.as_str(), recs[0].callee.as_str(), recs[0].outcome), ("1001", "100", Outcome::Answered));
 }

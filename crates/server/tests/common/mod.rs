@@ -3,6 +3,7 @@
 //! the release build); otherwise the one cargo built for this test.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod baresip;
 pub mod sinks;
 
 use std::io::{Read, Write};
