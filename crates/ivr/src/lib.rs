@@ -11,5 +11,7 @@ mod menu;
 mod runner;
 pub mod speech;
 
-pub use menu::{Action, IvrConfig, Menu, MenuError, MenuId, Prompt, RawAction, RawMenu, Target, TimeCondition};
+pub use menu::{
+    Action, IvrConfig, Menu, MenuError, MenuId, Prompt, RawAction, RawMenu, RawOpen, Target, TimeCondition,
+};
 pub use runner::{Facts, Input, Output, Runner, Step, TraceStep};

@@ -29,6 +29,53 @@ pub struct IvrSetup {
     pub record_limits: RecordLimits,
     /// How long an IVR transfer rings before the caller is offered a message.
     pub transfer_timeout: Duration,
+    /// The municipality's calendar: which departments are closed when a caller arrives
+    /// (the menus' time conditions) and the callback date read out after a message.
+    pub calendar: Option<Arc<IvrCalendar>>,
+}
+
+/// The calendar facts the IVR needs.
+#[derive(Debug, Clone)]
+pub struct IvrCalendar {
+    /// Closing days and the time zone.
+    pub calendar: calendar::Calendar,
+    /// Departments with their phone hours.
+    pub departments: Vec<calendar::Department>,
+    /// The deadline rule (two working days).
+    pub rule: calendar::DeadlineRule,
+    /// A message owner's department (`employee:…`, `team:…` → department id).
+    pub owner_departments: HashMap<String, String>,
+    /// The switchboard's department, for owners without one.
+    pub switchboard: String,
+}
+
+impl IvrCalendar {
+    /// Departments closed at `at`.
+    #[must_use]
+    pub fn closed(&self, at: jiff::Timestamp) -> std::collections::HashSet<String> {
+        self.departments
+            .iter()
+            .filter(|d| matches!(self.calendar.openness(d, at), calendar::Openness::Closed { .. }))
+            .map(|d| d.id.clone())
+            .collect()
+    }
+
+    /// The last day a message for `owner` received at `at` may be answered.
+    #[must_use]
+    pub fn callback_by(&self, owner: &str, at: jiff::Timestamp) -> Option<jiff::civil::Date> {
+        let dept_id = self
+            .owner_departments
+            .get(owner)
+            .map(String::as_str)
+            .or_else(|| owner.strip_prefix("department:"))
+            .unwrap_or(&self.switchboard);
+        let dept = self
+            .departments
+            .iter()
+            .find(|d| d.id == dept_id)
+            .or_else(|| self.departments.iter().find(|d| d.id == self.switchboard))?;
+        Some(self.calendar.deadline(at, dept, &self.rule).due_date)
+    }
 }
 
 impl IvrSetup {

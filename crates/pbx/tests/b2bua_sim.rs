@@ -79,6 +79,7 @@ struct World {
     media_ops: Vec<MediaOp>,
     caller_answer: Option<bytes::Bytes>,
     messages: Vec<pbx::RecordedMessage>,
+    ivr_setup: Option<pbx::IvrSetup>,
 }
 
 const CALLER_SDP: &str = "v=0\r\no=trunk 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\nm=audio 5004 RTP/AVP 8 0 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n";
@@ -172,8 +173,10 @@ impl World {
             last_resort_owner: "department:omstillingen".into(),
             record_limits: media::record::RecordLimits::default(),
             transfer_timeout: Duration::from_secs(10),
+            calendar: None,
         };
         let mut cfg = config(true);
+        w.ivr_setup = Some(setup.clone());
         cfg.ivr = Some(setup);
         cfg.dids = vec![Did { number: "+4570102002".into(), target: DidTarget::Ivr }];
         let auth = Authenticator::new(AuthConfig::new("egeskov.example"), [1; 32], w.t0);
@@ -198,6 +201,23 @@ impl World {
         });
         w.pbx = Pbx::new(ep, cfg, auth, registrar);
         w
+    }
+
+    fn pbx_ivr_setup(&self) -> Option<pbx::IvrSetup> {
+        self.ivr_setup.clone()
+    }
+
+    fn replace_ivr(&mut self, setup: pbx::IvrSetup) {
+        let mut cfg = config(true);
+        cfg.ivr = Some(setup);
+        cfg.dids = vec![Did { number: "+4570102002".into(), target: DidTarget::Ivr }];
+        let auth = Authenticator::new(AuthConfig::new("egeskov.example"), [1; 32], self.t0);
+        let registrar = Registrar::new(RegistrarConfig::default());
+        let ep = Endpoint::new(EndpointConfig {
+            auto_trying: false,
+            ..EndpointConfig::new(vec![(Transport::Udp, addr(SVAR))], 99)
+        });
+        self.pbx = Pbx::new(ep, cfg, auth, registrar);
     }
 
     /// The media reports something for the call.
@@ -294,6 +314,7 @@ impl World {
             media_ops: Vec::new(),
             caller_answer: None,
             messages: Vec::new(),
+            ivr_setup: None,
         }
     }
 
@@ -1026,4 +1047,43 @@ fn silence_in_the_menu_ends_at_the_switchboard_never_a_hang_up() {
         wav: vec![],
     });
     assert_eq!(w.messages[0].owner, "department:omstillingen");
+}
+
+#[test]
+fn a_closed_department_takes_its_closed_path_on_a_live_call() {
+    // The simulation's wall clock starts at the Unix epoch: Thursday 1 January 1970, 01:00
+    // in Copenhagen, when the switchboard (09–17 on Thursdays) is closed.
+    let mut w = World::with_ivr(54, &[(Callee::AnswerAfter(100), None)], Caller::HangUpAfter(60_000));
+    let menu = ivr::RawMenu {
+        id: "hoved".into(),
+        prompt: vec!["velkommen".into()],
+        options: [("1".to_owned(), "user:1002".to_owned())].into(),
+        timeout_s: Some(5),
+        retries: Some(1),
+        invalid: vec![],
+        fallback: Some("operator".into()),
+        open: Some(ivr::RawOpen { department: "omstillingen".into(), closed: "record:department:omstillingen".into() }),
+    };
+    let mut cfg_ivr = None;
+    if let Some(setup) = w.pbx_ivr_setup() {
+        let mut setup = setup;
+        setup.menus = std::sync::Arc::new(ivr::IvrConfig::from_raw(&[menu]).expect("menu"));
+        setup.calendar = Some(std::sync::Arc::new(pbx::ivr_setup::IvrCalendar {
+            calendar: calendar::Calendar::danish_default(),
+            departments: vec![calendar::Department::switchboard_default()],
+            rule: calendar::DeadlineRule::default(),
+            owner_departments: std::collections::HashMap::new(),
+            switchboard: "omstillingen".into(),
+        }));
+        cfg_ivr = Some(setup);
+    }
+    w.replace_ivr(cfg_ivr.expect("setup"));
+    w.start_call();
+    w.step_until(Duration::from_millis(200));
+    let (call, _) = opened(&w)[0];
+    assert_eq!(w.feeds(), vec!["playing"], "indtal-besked, not the menu");
+    w.media(MediaEvent::PlaybackDone { call, leg: media::relay::Leg::A });
+    assert_eq!(w.feeds().last(), Some(&"record"), "closed: straight to a message");
+    w.key(call, '1');
+    assert!(w.phones[0].seen.is_empty(), "keys do not reach a menu that was never entered");
 }

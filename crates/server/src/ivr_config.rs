@@ -84,9 +84,23 @@ fn resolve_targets(raw: &RawConfig, switchboard: &str) -> (HashMap<String, Vec<S
     (rings, owners)
 }
 
+/// Each message owner's department, as the ledger sees it (employee → team → department).
+fn owner_departments(cfg: &crate::config::Config) -> HashMap<String, String> {
+    let org = &cfg.organisation;
+    let team_dept: HashMap<&str, &str> = org.teams.iter().map(|t| (t.id.as_str(), t.department.as_str())).collect();
+    let mut out: HashMap<String, String> =
+        org.teams.iter().map(|t| (format!("team:{}", t.id), t.department.clone())).collect();
+    for e in &org.employees {
+        if let Some(d) = team_dept.get(e.team.as_str()) {
+            out.insert(format!("employee:{}", e.extension), (*d).to_owned());
+        }
+    }
+    out
+}
+
 /// Load every prompt of the prompt directory (each language's folder) once, for all
 /// calls, and the call flow's own prompts under the names call control uses.
-pub(crate) fn load_setup(ivr: &Ivr, base: &Path) -> Result<pbx::IvrSetup, Vec<String>> {
+pub(crate) fn load_setup(cfg: &crate::config::Config, ivr: &Ivr, base: &Path) -> Result<pbx::IvrSetup, Vec<String>> {
     let dir = base.join(&ivr.prompts_dir);
     let mut prompts = HashMap::new();
     let mut errs = Vec::new();
@@ -132,6 +146,13 @@ pub(crate) fn load_setup(ivr: &Ivr, base: &Path) -> Result<pbx::IvrSetup, Vec<St
         last_resort_owner: ivr.last_resort_owner.clone(),
         record_limits: media::record::RecordLimits { max_length: ivr.max_message, ..Default::default() },
         transfer_timeout: ivr.transfer_timeout,
+        calendar: Some(std::sync::Arc::new(pbx::ivr_setup::IvrCalendar {
+            calendar: cfg.calendar.clone(),
+            departments: cfg.departments.clone(),
+            rule: cfg.deadline_rule,
+            owner_departments: owner_departments(cfg),
+            switchboard: cfg.switchboard.clone(),
+        })),
     })
 }
 

@@ -328,7 +328,7 @@ async fn serve(cfg: Config) -> Result<()> {
     let auth = Authenticator::new(auth_cfg, secret, Instant::now());
     let mut pbx_cfg = cfg.pbx.clone();
     if let Some(ivr) = &cfg.ivr {
-        match ivr_config::load_setup(ivr, std::path::Path::new(".")) {
+        match ivr_config::load_setup(&cfg, ivr, std::path::Path::new(".")) {
             Ok(setup) => {
                 info!(prompts = setup.prompts.len(), numbers = ?ivr.numbers, "IVR prompts loaded");
                 pbx_cfg.ivr = Some(setup);

@@ -72,6 +72,11 @@ fn ringback() -> Prompt {
 }
 
 impl Pbx {
+    /// The wall clock of the current input as a timestamp.
+    fn wall_timestamp(&self) -> jiff::Timestamp {
+        jiff::Timestamp::from_millisecond(self.wall_ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+    }
+
     /// Does this number reach the IVR?
     pub(crate) fn is_ivr_number(&self, number: &str) -> bool {
         self.cfg.ivr.is_some() && self.cfg.ivr_numbers.iter().any(|n| n == number)
@@ -146,7 +151,9 @@ impl Pbx {
         let a_dialog = Dialog::as_uas(&req, &core, &a_tag, source, true);
         self.by_dialog.insert((a_dialog.id.call_id.clone(), a_dialog.id.local_tag.clone()), (id, Side::A));
         let a_stream = sdp::stream(offer, &m.codecs).ok();
-        let runner = Runner::start(setup.menus.clone(), ivr::Facts::default(), &setup.language, now);
+        let facts =
+            ivr::Facts { closed: setup.calendar.as_ref().map(|c| c.closed(self.wall_timestamp())).unwrap_or_default() };
+        let runner = Runner::start(setup.menus.clone(), facts, &setup.language, now);
         let call = Call {
             state: CallState::Ivr,
             a_tx: tx,
@@ -411,9 +418,21 @@ impl Pbx {
             },
         };
         info!(call = id, owner = %owner, length_ms = length.as_millis() as u64, "message recorded");
+        // "Tak for beskeden. Vi ringer dig op senest onsdag den 2. december." (P3); the date
+        // is read in Danish only, the prompt set having no English dates.
+        let by = self
+            .cfg
+            .ivr
+            .as_ref()
+            .and_then(|s| s.calendar.as_ref())
+            .and_then(|c| c.callback_by(&owner, self.wall_timestamp()));
         self.out.push_back(PbxOutput::Message(RecordedMessage { call_id, caller, owner, wav, length }));
         if let Some(lang) = lang {
-            self.ivr_play(id, &lang, &["tak-for-beskeden".to_owned()]);
+            let mut names = vec!["tak-for-beskeden".to_owned()];
+            if let (Some(date), "da") = (by, lang.as_str()) {
+                names.extend(ivr::speech::callback_by(date));
+            }
+            self.ivr_play(id, &lang, &names);
         }
     }
 
