@@ -441,6 +441,7 @@ impl Pbx {
             outcome,
             status,
             hangup_by: None,
+            flow: None,
         });
     }
 
@@ -704,6 +705,7 @@ impl Pbx {
             outcome: Outcome::Failed,
             status: 0,
             hangup_by: None,
+            flow: None,
         };
         info!(call = id, caller = %Pii(&caller), callee = %Pii(&callee), forks = targets.len(), "new call");
         let mut call = Call {
@@ -1377,7 +1379,7 @@ impl Pbx {
             for f in call.forks.iter().filter(|f| f.status.is_none()) {
                 let _ = self.ep.send_cancel(now, f.tx);
             }
-            self.ivr_hung_up(id, &call);
+            self.ivr_hung_up(now, id, &mut call);
         }
         for side in [Side::A, Side::B] {
             if Some(side) == from {

@@ -136,4 +136,7 @@ pub struct CallRecord {
     pub status: u16,
     /// Who hung up an answered call.
     pub hangup_by: Option<Party>,
+    /// The call's path through svar (IVR menus, keys, prompts, where it went), one step
+    /// per line as `+<ms since the call began> <step>`; `None` for a plain call.
+    pub flow: Option<String>,
 }

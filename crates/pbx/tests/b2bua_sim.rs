@@ -960,6 +960,21 @@ fn the_ivr_answers_itself_and_key_1_puts_the_caller_through_with_ringback_then_b
     assert_eq!((b.codec, b.watch), (sdp::Codec::Pcma, true));
     assert_eq!(w.records.len(), 1);
     assert_eq!(w.records[0].outcome, Outcome::Answered);
+    let flow = w.records[0].flow.clone().expect("the call flow is kept with the record");
+    let steps: Vec<&str> = flow.lines().map(|l| l.split_once(' ').map_or(l, |x| x.1)).collect();
+    assert_eq!(
+        steps,
+        vec![
+            "entered hoved",
+            "played velkommen",
+            "key 1",
+            "routed user:1002",
+            "ringing user:1002 on 1 phone(s)",
+            "answered by 1002"
+        ],
+        "{flow}"
+    );
+    assert!(flow.lines().all(|l| l.starts_with('+')), "{flow}");
     assert_eq!(closed(&w), vec![call]);
     assert_eq!(w.pbx.media_ports_in_use(), 0);
     assert!(w.messages.is_empty());

@@ -152,7 +152,7 @@ impl Store for PostgresStore {
         let mut tx = self.pool.begin().await.map_err(db)?;
         for chunk in records.chunks(500) {
             let mut q = QueryBuilder::<Postgres>::new(
-                "INSERT INTO call_records (call_id, direction, caller, callee, trunk, started_ms, answered_ms, ended_ms, outcome, status, hangup_by) ",
+                "INSERT INTO call_records (call_id, direction, caller, callee, trunk, started_ms, answered_ms, ended_ms, outcome, status, hangup_by, flow) ",
             );
             q.push_values(chunk, |mut b, c| {
                 b.push_bind(&c.call_id)
@@ -165,7 +165,8 @@ impl Store for PostgresStore {
                     .push_bind(c.ended_ms)
                     .push_bind(c.outcome.as_str())
                     .push_bind(i32::from(c.status))
-                    .push_bind(c.hangup_by.map(|p| p.as_str()));
+                    .push_bind(c.hangup_by.map(|p| p.as_str()))
+                    .push_bind(&c.flow);
             });
             q.build().execute(&mut *tx).await.map_err(db)?;
         }
@@ -174,7 +175,7 @@ impl Store for PostgresStore {
 
     async fn recent_call_records(&self, limit: u32) -> Result<Vec<CallRecord>, StoreError> {
         let rows = sqlx::query(
-            "SELECT call_id, direction, caller, callee, trunk, started_ms, answered_ms, ended_ms, outcome, status, hangup_by
+            "SELECT call_id, direction, caller, callee, trunk, started_ms, answered_ms, ended_ms, outcome, status, hangup_by, flow
              FROM call_records ORDER BY id DESC LIMIT $1",
         )
         .bind(i64::from(limit))
@@ -198,6 +199,7 @@ impl Store for PostgresStore {
                     status: u16::try_from(status)
                         .map_err(|_| StoreError::Corrupt { table: "call_records", reason: "status".into() })?,
                     hangup_by: hangup.as_deref().map(parse_party).transpose()?,
+                    flow: r.get(11),
                 })
             })
             .collect()

@@ -45,6 +45,7 @@ async fn bindings_and_call_records_survive_a_reopen() {
             outcome: Outcome::Answered,
             status: 200,
             hangup_by: Some(Party::Callee),
+            flow: None,
         };
         let mut busy = rec.clone();
         busy.call_id = "c2".into();

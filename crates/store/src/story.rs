@@ -54,6 +54,7 @@ pub async fn run<S: Store + ObligationStore + PresenceStore + OrganisationStore>
         outcome: Outcome::Answered,
         status: 200,
         hangup_by: Some(Party::Callee),
+        flow: Some("+0 entered hoved\n+4200 chose 1\n+4200 routed user:1002".into()),
     };
     let busy = CallRecord {
         call_id: "c2".into(),
@@ -61,6 +62,7 @@ pub async fn run<S: Store + ObligationStore + PresenceStore + OrganisationStore>
         status: 486,
         answered_ms: None,
         hangup_by: None,
+        flow: None,
         ..rec.clone()
     };
     s.insert_call_records(&[rec.clone(), busy.clone()]).await.map_err(|e| e.to_string())?;

@@ -9,7 +9,7 @@ use std::cmp::Reverse;
 use std::time::Instant;
 
 use bytes::Bytes;
-use ivr::{Input as IvrInput, Output as IvrOutput, Runner, Target};
+use ivr::{Input as IvrInput, Output as IvrOutput, Runner, Step, Target};
 use media::prompt::{Player, Prompt};
 use media::relay::{Feed, Leg as MLeg, LegStream};
 use rtp::telephone_event::KeyEvent;
@@ -47,6 +47,43 @@ pub(crate) struct IvrCall {
     pub(crate) runner: Runner,
     pub(crate) phase: IvrPhase,
     pub(crate) lang: String,
+    /// When svar answered.
+    pub(crate) started: Instant,
+    /// What call control did beyond the menus (rang whom, who answered, the message).
+    pub(crate) events: Vec<(Instant, String)>,
+}
+
+impl IvrCall {
+    fn note(&mut self, at: Instant, what: impl Into<String>) {
+        self.events.push((at, what.into()));
+    }
+
+    /// The call's path as stored with its record: `+<ms> <step>` per line, in order.
+    pub(crate) fn flow(&self) -> String {
+        let mut steps: Vec<(Instant, String)> = self.runner.trace().iter().map(|t| (t.at, describe(&t.step))).collect();
+        steps.extend(self.events.iter().cloned());
+        steps.sort_by_key(|(at, _)| *at);
+        let lines: Vec<String> = steps
+            .into_iter()
+            .map(|(at, what)| format!("+{} {what}", at.saturating_duration_since(self.started).as_millis()))
+            .collect();
+        lines.join("\n")
+    }
+}
+
+fn describe(step: &Step) -> String {
+    match step {
+        Step::Entered(m) => format!("entered {}", m.0),
+        Step::Closed(d) => format!("closed {d}"),
+        Step::Played(p) => format!("played {}", p.join(",")),
+        Step::Chose(k) => format!("key {k}"),
+        Step::Invalid(k) => format!("invalid key {k}"),
+        Step::NoInput => "no input".to_owned(),
+        Step::Fallback(m) => format!("fallback from {}", m.0),
+        Step::Language(l) => format!("language {l}"),
+        Step::Routed(t) => format!("routed {}", target_key(t)),
+        Step::Recording(o) => format!("message for {o}"),
+    }
 }
 
 /// Facts about a new IVR call.
@@ -142,6 +179,7 @@ impl Pbx {
             outcome: Outcome::Failed,
             status: 0,
             hangup_by: None,
+            flow: None,
         };
         let mut r = Response::to_request(&req, 200);
         let _ = r.ensure_to_tag(&a_tag);
@@ -172,7 +210,13 @@ impl Pbx {
             ring_deadline: None,
             record,
             media: Some(Anchor { ports, a: a_stream.clone(), b: None, offerer: Side::A }),
-            ivr: Some(IvrCall { runner, phase: IvrPhase::Menu, lang: setup.language.clone() }),
+            ivr: Some(IvrCall {
+                runner,
+                phase: IvrPhase::Menu,
+                lang: setup.language.clone(),
+                started: now,
+                events: Vec::new(),
+            }),
         };
         info!(call = id, caller = %Pii(&caller), "main number answered by the IVR");
         self.by_stx.insert(tx, id);
@@ -261,6 +305,9 @@ impl Pbx {
             .collect();
         info!(call = id, target = %key, phones = contacts.len(), "IVR: putting the caller through");
         if contacts.is_empty() {
+            if let Some(ivr) = self.calls.get_mut(&id).and_then(|c| c.ivr.as_mut()) {
+                ivr.note(now, format!("no phone for {key}"));
+            }
             self.ivr_record(id, owner);
             return;
         }
@@ -297,6 +344,7 @@ impl Pbx {
         call.forks = forks;
         call.ring_deadline = Some(deadline);
         if let Some(ivr) = call.ivr.as_mut() {
+            ivr.note(now, format!("ringing {key} on {} phone(s)", call.forks.len()));
             ivr.phase = IvrPhase::Ringing { owner };
         }
         self.timers.push(Reverse((deadline, PbxTimer::Ring(id))));
@@ -314,7 +362,12 @@ impl Pbx {
         call.forks[i].status = Some(resp.status);
         call.state = CallState::Answered;
         call.ring_deadline = None;
-        call.ivr = None;
+        if let Some(mut ivr) = call.ivr.take() {
+            let to = call.forks[i].request.headers.get(&HeaderName::To).unwrap_or_default();
+            let who = sip_msg::NameAddr::parse(to, "To").ok().and_then(|n| n.uri.as_sip().and_then(|u| u.user.clone()));
+            ivr.note(now, format!("answered by {}", who.unwrap_or_default()));
+            call.record.flow = Some(ivr.flow());
+        }
         let ack = b_dialog.make_ack(1, &self.cfg.contact(fork_peer.transport));
         let _ = self.ep.send_ack(ack, fork_peer, None);
         self.by_dialog.insert((b_dialog.id.call_id.clone(), b_dialog.id.local_tag.clone()), (id, Side::B));
@@ -361,6 +414,9 @@ impl Pbx {
             let _ = self.ep.send_cancel(now, tx);
         }
         info!(call = id, owner = %owner, "IVR target did not answer: the caller may leave a message");
+        if let Some(ivr) = self.calls.get_mut(&id).and_then(|c| c.ivr.as_mut()) {
+            ivr.note(now, "no answer");
+        }
         self.ivr_record(id, owner);
     }
 
@@ -389,6 +445,7 @@ impl Pbx {
                 self.ivr_pump(now, id);
             }
             IvrPhase::BeforeRecording { owner } => {
+                ivr.note(now, format!("recording for {owner}"));
                 ivr.phase = IvrPhase::Recording { owner };
                 let limits = self.cfg.ivr.as_ref().map(|s| s.record_limits).unwrap_or_default();
                 self.out.push_back(PbxOutput::Media(MediaOp::Record { call: id, leg: MLeg::A, limits }));
@@ -438,7 +495,11 @@ impl Pbx {
 
     /// The caller hung up while recording: the message still counts (it arrives when
     /// the media closes).
-    pub(crate) fn ivr_hung_up(&mut self, id: u64, call: &Call) {
+    pub(crate) fn ivr_hung_up(&mut self, now: Instant, id: u64, call: &mut Call) {
+        if let Some(ivr) = call.ivr.as_mut() {
+            ivr.note(now, "call ended");
+            call.record.flow = Some(ivr.flow());
+        }
         if let Some(IvrPhase::Recording { owner }) = call.ivr.as_ref().map(|i| &i.phase) {
             self.hung_up_recordings
                 .insert(id, (call.record.call_id.clone(), call.record.caller.clone(), owner.clone()));
