@@ -13,5 +13,6 @@ pub mod ports;
 pub mod prompt;
 pub mod record;
 pub mod relay;
+pub mod rtcp;
 pub mod stream;
 pub mod tone;

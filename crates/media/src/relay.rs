@@ -20,6 +20,7 @@ use sdp::Codec;
 
 use crate::prompt::Player;
 use crate::record::{Ended, RecordLimits, Recorder};
+use crate::rtcp::{self, ReceiveStats, RemoteQuality, SendStats};
 use crate::stream::OutStream;
 use crate::tone::FRAME_SAMPLES;
 
@@ -114,6 +115,15 @@ pub enum Output {
         /// The key event.
         event: KeyEvent,
     },
+    /// Send an RTCP datagram from the leg's RTCP port (its RTP port + 1).
+    SendRtcp {
+        /// From which leg's RTCP port.
+        leg: Leg,
+        /// To.
+        to: SocketAddr,
+        /// The compound RTCP packet.
+        data: Vec<u8>,
+    },
     /// A leg's remote address changed by latching.
     Latched {
         /// The leg.
@@ -159,6 +169,20 @@ struct LegState {
     dropped: u64,
     /// Keys heard in the audio of a leg without telephone-event (when listening).
     inband: Option<InbandDetector>,
+    /// RTCP: what the leg sent svar, what svar sent the leg, what the leg reports.
+    rx: ReceiveStats,
+    tx: SendStats,
+    sent_since_report: bool,
+    rtcp_remote: Option<SocketAddr>,
+    quality: Option<RemoteQuality>,
+    next_report: Instant,
+}
+
+impl LegState {
+    /// RTP has flowed on the leg (either way) and svar knows where it is: reports are due.
+    fn reporting(&self) -> bool {
+        (self.rx.is_active() || self.tx.packets > 0) && (self.cfg.remote.is_some() || self.rtcp_remote.is_some())
+    }
 }
 
 /// One call's media.
@@ -170,6 +194,8 @@ pub struct Bridge {
     next_frame: Instant,
     outputs: Vec<Output>,
     recording: Option<(Leg, Recorder, Vec<i16>)>,
+    /// NTP time at an instant, for sender reports.
+    ntp_anchor: (Instant, u64),
 }
 
 /// 20 ms.
@@ -190,6 +216,12 @@ impl Bridge {
             timed_out: false,
             dropped: 0,
             inband: None,
+            rx: ReceiveStats::default(),
+            tx: SendStats::default(),
+            sent_since_report: false,
+            rtcp_remote: None,
+            quality: None,
+            next_report: now + rtcp::INTERVAL,
         };
         Self {
             legs: [leg(a), leg(b)],
@@ -198,6 +230,76 @@ impl Bridge {
             next_frame: now + FRAME,
             outputs: Vec::new(),
             recording: None,
+            ntp_anchor: (now, 0),
+        }
+    }
+
+    /// Tie the media clock to the wall clock (Unix microseconds at `now`) for the NTP
+    /// times of sender reports.
+    pub fn set_wall_clock(&mut self, now: Instant, unix_micros: u64) {
+        self.ntp_anchor = (now, rtcp::ntp_from_unix_micros(unix_micros));
+    }
+
+    fn ntp(&self, now: Instant) -> u64 {
+        let (at, ntp) = self.ntp_anchor;
+        let d = now.saturating_duration_since(at);
+        ntp.wrapping_add((d.as_secs() << 32) | ((u64::from(d.subsec_nanos()) << 32) / 1_000_000_000))
+    }
+
+    /// What the phone on a leg last reported about the stream svar sends it.
+    #[must_use]
+    pub fn quality(&self, leg: Leg) -> Option<RemoteQuality> {
+        self.legs[leg.index()].quality
+    }
+
+    /// Reception statistics of the stream from a leg.
+    #[must_use]
+    pub fn received(&self, leg: Leg) -> &ReceiveStats {
+        &self.legs[leg.index()].rx
+    }
+
+    /// An RTCP datagram arrived on a leg's RTCP port: kept for the leg's quality and the
+    /// next report's LSR; its source is where svar's reports go (symmetric RTCP).
+    pub fn rtcp_packet(&mut self, leg: Leg, from: SocketAddr, data: &[u8], now: Instant) {
+        let me = &mut self.legs[leg.index()];
+        let Ok(heard) = rtcp::read(data, me.out.ssrc()) else {
+            me.dropped += 1;
+            return;
+        };
+        me.rtcp_remote = Some(from);
+        if let Some(ntp) = heard.sender_ntp {
+            me.rx.sender_report(ntp, now);
+        }
+        if let Some(q) = heard.about_us {
+            me.quality = Some(q);
+        }
+    }
+
+    fn sent(&mut self, leg: Leg, to: SocketAddr, data: Vec<u8>, timestamp: u32, payload: usize, now: Instant) {
+        let me = &mut self.legs[leg.index()];
+        me.tx.sent(timestamp, payload, now);
+        me.sent_since_report = true;
+        self.outputs.push(Output::Send { leg, to, data });
+    }
+
+    /// Each leg's report when it is due (every [`rtcp::INTERVAL`]), once svar knows
+    /// where the leg is and there is something to report.
+    fn reports(&mut self, now: Instant) {
+        let ntp = self.ntp(now);
+        for leg in [Leg::A, Leg::B] {
+            let me = &mut self.legs[leg.index()];
+            if now < me.next_report || !me.reporting() {
+                continue;
+            }
+            me.next_report = now + rtcp::INTERVAL;
+            let to =
+                me.rtcp_remote.or_else(|| me.cfg.remote.map(|r| SocketAddr::new(r.ip(), r.port().wrapping_add(1))));
+            let Some(to) = to else { continue };
+            let data = rtcp::report(me.out.ssrc(), "svar", &me.tx, me.sent_since_report, &mut me.rx, ntp, now);
+            me.sent_since_report = false;
+            if !data.is_empty() {
+                self.outputs.push(Output::SendRtcp { leg, to, data });
+            }
         }
     }
 
@@ -261,13 +363,15 @@ impl Bridge {
     /// svar's audio, else the earliest media timeout (`None`: nothing to wait for).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
+        let reports = self.legs.iter().filter(|l| l.reporting()).map(|l| l.next_report);
         if self.legs.iter().any(|l| matches!(l.feed, Feed::Playing(_))) {
-            return Some(self.next_frame);
+            return reports.chain(std::iter::once(self.next_frame)).min();
         }
         self.legs
             .iter()
             .filter(|l| !l.timed_out)
             .filter_map(|l| l.watch_since.map(|w| l.last_heard.map_or(w, |h| h.max(w)) + self.timeout))
+            .chain(reports)
             .min()
     }
 
@@ -317,6 +421,7 @@ impl Bridge {
         }
         me.last_heard = Some(now);
         me.timed_out = false;
+        me.rx.packet(pkt.ssrc(), pkt.sequence_number(), pkt.timestamp(), clock);
         let pt = pkt.payload_type();
         if Some(pt) == me.cfg.dtmf_payload_type {
             if let Ok(p) = Payload::parse(pkt.payload()) {
@@ -331,7 +436,7 @@ impl Bridge {
             {
                 let h = other.out.relay(clock, pkt.ssrc(), pkt.sequence_number(), pkt.timestamp());
                 let data = build(out_pt, h, pkt.payload());
-                self.outputs.push(Output::Send { leg: leg.other(), to, data });
+                self.sent(leg.other(), to, data, h.timestamp, pkt.payload().len(), now);
             }
             return;
         }
@@ -354,7 +459,7 @@ impl Bridge {
         }
         let h = other.out.relay(clock, pkt.ssrc(), pkt.sequence_number(), pkt.timestamp());
         let data = build(other.cfg.payload_type, h, &payload);
-        self.outputs.push(Output::Send { leg: leg.other(), to, data });
+        self.sent(leg.other(), to, data, h.timestamp, payload.len(), now);
     }
 
     /// The frame clock: play svar's own audio to legs that hear it, and notice legs that
@@ -364,9 +469,8 @@ impl Bridge {
         // rather than bursting the frames it missed.
         let playing = self.legs.iter().any(|l| matches!(l.feed, Feed::Playing(_)));
         if !playing || now.saturating_duration_since(self.next_frame) > FRAME * 5 {
-            while self.next_frame + FRAME <= now {
-                self.next_frame += FRAME;
-            }
+            let behind = now.saturating_duration_since(self.next_frame).as_micros() / FRAME.as_micros();
+            self.next_frame += FRAME * u32::try_from(behind).unwrap_or(u32::MAX);
         }
         while self.next_frame <= now {
             let at = self.next_frame;
@@ -380,7 +484,7 @@ impl Bridge {
                             let payload = encode(state.cfg.codec, &frame);
                             let h = state.out.own(clock);
                             let data = build(state.cfg.payload_type, h, &payload);
-                            self.outputs.push(Output::Send { leg, to, data });
+                            self.sent(leg, to, data, h.timestamp, payload.len(), at);
                         }
                     }
                     None => {
@@ -391,6 +495,7 @@ impl Bridge {
             }
             self.next_frame += FRAME;
         }
+        self.reports(now);
         for leg in [Leg::A, Leg::B] {
             let state = &mut self.legs[leg.index()];
             let Some(watched) = state.watch_since else { continue };

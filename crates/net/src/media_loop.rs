@@ -87,24 +87,31 @@ impl MediaDriver {
     }
 
     fn open(&mut self, call: u64, (pa, pb): (u16, u16), a: LegConfig, b: LegConfig) {
-        let sockets = match (bind(self.ip, pa), bind(self.ip, pb)) {
-            (Ok(sa), Ok(sb)) => (sa, sb),
-            (Err(e), _) | (_, Err(e)) => {
-                let _ = self
-                    .events
-                    .send(MediaEvent::Failed { call, error: format!("cannot bind RTP ports {pa}/{pb}: {e}") });
+        // RTP on the even port, RTCP on the odd one above (RFC 3550 §11)
+        let bound: std::io::Result<Vec<std::net::UdpSocket>> =
+            [pa, pb, pa + 1, pb + 1].into_iter().map(|p| bind(self.ip, p)).collect();
+        let sockets = match bound {
+            Ok(s) => s,
+            Err(e) => {
+                let error = format!("cannot bind RTP ports {pa}/{pb}: {e}");
+                let _ = self.events.send(MediaEvent::Failed { call, error });
                 return;
             }
         };
         let (tx, rx) = mpsc::unbounded_channel();
-        let bridge = Bridge::new(a, b, self.timeout, std::time::Instant::now());
+        let now = std::time::Instant::now();
+        let mut bridge = Bridge::new(a, b, self.timeout, now);
+        let unix_us =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
+        bridge.set_wall_clock(now, unix_us);
         let events = self.events.clone();
         self.runtime.spawn(async move {
-            match (UdpSocket::from_std(sockets.0), UdpSocket::from_std(sockets.1)) {
-                (Ok(sa), Ok(sb)) => run_call(call, bridge, (sa, sb), rx, events).await,
-                (Err(e), _) | (_, Err(e)) => {
-                    let _ =
-                        events.send(MediaEvent::Failed { call, error: format!("cannot register RTP sockets: {e}") });
+            let registered: std::io::Result<Vec<UdpSocket>> = sockets.into_iter().map(UdpSocket::from_std).collect();
+            match registered {
+                Ok(s) => run_call(call, bridge, s, rx, events).await,
+                Err(e) => {
+                    let error = format!("cannot register RTP sockets: {e}");
+                    let _ = events.send(MediaEvent::Failed { call, error });
                 }
             }
         });
@@ -112,14 +119,24 @@ impl MediaDriver {
     }
 }
 
+/// A call's four sockets: RTP and RTCP for leg A and leg B.
+struct Sockets {
+    rtp: [UdpSocket; 2],
+    rtcp: [UdpSocket; 2],
+}
+
 async fn run_call(
     call: u64,
     mut bridge: Bridge,
-    (sa, sb): (UdpSocket, UdpSocket),
+    sockets: Vec<UdpSocket>,
     mut commands: mpsc::UnboundedReceiver<Command>,
     events: mpsc::UnboundedSender<MediaEvent>,
 ) {
+    let mut it = sockets.into_iter();
+    let (Some(ra), Some(rb), Some(ca), Some(cb)) = (it.next(), it.next(), it.next(), it.next()) else { return };
+    let s = Sockets { rtp: [ra, rb], rtcp: [ca, cb] };
     let (mut buf_a, mut buf_b) = (vec![0u8; 2048], vec![0u8; 2048]);
+    let (mut buf_ca, mut buf_cb) = (vec![0u8; 1500], vec![0u8; 1500]);
     loop {
         let deadline = bridge.poll_timeout();
         let wake = async {
@@ -129,36 +146,48 @@ async fn run_call(
             }
         };
         tokio::select! {
-            r = sa.recv_from(&mut buf_a) => if let Ok((n, from)) = r {
+            r = s.rtp[0].recv_from(&mut buf_a) => if let Ok((n, from)) = r {
                 bridge.packet(Leg::A, from, &buf_a[..n], std::time::Instant::now());
             },
-            r = sb.recv_from(&mut buf_b) => if let Ok((n, from)) = r {
+            r = s.rtp[1].recv_from(&mut buf_b) => if let Ok((n, from)) = r {
                 bridge.packet(Leg::B, from, &buf_b[..n], std::time::Instant::now());
+            },
+            r = s.rtcp[0].recv_from(&mut buf_ca) => if let Ok((n, from)) = r {
+                bridge.rtcp_packet(Leg::A, from, &buf_ca[..n], std::time::Instant::now());
+            },
+            r = s.rtcp[1].recv_from(&mut buf_cb) => if let Ok((n, from)) = r {
+                bridge.rtcp_packet(Leg::B, from, &buf_cb[..n], std::time::Instant::now());
             },
             () = wake => bridge.tick(std::time::Instant::now()),
             c = commands.recv() => match c {
-                Some(Command::Stream(leg, s)) => bridge.set_stream(leg, s, std::time::Instant::now()),
+                Some(Command::Stream(leg, st)) => bridge.set_stream(leg, st, std::time::Instant::now()),
                 Some(Command::Feed(leg, feed)) => bridge.set_feed(leg, feed),
                 Some(Command::ListenInband(leg)) => bridge.listen_inband(leg, true),
                 Some(Command::Record(leg, limits)) => bridge.record(leg, limits),
                 Some(Command::Close) | None => {
                     bridge.stop_recording();
-                    report(call, &mut bridge, &sa, &sb, &events);
+                    report(call, &mut bridge, &s, &events);
                     break;
                 }
             },
         }
-        report(call, &mut bridge, &sa, &sb, &events);
+        report(call, &mut bridge, &s, &events);
     }
 }
 
-fn report(call: u64, bridge: &mut Bridge, sa: &UdpSocket, sb: &UdpSocket, events: &mpsc::UnboundedSender<MediaEvent>) {
+fn report(call: u64, bridge: &mut Bridge, s: &Sockets, events: &mpsc::UnboundedSender<MediaEvent>) {
+    let index = |leg: Leg| usize::from(leg == Leg::B);
     for o in bridge.drain() {
         let event = match o {
             Output::Send { leg, to, data } => {
-                let socket = if leg == Leg::A { sa } else { sb };
-                if let Err(e) = socket.try_send_to(&data, to) {
+                if let Err(e) = s.rtp[index(leg)].try_send_to(&data, to) {
                     debug!(call, error = %e, "RTP send failed");
+                }
+                continue;
+            }
+            Output::SendRtcp { leg, to, data } => {
+                if let Err(e) = s.rtcp[index(leg)].try_send_to(&data, to) {
+                    debug!(call, error = %e, "RTCP send failed");
                 }
                 continue;
             }

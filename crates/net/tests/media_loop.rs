@@ -116,7 +116,7 @@ async fn two_phones_talk_through_svar_and_hear_its_prompts() {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert!(rebound, "ports unbound after Close");
+    assert!(rebound, "RTP and RTCP ports unbound after Close");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -131,10 +131,11 @@ async fn an_answered_leg_that_goes_silent_is_reported_and_a_taken_port_is_a_fail
         Some(MediaEvent::Timeout { call: 3, leg: Leg::A }) => {}
         other => panic!("expected the media timeout, got {other:?}"),
     }
-    let _squatter = std::net::UdpSocket::bind("127.0.0.1:31020").expect("bind");
+    // the RTCP port of leg B (31023) is taken by someone else
+    let _squatter = std::net::UdpSocket::bind("127.0.0.1:31023").expect("bind");
     driver.apply(MediaOp::Open { call: 4, ports: (31_020, 31_022), a: a.clone(), b: a });
     match next_event(&mut events, 2).await {
-        Some(MediaEvent::Failed { call: 4, error }) => assert!(error.contains("31020"), "{error}"),
+        Some(MediaEvent::Failed { call: 4, error }) => assert!(error.contains("31020/31022"), "{error}"),
         other => panic!("expected a failure, got {other:?}"),
     }
     assert_eq!(driver.calls(), 1, "the failed call holds nothing");

@@ -139,7 +139,8 @@ fn key_2_to_an_employee_without_a_phone_leaves_a_message_that_becomes_an_obligat
     assert_eq!(svar.stop(), Some(0));
     let recs = svar.records();
     let flow = recs[0].flow.clone().expect("the call flow is stored with the record");
-    for step in ["entered hoved", "key 2", "routed user:1003", "no phone for user:1003", "recording for employee:1003"] {
+    for step in ["entered hoved", "key 2", "routed user:1003", "no phone for user:1003", "recording for employee:1003"]
+    {
         assert!(flow.contains(step), "{step:?} missing from the stored flow:\n{flow}");
     }
 }
