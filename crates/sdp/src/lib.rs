@@ -234,10 +234,14 @@ fn first_audio(sdp: &SessionDescription) -> Option<&MediaDescription> {
     sdp.media_descriptions.iter().find(|m| m.media.media_type == MediaType::Audio && m.media.port != 0)
 }
 
+/// telephone-event's payload type, when the stream lists it (an `rtpmap` for a format
+/// the `m=` line does not list is not an offer of it).
 fn dtmf_of(m: &MediaDescription) -> Option<u8> {
     m.rtpmap
         .iter()
-        .find(|r| r.encoding.eq_ignore_ascii_case("telephone-event") && r.clock_rate == 8000)
+        .find(|r| {
+            r.encoding.eq_ignore_ascii_case("telephone-event") && r.clock_rate == 8000 && m.media.fmts.contains(&r.payload)
+        })
         .map(|r| r.payload)
 }
 

@@ -110,3 +110,12 @@ fn svars_own_offer_reads_back_as_what_it_offers() {
     assert!(v6.contains("c=IN IP6 2001:db8::1"), "{v6}");
     assert!(stream(&v6, &[Codec::Pcmu]).is_ok());
 }
+
+#[test]
+fn telephone_event_counts_only_when_the_m_line_lists_it() {
+    // an rtpmap for 101 but the m= line offers PCMU alone
+    let s = stream(&offer("sendrecv", "0", ""), &[Codec::Pcmu]).expect("stream");
+    assert_eq!(s.dtmf_payload_type, None);
+    let (_, n) = answer(&offer("sendrecv", "0", ""), svar(), &[Codec::Pcmu], 1).expect("answer");
+    assert_eq!(n.dtmf_payload_type, None);
+}
