@@ -78,6 +78,99 @@ def run_svar(binary, calls, seconds, work):
     return r
 
 
+IVR_CONFIG = """
+[server]
+sip = "127.0.0.1:{port}"
+http = "127.0.0.1:{http}"
+data_dir = "{work}/svar-data"
+
+[sip]
+domain = "egeskov.example"
+
+[municipality]
+name = "Bench"
+
+[[users]]
+extension = "1001"
+name = "Omstilling"
+password = "{password}"
+team = "omstilling"
+
+[[trunks]]
+name = "load"
+proxy = "127.0.0.1:{trunk}"
+allowed_sources = ["127.0.0.1:{trunk}"]
+caller_id = "+4570000000"
+
+[[dids]]
+number = "+4570102000"
+ivr = true
+
+[[departments]]
+id = "omstillingen"
+name = "Omstillingen"
+mon = "00:00-24:00"
+tue = "00:00-24:00"
+wed = "00:00-24:00"
+thu = "00:00-24:00"
+fri = "00:00-24:00"
+sat = "00:00-24:00"
+sun = "00:00-24:00"
+
+[[teams]]
+id = "omstilling"
+name = "Omstillingen"
+department = "omstillingen"
+
+[media]
+ports = [{first}, 59999]
+
+[ivr]
+prompts_dir = "{root}/prompts"
+language = "da"
+
+[[ivr.menus]]
+id = "hoved"
+prompt = ["hovedmenu", "hovedmenu", "hovedmenu", "hovedmenu", "hovedmenu", "hovedmenu", "hovedmenu", "hovedmenu"]
+timeout_s = 120
+retries = 0
+fallback = "operator"
+options = {{ "1" = "operator" }}
+"""
+
+
+def run_ivr(binary, sessions, seconds, work):
+    """Sessions in the menus: each hears prompts (svar's 20 ms clock, one per call) while
+    its audio goes to svar, which listens for keys."""
+    port, trunk = 25060, 25090
+    cfg = os.path.join(work, "ivr.toml")
+    open(cfg, "w").write(IVR_CONFIG.format(port=port, http=port + 1, work=work, password=PASSWORD, trunk=trunk,
+                                           first=FIRST_RTP, root=ROOT))
+    log = open(os.path.join(work, "svar.log"), "w")
+    proc = subprocess.Popen([binary, "serve", "--config", cfg], stdout=log, stderr=log, cwd=ROOT,
+                            env={**os.environ, "RUST_LOG": "warn"})
+    time.sleep(1.5)
+    uac_sf = templated(os.path.join(HERE, "ivr_uac.xml"), os.path.join(work, "ivr_uac.xml"), [("@A_PORT@", str(A_PORT))])
+    rate = 200
+    setup_s = sessions / rate + 3
+    hold_ms = int((setup_s + seconds + 5) * 1000)
+    uac = subprocess.Popen(["timeout", str(int(hold_ms / 1000) + 60), "sipp", "-sf", uac_sf, "-s", "+4570102000",
+                            f"127.0.0.1:{port}", "-r", str(rate), "-m", str(sessions), "-l", str(sessions),
+                            "-d", str(hold_ms), "-p", str(trunk), "-nostdin", "-default_behaviors", "all,-abortunexp"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work)
+    time.sleep(setup_s)
+    try:
+        before = cpu_seconds([proc.pid])
+        r = rtpload(["ivr", "--first-port", str(FIRST_RTP), "--calls", str(sessions), "--seconds", str(seconds),
+                     "--a-port", str(A_PORT), "--b-port", str(B_PORT)])
+        r["cpu_s"] = cpu_seconds([proc.pid]) - before
+        uac.wait()
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    return r
+
+
 def run_rtpengine(calls, seconds, work):
     log = open(os.path.join(work, "rtpengine.log"), "w")
     proc = subprocess.Popen(["rtpengine", "--foreground", "--log-stderr", "--table=-1", "--interface=127.0.0.1",
@@ -101,6 +194,7 @@ def main():
     ap.add_argument("--calls", default="500,1000,2000", help="concurrent call counts")
     ap.add_argument("--seconds", type=int, default=60)
     ap.add_argument("--only", choices=["svar", "rtpengine"], default=None)
+    ap.add_argument("--ivr", default="", help="IVR session counts (svar only), e.g. 1000")
     a = ap.parse_args()
     for tool in ("sipp", "rtpengine"):
         if not shutil.which(tool):
@@ -108,7 +202,7 @@ def main():
     if not os.path.exists(os.path.join(ROOT, "target/release/rtpload")):
         sys.exit("build it first: cargo build --release -p rtpload -p server")
     rows = []
-    for calls in (int(x) for x in a.calls.split(",")):
+    for calls in (int(x) for x in a.calls.split(",") if x):
         row = {"calls": calls}
         for kind in ("svar", "rtpengine"):
             if a.only and a.only != kind:
@@ -135,6 +229,19 @@ def main():
         if "svar" in row and "rtpengine" in row:
             ratio = row["svar"]["pps_per_core"] / row["rtpengine"]["pps_per_core"]
             print(f"| {row['calls']} | svar/rtpengine per-core throughput | | | | {ratio:.2f} |")
+    ivr = []
+    for n in (int(x) for x in a.ivr.split(",") if x):
+        r = run_ivr(a.svar, n, a.seconds, tempfile.mkdtemp(prefix="media-ivr-"))
+        print("ivr", n, json.dumps(r), flush=True)
+        ivr.append(r)
+    if ivr:
+        print()
+        print("| IVR sessions | heard | prompt packets received / expected | spacing off 20 ms p50 / p99 / max (ms) | CPU (% of a core) |")
+        print("|---|---|---|---|---|")
+        for r in ivr:
+            print(f"| {r['sessions']} | {r['sessions_heard']} | {r['received']:,} / {r['expected']:,} | "
+                  f"{r['pacing_p50_us']/1000:.2f} / {r['pacing_p99_us']/1000:.2f} / {r['pacing_max_us']/1000:.2f} | "
+                  f"{100 * r['cpu_s'] / a.seconds:.0f} |")
 
 
 if __name__ == "__main__":

@@ -26,3 +26,15 @@ for list in prompts/*.txt; do
     done < "$list"
     echo "prompts/$lang: $count prompts"
 done
+
+# Music on hold: a quiet plucked melody (C major arpeggios, 16 s), made by sox, looped by
+# svar while a caller is on hold.
+tmpdir=$(mktemp -d)
+i=0
+for note in C4 E4 G4 C5 G4 E4 A3 C4 E4 A4 E4 C4 F3 A3 C4 F4 C4 A3 G3 B3 D4 G4 D4 B3; do
+    sox -n -r 8000 -c 1 -b 16 "$tmpdir/$(printf %03d $i).wav" synth 0.66 pluck "$note" vol 0.5
+    i=$((i + 1))
+done
+sox "$tmpdir"/*.wav prompts/music-on-hold.wav norm -12
+rm -rf "$tmpdir"
+echo "prompts/music-on-hold.wav"

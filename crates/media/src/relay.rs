@@ -389,7 +389,13 @@ impl Bridge {
 
     /// Take what the last inputs produced.
     pub fn drain(&mut self) -> Vec<Output> {
-        std::mem::take(&mut self.outputs)
+        self.outputs.drain(..).collect()
+    }
+
+    /// Take what the last inputs produced without giving up the buffer (the driver's
+    /// per-packet path: no allocation for the output list).
+    pub fn outputs(&mut self) -> std::vec::Drain<'_, Output> {
+        self.outputs.drain(..)
     }
 
     /// When to call [`Bridge::tick`] next (the 20 ms frame clock).
@@ -451,14 +457,18 @@ impl Bridge {
         }
         let other = &mut self.legs[leg.other().index()];
         let (Feed::Bridged, Some(to)) = (&other.feed, other.cfg.remote) else { return };
-        let mut payload = pkt.payload().to_vec();
-        match (from_codec, other.cfg.codec) {
-            (Codec::Pcmu, Codec::Pcma) => rtp::g711::ulaw_to_alaw(&mut payload),
-            (Codec::Pcma, Codec::Pcmu) => rtp::g711::alaw_to_ulaw(&mut payload),
-            _ => {}
-        }
+        let transcoded: Option<Vec<u8>> = match (from_codec, other.cfg.codec) {
+            (Codec::Pcmu, Codec::Pcma) => {
+                Some(pkt.payload().iter().map(|&b| rtp::g711::ulaw_to_alaw_byte(b)).collect())
+            }
+            (Codec::Pcma, Codec::Pcmu) => {
+                Some(pkt.payload().iter().map(|&b| rtp::g711::alaw_to_ulaw_byte(b)).collect())
+            }
+            _ => None,
+        };
+        let payload = transcoded.as_deref().unwrap_or(pkt.payload());
         let h = other.out.relay(clock, pkt.ssrc(), pkt.sequence_number(), pkt.timestamp());
-        let data = build(other.cfg.payload_type, h, &payload);
+        let data = build(other.cfg.payload_type, h, payload);
         self.sent(leg.other(), to, data, h.timestamp, payload.len(), now);
     }
 

@@ -137,14 +137,18 @@ async fn run_call(
     let s = Sockets { rtp: [ra, rb], rtcp: [ca, cb] };
     let (mut buf_a, mut buf_b) = (vec![0u8; 2048], vec![0u8; 2048]);
     let (mut buf_ca, mut buf_cb) = (vec![0u8; 1500], vec![0u8; 1500]);
+    // One timer for the call, moved only when the bridge's deadline moves (not a new
+    // timer per packet).
+    let far = || tokio::time::Instant::now() + Duration::from_secs(3600);
+    let mut armed = bridge.poll_timeout();
+    let sleep = tokio::time::sleep_until(armed.map_or_else(far, Into::into));
+    tokio::pin!(sleep);
     loop {
         let deadline = bridge.poll_timeout();
-        let wake = async {
-            match deadline {
-                Some(at) => tokio::time::sleep_until(at.into()).await,
-                None => std::future::pending().await,
-            }
-        };
+        if deadline != armed {
+            armed = deadline;
+            sleep.as_mut().reset(deadline.map_or_else(far, Into::into));
+        }
         tokio::select! {
             r = s.rtp[0].recv_from(&mut buf_a) => if let Ok((n, from)) = r {
                 bridge.packet(Leg::A, from, &buf_a[..n], std::time::Instant::now());
@@ -158,7 +162,11 @@ async fn run_call(
             r = s.rtcp[1].recv_from(&mut buf_cb) => if let Ok((n, from)) = r {
                 bridge.rtcp_packet(Leg::B, from, &buf_cb[..n], std::time::Instant::now());
             },
-            () = wake => bridge.tick(std::time::Instant::now()),
+            () = &mut sleep => {
+                bridge.tick(std::time::Instant::now());
+                // a fired timer must be re-armed even if the deadline did not move
+                armed = None;
+            },
             c = commands.recv() => match c {
                 Some(Command::Stream(leg, st)) => bridge.set_stream(leg, st, std::time::Instant::now()),
                 Some(Command::Feed(leg, feed)) => bridge.set_feed(leg, feed),
@@ -177,7 +185,7 @@ async fn run_call(
 
 fn report(call: u64, bridge: &mut Bridge, s: &Sockets, events: &mpsc::UnboundedSender<MediaEvent>) {
     let index = |leg: Leg| usize::from(leg == Leg::B);
-    for o in bridge.drain() {
+    for o in bridge.outputs() {
         let event = match o {
             Output::Send { leg, to, data } => {
                 if let Err(e) = s.rtp[index(leg)].try_send_to(&data, to) {

@@ -29,6 +29,9 @@ pub struct MediaSettings {
     pub codecs: Vec<Codec>,
     /// telephone-event payload type in svar's own offers.
     pub dtmf_payload_type: u8,
+    /// Played to the other party while one side holds the call (`None`: they hear
+    /// silence).
+    pub music_on_hold: Option<media::prompt::Prompt>,
 }
 
 /// A command for the media driver.

@@ -730,7 +730,7 @@ impl Pbx {
         };
         if let Some((ports, a_stream)) = anchor {
             self.open_media(id, ports, a_stream.as_ref());
-            call.media = Some(Anchor { ports, a: a_stream, b: None, offerer: Side::A });
+            call.media = Some(Anchor { ports, a: a_stream, b: None, offerer: Side::A, held_by: None });
         }
         let from_hdr = {
             let host = &self.cfg.domain;

@@ -98,6 +98,7 @@ fn media_settings() -> MediaSettings {
         timeout: Duration::from_secs(30),
         codecs: vec![sdp::Codec::Pcma, sdp::Codec::Pcmu],
         dtmf_payload_type: 101,
+        music_on_hold: Some(media::prompt::Prompt::from_samples(vec![500; 1600])),
     }
 }
 
@@ -572,6 +573,14 @@ impl World {
                                 bytes::Bytes::from_static(b"v=0\r\na=sendonly\r\n")
                             };
                             r.set_body(Some("application/sdp"), body);
+                            self.caller_reinvite_pending = true;
+                            let _ = self.caller.send_request(now, r, Peer::udp(addr(SVAR)));
+                        }
+                    }
+                    "resume" => {
+                        if let Some(d) = self.caller_dialog.as_mut() {
+                            let mut r = d.make_request(Method::Invite, &format!("<sip:trunk@{TRUNK}>"));
+                            r.set_body(Some("application/sdp"), bytes::Bytes::from(CALLER_SDP));
                             self.caller_reinvite_pending = true;
                             let _ = self.caller.send_request(now, r, Peer::udp(addr(SVAR)));
                         }
@@ -1101,4 +1110,36 @@ fn a_closed_department_takes_its_closed_path_on_a_live_call() {
     assert_eq!(w.feeds().last(), Some(&"record"), "closed: straight to a message");
     w.key(call, '1');
     assert!(w.phones[0].seen.is_empty(), "keys do not reach a menu that was never entered");
+}
+
+fn feeds_to(w: &World, leg: media::relay::Leg) -> Vec<&'static str> {
+    w.media_ops
+        .iter()
+        .filter_map(|o| match o {
+            MediaOp::Feed { leg: l, feed, .. } if *l == leg => Some(match feed {
+                media::relay::Feed::Bridged => "bridged",
+                media::relay::Feed::Playing(_) => "playing",
+                media::relay::Feed::Silence => "silence",
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_held_party_hears_music_on_hold_until_the_holder_resumes() {
+    let mut w = World::with_media(44, &[(Callee::AnswerAfter(100), None)], Caller::HangUpAfter(8000), true);
+    w.start_call();
+    w.step_until(Duration::from_secs(1));
+    assert_eq!(feeds_to(&w, media::relay::Leg::B), vec!["bridged"]);
+    let at = w.now;
+    w.caller_actions.push((at, "reinvite"));
+    w.step_until(Duration::from_secs(3));
+    assert_eq!(feeds_to(&w, media::relay::Leg::B), vec!["bridged", "playing"], "B hears music while A holds");
+    let at = w.now;
+    w.caller_actions.push((at, "resume"));
+    w.step_until(Duration::from_secs(60));
+    assert_eq!(w.caller_reinvite_finals, vec![200, 200]);
+    assert_eq!(feeds_to(&w, media::relay::Leg::B), vec!["bridged", "playing", "bridged"], "back to A's voice");
+    assert_eq!(feeds_to(&w, media::relay::Leg::A), vec!["bridged"], "the holder's own feed never changes");
 }

@@ -155,6 +155,12 @@ pub fn ulaw_to_alaw_byte(code: u8) -> u8 {
     ULAW_TO_ALAW[usize::from(code)]
 }
 
+/// One A-law code as µ-law.
+#[must_use]
+pub fn alaw_to_ulaw_byte(code: u8) -> u8 {
+    ALAW_TO_ULAW[usize::from(code)]
+}
+
 /// Transcode µ-law to A-law in place (one lookup per byte).
 pub fn ulaw_to_alaw(payload: &mut [u8]) {
     for b in payload {

@@ -49,6 +49,16 @@ enum Relay {
         #[arg(long, default_value = "127.0.0.1")]
         ip: std::net::IpAddr,
     },
+    /// IVR sessions already set up through svar (SIPp calling the menus): send each
+    /// caller's audio and measure how the prompts arrive.
+    Ivr {
+        /// The first RTP port of svar's range.
+        #[arg(long)]
+        first_port: u16,
+        /// svar's media address.
+        #[arg(long, default_value = "127.0.0.1")]
+        ip: std::net::IpAddr,
+    },
     /// Calls set up here through rtpengine's ng protocol.
     Rtpengine {
         /// rtpengine's ng address.
@@ -82,6 +92,23 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: &Cli) -> Result<String, String> {
     let a = socket(cli.a_port).map_err(|e| format!("port {}: {e}", cli.a_port))?;
+    if let Relay::Ivr { first_port, ip } = &cli.relay {
+        let targets: Vec<SocketAddr> =
+            (0..cli.calls).map(|k| SocketAddr::new(*ip, first_port + 4 * k as u16)).collect();
+        let r = streams::ivr(&targets, a, cli.seconds).map_err(|e| e.to_string())?;
+        let expected = (cli.calls as u64) * 50 * cli.seconds;
+        return Ok(serde_json::json!({
+            "sessions": cli.calls,
+            "seconds": cli.seconds,
+            "sessions_heard": r.sessions_heard,
+            "received": r.received,
+            "expected": expected,
+            "pacing_p50_us": r.pacing_us.0,
+            "pacing_p99_us": r.pacing_us.1,
+            "pacing_max_us": r.pacing_us.2,
+        })
+        .to_string());
+    }
     let b = socket(cli.b_port).map_err(|e| format!("port {}: {e}", cli.b_port))?;
     let mut ng = None;
     let targets: streams::Targets = match &cli.relay {
@@ -91,6 +118,7 @@ fn run(cli: &Cli) -> Result<String, String> {
                 (SocketAddr::new(*ip, pa), SocketAddr::new(*ip, pa + 2))
             })
             .collect(),
+        Relay::Ivr { .. } => return Err("IVR sessions are measured above".into()),
         Relay::Rtpengine { ng: addr } => {
             let mut client = ng::Ng::new(*addr).map_err(|e| e.to_string())?;
             let mut t = Vec::with_capacity(cli.calls);

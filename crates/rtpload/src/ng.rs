@@ -39,7 +39,10 @@ fn lookup(reply: &[u8], key: &str) -> Option<String> {
 
 /// The audio port an SDP names.
 pub(crate) fn audio_port(sdp: &str) -> Option<u16> {
-    sdp.lines().find_map(|l| l.strip_prefix("m=audio ")).and_then(|r| r.split_whitespace().next()).and_then(|p| p.parse().ok())
+    sdp.lines()
+        .find_map(|l| l.strip_prefix("m=audio "))
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
 }
 
 /// An SDP offering PCMU from `port` on 127.0.0.1.

@@ -240,7 +240,9 @@ fn dtmf_of(m: &MediaDescription) -> Option<u8> {
     m.rtpmap
         .iter()
         .find(|r| {
-            r.encoding.eq_ignore_ascii_case("telephone-event") && r.clock_rate == 8000 && m.media.fmts.contains(&r.payload)
+            r.encoding.eq_ignore_ascii_case("telephone-event")
+                && r.clock_rate == 8000
+                && m.media.fmts.contains(&r.payload)
         })
         .map(|r| r.payload)
 }

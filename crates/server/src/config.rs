@@ -342,6 +342,8 @@ pub(crate) struct Config {
     pub(crate) ivr: Option<crate::ivr_config::Ivr>,
     /// Where RTP sockets are bound (`None`: media not anchored).
     pub(crate) media_bind: Option<IpAddr>,
+    /// Anchored media as configured (for what `serve` loads from disk).
+    pub(crate) media: Option<crate::media_config::Media>,
 }
 
 impl Config {
@@ -856,7 +858,8 @@ pub(crate) fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, ConfigE
         notifications,
         presence,
         ivr,
-        media_bind: media.map(|m| m.bind),
+        media_bind: media.as_ref().map(|m| m.bind),
+        media,
     })
 }
 

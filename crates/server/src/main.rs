@@ -327,6 +327,10 @@ async fn serve(cfg: Config) -> Result<()> {
     auth_cfg.algorithms = cfg.digest_algorithms.clone();
     let auth = Authenticator::new(auth_cfg, secret, Instant::now());
     let mut pbx_cfg = cfg.pbx.clone();
+    if let (Some(m), Some(settings)) = (&cfg.media, pbx_cfg.media.as_mut()) {
+        settings.music_on_hold = media_config::load_music_on_hold(m).map_err(|e| anyhow::anyhow!(e))?;
+        info!(music_on_hold = settings.music_on_hold.is_some(), "media anchored");
+    }
     if let Some(ivr) = &cfg.ivr {
         match ivr_config::load_setup(&cfg, ivr, std::path::Path::new(".")) {
             Ok(setup) => {

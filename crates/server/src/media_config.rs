@@ -25,6 +25,9 @@ pub(crate) struct RawMedia {
     pub(crate) timeout_s: Option<u64>,
     /// Codecs in svar's order of preference (default `["PCMA", "PCMU"]`).
     pub(crate) codecs: Option<Vec<String>>,
+    /// WAV file played to a caller on hold (default `prompts/music-on-hold.wav` when it
+    /// exists where svar runs; `""` for silence).
+    pub(crate) music_on_hold: Option<String>,
 }
 
 /// The validated `[media]`.
@@ -34,6 +37,8 @@ pub(crate) struct Media {
     pub(crate) settings: MediaSettings,
     /// Where RTP sockets are bound.
     pub(crate) bind: IpAddr,
+    /// Music on hold: the file, and whether it was asked for (a missing default is fine).
+    pub(crate) music_on_hold: Option<(std::path::PathBuf, bool)>,
 }
 
 pub(crate) fn validate(
@@ -84,7 +89,29 @@ pub(crate) fn validate(
             timeout: Duration::from_secs(timeout),
             codecs,
             dtmf_payload_type: 101,
+            music_on_hold: None,
         },
         bind: bind?,
+        music_on_hold: match r.music_on_hold.as_deref() {
+            Some("") => None,
+            Some(p) => Some((p.into(), true)),
+            None => Some(("prompts/music-on-hold.wav".into(), false)),
+        },
     })
+}
+
+/// Load music on hold for `serve`: an explicitly named file must be there and be WAV;
+/// the default file is used when present.
+///
+/// # Errors
+/// A named file is missing or not WAV.
+pub(crate) fn load_music_on_hold(m: &Media) -> Result<Option<media::prompt::Prompt>, String> {
+    let Some((path, asked)) = &m.music_on_hold else { return Ok(None) };
+    match std::fs::read(path) {
+        Ok(bytes) => media::prompt::Prompt::from_wav(&bytes)
+            .map(Some)
+            .map_err(|e| format!("media.music_on_hold: {}: {e}", path.display())),
+        Err(_) if !asked => Ok(None),
+        Err(e) => Err(format!("media.music_on_hold: {}: {e}", path.display())),
+    }
 }

@@ -27,6 +27,8 @@ pub(crate) struct Anchor {
     pub(crate) b: Option<Stream>,
     /// Who made the last offer.
     pub(crate) offerer: Side,
+    /// The side holding the call (its other side hears music on hold).
+    pub(crate) held_by: Option<Side>,
 }
 
 /// Whether a body is an offer or completes an exchange.
@@ -193,6 +195,42 @@ impl Pbx {
         if role == SdpRole::Offer {
             anchor.offerer = from;
         }
+        // Hold (RFC 3264 §8.4: sendonly or inactive, or the old c=0.0.0.0): the held side
+        // hears music on hold from svar until the holder resumes.
+        let holds = role == SdpRole::Offer
+            && answered
+            && anchor.a.is_some()
+            && anchor.b.is_some()
+            && matches!(
+                (if from == Side::A { anchor.a.as_ref() } else { anchor.b.as_ref() })
+                    .map(|s| (s.direction, s.remote.ip().is_unspecified())),
+                Some((sdp::MediaDirection::SendOnly | sdp::MediaDirection::Inactive, _) | (_, true))
+            );
+        let hold_change = match (holds, anchor.held_by) {
+            (true, None) => {
+                anchor.held_by = Some(from);
+                Some(true)
+            }
+            (false, Some(h)) if h == from && role == SdpRole::Offer => {
+                anchor.held_by = None;
+                Some(false)
+            }
+            _ => None,
+        };
+        if let Some(on_hold) = hold_change {
+            let feed = match (&on_hold, self.cfg.media.as_ref().and_then(|m| m.music_on_hold.clone())) {
+                (true, Some(moh)) => Some(Feed::Playing(media::prompt::Player::looping(moh))),
+                (true, None) => None,
+                (false, _) => Some(Feed::Bridged),
+            };
+            if let Some(feed) = feed {
+                tracing::debug!(call = id, ?from, on_hold, "hold changed");
+                self.out.push_back(PbxOutput::Media(MediaOp::Feed { call: id, leg: leg(from.other()), feed }));
+            }
+        }
+        let Some(anchor) = self.calls.get_mut(&id).and_then(|c| c.media.as_mut()) else {
+            return Ok(Bytes::from(rewritten));
+        };
         if role == SdpRole::Answer {
             let (offerer, answerer) = match from {
                 Side::A => (anchor.b.as_ref(), anchor.a.as_ref()),

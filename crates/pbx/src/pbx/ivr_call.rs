@@ -209,7 +209,7 @@ impl Pbx {
             ringing: false,
             ring_deadline: None,
             record,
-            media: Some(Anchor { ports, a: a_stream.clone(), b: None, offerer: Side::A }),
+            media: Some(Anchor { ports, a: a_stream.clone(), b: None, offerer: Side::A, held_by: None }),
             ivr: Some(IvrCall {
                 runner,
                 phase: IvrPhase::Menu,
