@@ -57,6 +57,12 @@ pub enum Action {
         /// The owner.
         owner: String,
     },
+    /// The caller agrees, by this key press, to the conversation being recorded for
+    /// training (DOMAIN.md: only an active choice is consent), then go on.
+    Consent {
+        /// What happens next.
+        then: Box<Self>,
+    },
     /// Play information, then go on.
     Info {
         /// What to play.
@@ -175,6 +181,9 @@ fn parse_action(at: &str, text: &str, problems: &mut Vec<String>) -> Action {
             then: Box::new(parse_action(at, then, problems)),
         };
     }
+    if let Some(then) = text.strip_prefix("consent then ") {
+        return Action::Consent { then: Box::new(parse_action(at, then, problems)) };
+    }
     let (kind, arg) = text.split_once(':').unwrap_or((text, ""));
     let need = |problems: &mut Vec<String>| {
         if arg.is_empty() {
@@ -210,6 +219,10 @@ fn parse_action(at: &str, text: &str, problems: &mut Vec<String>) -> Action {
             problems.push(format!("{at}: {text:?} is not info:PROMPT then ACTION"));
             Action::Route(Target::Switchboard)
         }
+        "consent" => {
+            problems.push(format!("{at}: {text:?} is not consent then ACTION"));
+            Action::Route(Target::Switchboard)
+        }
         _ => {
             problems.push(format!("{at}: unknown action {text:?}"));
             Action::Route(Target::Switchboard)
@@ -220,7 +233,7 @@ fn parse_action(at: &str, text: &str, problems: &mut Vec<String>) -> Action {
 fn menu_refs(a: &Action, out: &mut Vec<MenuId>) {
     match a {
         Action::Menu(m) | Action::Language { menu: m, .. } => out.push(m.clone()),
-        Action::Info { then, .. } => menu_refs(then, out),
+        Action::Info { then, .. } | Action::Consent { then } => menu_refs(then, out),
         Action::Route(_) | Action::Record { .. } | Action::Repeat => {}
     }
 }
@@ -258,6 +271,12 @@ impl IvrConfig {
                 department: o.department.clone(),
                 closed: parse_action(&format!("{at}.open.closed"), &o.closed, &mut problems),
             });
+            // Silence or a closed department is not a choice: consent only by a key.
+            let passive = std::iter::once(&fallback).chain(time_condition.as_ref().map(|t| &t.closed));
+            if passive.into_iter().any(|a| matches!(a, Action::Consent { .. })) {
+                problems
+                    .push(format!("{at}: consent must be a key the caller presses, not a fallback or a closed path"));
+            }
             let menu = Menu {
                 id: MenuId(r.id.clone()),
                 prompt: Prompt(r.prompt.clone()),
@@ -316,7 +335,7 @@ impl IvrConfig {
             match a {
                 Action::Route(_) | Action::Record { .. } => return true,
                 Action::Menu(next) | Action::Language { menu: next, .. } => at = next.clone(),
-                Action::Repeat | Action::Info { .. } => return false,
+                Action::Repeat | Action::Info { .. } | Action::Consent { .. } => return false,
             }
         }
         false

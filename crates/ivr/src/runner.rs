@@ -47,6 +47,8 @@ pub enum Output {
         /// `employee:…`, `team:…` or `department:…`.
         owner: String,
     },
+    /// The caller pressed the key that agrees to the conversation being recorded.
+    Consent,
 }
 
 /// One step of the call flow, for the console and statistics.
@@ -72,6 +74,8 @@ pub enum Step {
     Routed(Target),
     /// Sent to record a message.
     Recording(String),
+    /// Agreed to the conversation being recorded.
+    Consented,
 }
 
 /// A step with when it happened.
@@ -258,6 +262,11 @@ impl Runner {
                 self.log(Step::Language(lang.clone()));
                 self.lang = lang;
                 self.enter(menu);
+            }
+            Action::Consent { then } => {
+                self.log(Step::Consented);
+                self.out.push_back(Output::Consent);
+                self.perform(*then);
             }
             Action::Info { prompt, then } => {
                 self.phase = Phase::Informing(*then);

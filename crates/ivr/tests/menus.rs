@@ -265,3 +265,40 @@ proptest! {
         prop_assert_eq!(ends, 1);
     }
 }
+
+#[test]
+fn consent_is_a_key_the_caller_presses_and_is_in_the_trace() {
+    let text = r#"
+[[menus]]
+id = "a"
+prompt = ["a"]
+fallback = "operator"
+options = { "1" = "consent then user:1001", "2" = "user:1001" }
+"#;
+    let cfg = Arc::new(config(text).expect("valid"));
+    let now = Instant::now();
+    let mut r = Runner::start(cfg.clone(), Facts::default(), "da", now);
+    while r.poll_output().is_some() {}
+    r.handle_input(now, Input::Key('1'));
+    let out: Vec<Output> = std::iter::from_fn(|| r.poll_output()).collect();
+    assert_eq!(out, vec![Output::StopPlayback, Output::Consent, Output::Route(Target::User("1001".into()))]);
+    assert!(r.trace().iter().any(|t| t.step == Step::Consented));
+    // the other key: no consent
+    let mut r = Runner::start(cfg, Facts::default(), "da", now);
+    while r.poll_output().is_some() {}
+    r.handle_input(now, Input::Key('2'));
+    assert!(!std::iter::from_fn(|| r.poll_output()).any(|o| o == Output::Consent));
+}
+
+#[test]
+fn silence_or_a_closed_department_is_never_consent() {
+    let text = r#"
+[[menus]]
+id = "a"
+prompt = ["a"]
+fallback = "consent then operator"
+open = { department = "x", closed = "consent then operator" }
+"#;
+    let err = config(text).expect_err("invalid").to_string();
+    assert!(err.contains("consent must be a key the caller presses"), "{err}");
+}

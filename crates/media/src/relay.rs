@@ -141,6 +141,14 @@ pub enum Output {
         /// The leg.
         leg: Leg,
     },
+    /// The recording of a whole conversation is complete (the call ended): stereo, leg A
+    /// left and leg B right.
+    ConversationRecorded {
+        /// Its length.
+        length: Duration,
+        /// The WAV file's bytes (8 kHz stereo 16-bit).
+        wav: Vec<u8>,
+    },
     /// A message recorded from a leg is complete.
     Recorded {
         /// The leg.
@@ -194,6 +202,8 @@ pub struct Bridge {
     next_frame: Instant,
     outputs: Vec<Output>,
     recording: Option<(Leg, Recorder, Vec<i16>)>,
+    /// Both legs' audio while a conversation is recorded (with the caller's consent).
+    conversation: Option<[Vec<i16>; 2]>,
     /// NTP time at an instant, for sender reports.
     ntp_anchor: (Instant, u64),
 }
@@ -230,6 +240,7 @@ impl Bridge {
             next_frame: now + FRAME,
             outputs: Vec::new(),
             recording: None,
+            conversation: None,
             ntp_anchor: (now, 0),
         }
     }
@@ -339,8 +350,36 @@ impl Bridge {
         self.recording = Some((leg, Recorder::new(limits), Vec::with_capacity(FRAME_SAMPLES)));
     }
 
-    /// End a recording now (the caller hung up): it is reported like any other.
+    /// Record the conversation, both legs, until [`Bridge::stop_recording`] (call
+    /// control starts it only after the caller's consent).
+    pub fn record_conversation(&mut self) {
+        self.conversation.get_or_insert_with(|| [Vec::new(), Vec::new()]);
+    }
+
+    /// End a recording now (the caller hung up): it is reported like any other, and a
+    /// conversation being recorded is reported as one stereo file.
     pub fn stop_recording(&mut self) {
+        if let Some([a, b]) = self.conversation.take() {
+            let n = a.len().max(b.len());
+            let spec = hound::WavSpec {
+                channels: 2,
+                sample_rate: 8000,
+                bits_per_sample: 16,
+                sample_format: hound::SampleFormat::Int,
+            };
+            let mut wav = std::io::Cursor::new(Vec::new());
+            let written = hound::WavWriter::new(&mut wav, spec).and_then(|mut w| {
+                for i in 0..n {
+                    w.write_sample(a.get(i).copied().unwrap_or(0))?;
+                    w.write_sample(b.get(i).copied().unwrap_or(0))?;
+                }
+                w.finalize()
+            });
+            if written.is_ok() {
+                let length = Duration::from_millis(n as u64 / 8);
+                self.outputs.push(Output::ConversationRecorded { length, wav: wav.into_inner() });
+            }
+        }
         if let Some((_, rec, _)) = &mut self.recording {
             rec.hangup();
         }
@@ -454,6 +493,13 @@ impl Bridge {
         let listening = me.inband.is_some() || self.recording.as_ref().is_some_and(|(l, _, _)| *l == leg);
         if listening {
             self.hear(leg, from_codec, pkt.payload(), pkt.timestamp());
+        }
+        if let Some(tracks) = &mut self.conversation {
+            let track = &mut tracks[leg.index()];
+            track.extend(pkt.payload().iter().map(|&b| match from_codec {
+                Codec::Pcmu => rtp::g711::ulaw_decode(b),
+                Codec::Pcma => rtp::g711::alaw_decode(b),
+            }));
         }
         let other = &mut self.legs[leg.other().index()];
         let (Feed::Bridged, Some(to)) = (&other.feed, other.cfg.remote) else { return };

@@ -344,3 +344,37 @@ fn keys_sent_as_tones_are_heard_on_a_leg_without_telephone_event_when_listening(
         .collect();
     assert_eq!(keys, vec!['5']);
 }
+
+#[test]
+fn a_consented_conversation_is_recorded_in_stereo_caller_left_employee_right() {
+    let (a, b) = legs();
+    let t0 = Instant::now();
+    let mut bridge = Bridge::new(a, b, Duration::from_secs(30), t0);
+    bridge.set_feed(Leg::A, Feed::Bridged);
+    bridge.set_feed(Leg::B, Feed::Bridged);
+    bridge.record_conversation();
+    // one second from each side: A a 440 Hz tone in µ-law, B silence in A-law
+    for (i, f) in tone_frames(440.0, 8000.0, 50).iter().enumerate() {
+        let at = t0 + Duration::from_millis(20 * i as u64);
+        let ulaw = f.map(rtp::g711::ulaw_encode);
+        bridge.packet(Leg::A, addr("198.51.100.7:5004"), &rtp(0, i as u16, 160 * i as u32, 7, i == 0, &ulaw), at);
+        bridge.packet(Leg::B, addr("203.0.113.9:6000"), &rtp(8, i as u16, 160 * i as u32, 9, i == 0, &[0xD5; 160]), at);
+    }
+    assert!(!bridge.drain().iter().any(|o| matches!(o, Output::ConversationRecorded { .. })), "not before the end");
+    bridge.stop_recording();
+    let out = bridge.drain();
+    let Some(Output::ConversationRecorded { length, wav }) =
+        out.iter().find(|o| matches!(o, Output::ConversationRecorded { .. }))
+    else {
+        panic!("no recording: {out:?}");
+    };
+    assert_eq!(*length, Duration::from_secs(1));
+    let mut reader = hound::WavReader::new(std::io::Cursor::new(wav.clone())).expect("WAV");
+    assert_eq!(reader.spec().channels, 2);
+    let samples: Vec<i16> = reader.samples::<i16>().map(|s| s.expect("sample")).collect();
+    let left: Vec<i16> = samples.iter().step_by(2).copied().collect();
+    let right: Vec<i16> = samples.iter().skip(1).step_by(2).copied().collect();
+    let rms = |v: &[i16]| (v.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / v.len() as f64).sqrt();
+    assert!(rms(&left) > 4000.0, "the caller's tone on the left: {}", rms(&left));
+    assert!(rms(&right) < 50.0, "the employee's silence on the right: {}", rms(&right));
+}

@@ -26,6 +26,7 @@ enum Command {
     Feed(Leg, Feed),
     ListenInband(Leg),
     Record(Leg, RecordLimits),
+    RecordConversation,
     Close,
 }
 
@@ -72,6 +73,7 @@ impl MediaDriver {
             MediaOp::Feed { call, leg, feed } => self.send(call, Command::Feed(leg, feed)),
             MediaOp::ListenInband { call, leg } => self.send(call, Command::ListenInband(leg)),
             MediaOp::Record { call, leg, limits } => self.send(call, Command::Record(leg, limits)),
+            MediaOp::RecordConversation { call } => self.send(call, Command::RecordConversation),
             MediaOp::Close { call } => {
                 if let Some(tx) = self.calls.remove(&call) {
                     let _ = tx.send(Command::Close);
@@ -172,6 +174,7 @@ async fn run_call(
                 Some(Command::Feed(leg, feed)) => bridge.set_feed(leg, feed),
                 Some(Command::ListenInband(leg)) => bridge.listen_inband(leg, true),
                 Some(Command::Record(leg, limits)) => bridge.record(leg, limits),
+                Some(Command::RecordConversation) => bridge.record_conversation(),
                 Some(Command::Close) | None => {
                     bridge.stop_recording();
                     report(call, &mut bridge, &s, &events);
@@ -207,6 +210,7 @@ fn report(call: u64, bridge: &mut Bridge, s: &Sockets, events: &mpsc::UnboundedS
             Output::MediaTimeout { leg } => MediaEvent::Timeout { call, leg },
             Output::PlaybackDone { leg } => MediaEvent::PlaybackDone { call, leg },
             Output::Recorded { leg, ended, length, wav } => MediaEvent::Recorded { call, leg, ended, length, wav },
+            Output::ConversationRecorded { length, wav } => MediaEvent::ConversationRecorded { call, length, wav },
         };
         let _ = events.send(event);
     }

@@ -80,7 +80,7 @@ struct Loop {
     tcp_events: mpsc::UnboundedSender<TcpEvent>,
     persist: mpsc::UnboundedSender<Persist>,
     media: Option<MediaDriver>,
-    messages: Option<mpsc::UnboundedSender<pbx::RecordedMessage>>,
+    messages: Option<mpsc::UnboundedSender<pbx::ivr_setup::Recording>>,
     draining: bool,
 }
 
@@ -94,9 +94,9 @@ impl Loop {
                         warn!("store writer gone; record not persisted");
                     }
                 }
-                PbxOutput::Message(m) => match &self.messages {
+                PbxOutput::Recording(m) => match &self.messages {
                     Some(tx) if tx.send(m).is_ok() => {}
-                    _ => warn!("message service gone; a recorded message was not stored"),
+                    _ => warn!("recording service gone; a recording was not stored"),
                 },
                 PbxOutput::Media(op) => match &mut self.media {
                     Some(m) => m.apply(op),
@@ -189,7 +189,7 @@ pub struct MediaSetup {
     /// The runtime calls' media tasks run on (not the SIP loop's own thread).
     pub runtime: tokio::runtime::Handle,
     /// Where recorded messages go (to be stored and become obligations).
-    pub messages: mpsc::UnboundedSender<pbx::RecordedMessage>,
+    pub messages: mpsc::UnboundedSender<pbx::ivr_setup::Recording>,
 }
 
 /// Run SIP until a drain completes. Returns the engine (for tests and final numbers).

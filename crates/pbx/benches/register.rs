@@ -46,6 +46,7 @@ fn main() {
         media: None,
         ivr: None,
         ivr_numbers: vec![],
+        record_conversations: false,
         user_index: std::collections::HashMap::new(),
     }
     .index();

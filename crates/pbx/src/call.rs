@@ -90,6 +90,8 @@ pub(crate) struct Call {
     pub(crate) media: Option<crate::pbx::anchor::Anchor>,
     /// The caller's walk through the IVR, while svar holds the call.
     pub(crate) ivr: Option<crate::pbx::ivr_call::IvrCall>,
+    /// The conversation is being recorded; the caller consented at this Unix ms.
+    pub(crate) conversation_consent: Option<i64>,
 }
 
 impl Call {

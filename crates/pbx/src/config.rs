@@ -131,6 +131,8 @@ pub struct PbxConfig {
     /// Numbers users dial internally to reach the IVR (a DID with target IVR reaches it
     /// from trunks).
     pub ivr_numbers: Vec<String>,
+    /// Record conversations of callers who consent in the IVR (off by default).
+    pub record_conversations: bool,
     /// Anchored media (`None`: SDP passes untouched and RTP flows phone to phone).
     pub media: Option<crate::media::MediaSettings>,
     /// Extension → position in `users`, built once by [`PbxConfig::index`].

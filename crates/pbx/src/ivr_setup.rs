@@ -115,3 +115,30 @@ pub struct RecordedMessage {
     /// Its length.
     pub length: Duration,
 }
+
+/// A conversation recorded with the caller's consent, for training (DOMAIN.md): kept
+/// with the consent event.
+#[derive(Debug, Clone)]
+pub struct ConversationRecording {
+    /// The caller's leg Call-ID (the call record's id).
+    pub call_id: String,
+    /// The caller's number.
+    pub caller: String,
+    /// When the caller gave consent (Unix ms), and how.
+    pub consent_ms: i64,
+    /// How consent was given.
+    pub consent: String,
+    /// The WAV file's bytes (stereo: caller left, employee right).
+    pub wav: Vec<u8>,
+    /// Its length.
+    pub length: Duration,
+}
+
+/// What svar recorded, to be stored.
+#[derive(Debug, Clone)]
+pub enum Recording {
+    /// A message for an owner (becomes an obligation).
+    Message(RecordedMessage),
+    /// A conversation, with consent.
+    Conversation(ConversationRecording),
+}

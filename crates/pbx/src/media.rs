@@ -73,6 +73,11 @@ pub enum MediaOp {
         /// The leg.
         leg: Leg,
     },
+    /// Record the whole conversation, both legs (only after the caller's consent).
+    RecordConversation {
+        /// The call.
+        call: u64,
+    },
     /// Record a message from a leg.
     Record {
         /// The call.
@@ -126,6 +131,15 @@ pub enum MediaEvent {
         /// Its length.
         length: Duration,
         /// The WAV bytes.
+        wav: Vec<u8>,
+    },
+    /// The recording of a conversation is complete (the call ended).
+    ConversationRecorded {
+        /// The call.
+        call: u64,
+        /// Its length.
+        length: Duration,
+        /// The WAV bytes (stereo: the caller left, the employee right).
         wav: Vec<u8>,
     },
     /// The ports could not be bound: the call cannot have media.

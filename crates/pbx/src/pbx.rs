@@ -37,8 +37,9 @@ pub enum PbxOutput {
     Persist(Persist),
     /// Tell the media driver.
     Media(MediaOp),
-    /// A caller left a message: store the recording and open an obligation.
-    Message(crate::ivr_setup::RecordedMessage),
+    /// svar recorded something to store: a caller's message (store it and open an
+    /// obligation) or a conversation recorded with consent.
+    Recording(crate::ivr_setup::Recording),
 }
 
 /// A record to persist.
@@ -116,6 +117,8 @@ pub struct Pbx {
     out: VecDeque<PbxOutput>,
     /// Recordings still arriving for calls whose caller hung up mid-message.
     hung_up_recordings: FastMap<u64, (String, String, String)>,
+    /// Conversations being recorded whose call has ended: (Call-ID, caller, consent ms).
+    ended_conversations: FastMap<u64, (String, String, i64)>,
     /// RTP ports for anchored calls (none when media passes phone to phone).
     ports: Option<media::ports::PortPool>,
     next_call: u64,
@@ -150,6 +153,7 @@ impl Pbx {
         let ports = cfg.media.as_ref().map(|m| media::ports::PortPool::new(m.first_port, m.last_port));
         Self {
             hung_up_recordings: fast_map(seed),
+            ended_conversations: fast_map(seed),
             ports,
             ep,
             cfg,
@@ -727,6 +731,7 @@ impl Pbx {
             record,
             media: None,
             ivr: None,
+            conversation_consent: None,
         };
         if let Some((ports, a_stream)) = anchor {
             self.open_media(id, ports, a_stream.as_ref());
@@ -1398,6 +1403,9 @@ impl Pbx {
             self.by_dialog.remove(&(leg.dialog.id.call_id.clone(), leg.dialog.id.local_tag.clone()));
         }
         self.by_stx.remove(&call.a_tx);
+        if let Some(consent_ms) = call.conversation_consent {
+            self.ended_conversations.insert(id, (call.record.call_id.clone(), call.record.caller.clone(), consent_ms));
+        }
         self.close_media(id, call.media.take());
         call.record.outcome = Outcome::Answered;
         call.record.status = 200;

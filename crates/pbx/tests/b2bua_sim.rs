@@ -79,6 +79,7 @@ struct World {
     media_ops: Vec<MediaOp>,
     caller_answer: Option<bytes::Bytes>,
     messages: Vec<pbx::RecordedMessage>,
+    conversations: Vec<pbx::ivr_setup::ConversationRecording>,
     ivr_setup: Option<pbx::IvrSetup>,
 }
 
@@ -129,6 +130,7 @@ fn config(anchored: bool) -> PbxConfig {
         media: anchored.then(media_settings),
         ivr: None,
         ivr_numbers: vec![],
+        record_conversations: false,
         user_index: std::collections::HashMap::new(),
     }
     .index()
@@ -209,11 +211,30 @@ impl World {
     }
 
     fn replace_ivr(&mut self, setup: pbx::IvrSetup) {
+        self.replace_ivr_with(setup, false);
+    }
+
+    fn replace_ivr_with(&mut self, setup: pbx::IvrSetup, record_conversations: bool) {
         let mut cfg = config(true);
+        cfg.record_conversations = record_conversations;
         cfg.ivr = Some(setup);
         cfg.dids = vec![Did { number: "+4570102002".into(), target: DidTarget::Ivr }];
         let auth = Authenticator::new(AuthConfig::new("egeskov.example"), [1; 32], self.t0);
-        let registrar = Registrar::new(RegistrarConfig::default());
+        let mut registrar = Registrar::new(RegistrarConfig::default());
+        registrar.restore(
+            0,
+            self.phones.iter().map(|p| Binding {
+                aor: "1002".into(),
+                contact: format!("sip:1002@{}", p.addr).parse().expect("uri"),
+                params: vec![],
+                q: 1.0,
+                expires_at: 1_000_000,
+                call_id: format!("reg-{}", p.addr),
+                cseq: 1,
+                source: Peer::udp(p.addr),
+                user_agent: None,
+            }),
+        );
         let ep = Endpoint::new(EndpointConfig {
             auto_trying: false,
             ..EndpointConfig::new(vec![(Transport::Udp, addr(SVAR))], 99)
@@ -315,6 +336,7 @@ impl World {
             media_ops: Vec::new(),
             caller_answer: None,
             messages: Vec::new(),
+            conversations: Vec::new(),
             ivr_setup: None,
         }
     }
@@ -349,7 +371,8 @@ impl World {
                 PbxOutput::Persist(Persist::CallRecord(r)) => self.records.push(r),
                 PbxOutput::Persist(Persist::Binding(_)) => {}
                 PbxOutput::Media(op) => self.media_ops.push(op),
-                PbxOutput::Message(m) => self.messages.push(m),
+                PbxOutput::Recording(pbx::ivr_setup::Recording::Message(m)) => self.messages.push(m),
+                PbxOutput::Recording(pbx::ivr_setup::Recording::Conversation(c)) => self.conversations.push(c),
             }
         }
         while let Some(o) = self.caller.poll_output() {
@@ -1142,4 +1165,41 @@ fn the_held_party_hears_music_on_hold_until_the_holder_resumes() {
     assert_eq!(w.caller_reinvite_finals, vec![200, 200]);
     assert_eq!(feeds_to(&w, media::relay::Leg::B), vec!["bridged", "playing", "bridged"], "back to A's voice");
     assert_eq!(feeds_to(&w, media::relay::Leg::A), vec!["bridged"], "the holder's own feed never changes");
+}
+
+#[test]
+fn a_conversation_is_recorded_only_after_the_callers_key_press_consent_and_only_when_enabled() {
+    for (enabled, consent, expect) in [(true, true, true), (true, false, false), (false, true, false)] {
+        let mut w = World::with_ivr(60, &[(Callee::AnswerAfter(200), None)], Caller::HangUpAfter(3000));
+        let mut setup = w.pbx_ivr_setup().expect("setup");
+        let menu = ivr::RawMenu {
+            id: "hoved".into(),
+            prompt: vec!["velkommen".into()],
+            options: [("1".to_owned(), "user:1002".to_owned()), ("7".to_owned(), "consent then user:1002".to_owned())]
+                .into(),
+            timeout_s: Some(5),
+            retries: Some(1),
+            invalid: vec![],
+            fallback: Some("operator".into()),
+            open: None,
+        };
+        setup.menus = std::sync::Arc::new(ivr::IvrConfig::from_raw(&[menu]).expect("menu"));
+        w.replace_ivr_with(setup, enabled);
+        w.start_call();
+        w.step_until(Duration::from_millis(200));
+        let (call, _) = opened(&w)[0];
+        w.key(call, if consent { '7' } else { '1' });
+        w.step_until(Duration::from_secs(60));
+        let asked = w.media_ops.iter().any(|o| matches!(o, MediaOp::RecordConversation { .. }));
+        assert_eq!(asked, expect, "enabled {enabled}, consent {consent}");
+        w.media(MediaEvent::ConversationRecorded { call, length: Duration::from_secs(3), wav: vec![7] });
+        assert_eq!(w.conversations.len(), usize::from(expect));
+        if expect {
+            let c = &w.conversations[0];
+            assert_eq!((c.caller.as_str(), c.wav.as_slice()), ("+4512345678", &[7u8][..]));
+            assert!(c.consent_ms >= 0 && c.consent.contains("key press"));
+            let flow = w.records[0].flow.clone().expect("flow");
+            assert!(flow.contains("consented") && flow.contains("recording the conversation"), "{flow}");
+        }
+    }
 }

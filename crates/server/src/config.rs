@@ -64,6 +64,18 @@ pub(crate) struct RawConfig {
     pub(crate) ivr: Option<crate::ivr_config::RawIvr>,
     /// Anchored RTP.
     pub(crate) media: Option<crate::media_config::RawMedia>,
+    /// Recording of conversations (off unless the caller consents; see DOMAIN.md).
+    pub(crate) recording: Option<RawRecording>,
+}
+
+/// `[recording]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRecording {
+    /// Record the conversation of a caller who pressed a `consent then …` option in the
+    /// IVR (default false: nothing is recorded).
+    #[serde(default)]
+    pub(crate) conversations: bool,
 }
 
 /// `[calendar]`
@@ -845,6 +857,7 @@ pub(crate) fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, ConfigE
             media: media.as_ref().map(|m| m.settings.clone()),
             ivr: None,
             ivr_numbers: ivr.as_ref().map(|i| i.numbers.clone()).unwrap_or_default(),
+            record_conversations: raw.recording.as_ref().is_some_and(|r| r.conversations),
             user_index: std::collections::HashMap::new(),
         }
         .index(),

@@ -162,7 +162,7 @@ fn targets(a: &Action, out: &mut Vec<String>) {
         Action::Route(Target::Team(t)) => out.push(format!("team:{t}")),
         Action::Route(Target::Queue(q)) => out.push(format!("queue:{q}")),
         Action::Record { owner } => out.push(format!("record:{owner}")),
-        Action::Info { then, .. } => targets(then, out),
+        Action::Info { then, .. } | Action::Consent { then } => targets(then, out),
         Action::Route(Target::External(_) | Target::Switchboard)
         | Action::Menu(_)
         | Action::Repeat

@@ -393,7 +393,7 @@ async fn serve(cfg: Config) -> Result<()> {
     let shared = std::sync::Arc::new(cfg.clone());
     let (ledger, ledger_task) = ledger_service::start(store.clone(), shared.clone()).await?;
     let presence = presence_service::start(store.clone(), shared, ledger.clone()).await?;
-    let messages_task = tokio::spawn(messages::run(messages_rx, ledger.clone(), cfg.data_dir.join("messages")));
+    let messages_task = tokio::spawn(messages::run(messages_rx, ledger.clone(), cfg.data_dir.clone()));
     let mut app =
         http::router(http::AppState { control: control_tx.clone(), obligations: Some(ledger.metrics.clone()) });
     if let Some(token) = &cfg.api_token {

@@ -108,6 +108,20 @@ impl Pbx {
             MediaEvent::Key { call, leg: Leg::A, event } => self.ivr_key_event(now, call, event),
             MediaEvent::PlaybackDone { call, leg: Leg::A } => self.ivr_playback_done(now, call),
             MediaEvent::Recorded { call, wav, length, .. } => self.ivr_recorded(call, wav, length),
+            MediaEvent::ConversationRecorded { call, length, wav } => {
+                if let Some((call_id, caller, consent_ms)) = self.ended_conversations.remove(&call) {
+                    tracing::info!(call, length_s = length.as_secs(), "conversation recorded with consent");
+                    let rec = crate::ivr_setup::ConversationRecording {
+                        call_id,
+                        caller,
+                        consent_ms,
+                        consent: "key press in the IVR".into(),
+                        wav,
+                        length,
+                    };
+                    self.out.push_back(PbxOutput::Recording(crate::ivr_setup::Recording::Conversation(rec)));
+                }
+            }
             MediaEvent::Key { .. } | MediaEvent::PlaybackDone { .. } => {}
         }
         self.pump(now);

@@ -51,6 +51,8 @@ pub(crate) struct IvrCall {
     pub(crate) started: Instant,
     /// What call control did beyond the menus (rang whom, who answered, the message).
     pub(crate) events: Vec<(Instant, String)>,
+    /// When the caller consented to the conversation being recorded (Unix ms).
+    pub(crate) consent_ms: Option<i64>,
 }
 
 impl IvrCall {
@@ -83,6 +85,7 @@ fn describe(step: &Step) -> String {
         Step::Language(l) => format!("language {l}"),
         Step::Routed(t) => format!("routed {}", target_key(t)),
         Step::Recording(o) => format!("message for {o}"),
+        Step::Consented => "consented".to_owned(),
     }
 }
 
@@ -216,7 +219,9 @@ impl Pbx {
                 lang: setup.language.clone(),
                 started: now,
                 events: Vec::new(),
+                consent_ms: None,
             }),
+            conversation_consent: None,
         };
         info!(call = id, caller = %Pii(&caller), "main number answered by the IVR");
         self.by_stx.insert(tx, id);
@@ -267,6 +272,10 @@ impl Pbx {
                 }
                 IvrOutput::Route(target) => self.ivr_route(now, id, &target),
                 IvrOutput::Record { owner } => self.ivr_record(id, owner),
+                IvrOutput::Consent => {
+                    ivr.consent_ms = Some(self.wall_ms);
+                    ivr.note(now, "consent to recording (key press)");
+                }
             }
         }
     }
@@ -362,10 +371,17 @@ impl Pbx {
         call.forks[i].status = Some(resp.status);
         call.state = CallState::Answered;
         call.ring_deadline = None;
+        let record_conversations = self.cfg.record_conversations;
+        let mut record_now = false;
         if let Some(mut ivr) = call.ivr.take() {
             let to = call.forks[i].request.headers.get(&HeaderName::To).unwrap_or_default();
             let who = sip_msg::NameAddr::parse(to, "To").ok().and_then(|n| n.uri.as_sip().and_then(|u| u.user.clone()));
             ivr.note(now, format!("answered by {}", who.unwrap_or_default()));
+            if let (Some(consent), true) = (ivr.consent_ms, record_conversations) {
+                ivr.note(now, "recording the conversation");
+                call.conversation_consent = Some(consent);
+                record_now = true;
+            }
             call.record.flow = Some(ivr.flow());
         }
         let ack = b_dialog.make_ack(1, &self.cfg.contact(fork_peer.transport));
@@ -394,6 +410,9 @@ impl Pbx {
         }
         for leg in [MLeg::A, MLeg::B] {
             self.out.push_back(PbxOutput::Media(MediaOp::Feed { call: id, leg, feed: Feed::Bridged }));
+        }
+        if record_now {
+            self.out.push_back(PbxOutput::Media(MediaOp::RecordConversation { call: id }));
         }
         info!(call = id, "IVR caller put through and answered");
         for l in losers {
@@ -483,7 +502,8 @@ impl Pbx {
             .as_ref()
             .and_then(|s| s.calendar.as_ref())
             .and_then(|c| c.callback_by(&owner, self.wall_timestamp()));
-        self.out.push_back(PbxOutput::Message(RecordedMessage { call_id, caller, owner, wav, length }));
+        let message = RecordedMessage { call_id, caller, owner, wav, length };
+        self.out.push_back(PbxOutput::Recording(crate::ivr_setup::Recording::Message(message)));
         if let Some(lang) = lang {
             let mut names = vec!["tak-for-beskeden".to_owned()];
             if let (Some(date), "da") = (by, lang.as_str()) {
