@@ -28,6 +28,36 @@ enum Command {
     Record(Leg, RecordLimits),
     RecordConversation,
     Close,
+    /// Several commands from one turn of the SIP loop: one wakeup, not one each.
+    Batch(Vec<Command>),
+}
+
+/// A call opened in this turn of the SIP loop, started at [`MediaDriver::commit`] with
+/// the commands that came with it already applied.
+#[derive(Debug)]
+struct Starting {
+    sockets: Vec<std::net::UdpSocket>,
+    bridge: Bridge,
+    commands: mpsc::UnboundedReceiver<Command>,
+}
+
+fn apply_to(bridge: &mut Bridge, c: Command) -> bool {
+    match c {
+        Command::Stream(leg, st) => bridge.set_stream(leg, st, std::time::Instant::now()),
+        Command::Feed(leg, feed) => bridge.set_feed(leg, feed),
+        Command::ListenInband(leg) => bridge.listen_inband(leg, true),
+        Command::Record(leg, limits) => bridge.record(leg, limits),
+        Command::RecordConversation => bridge.record_conversation(),
+        Command::Close => return false,
+        Command::Batch(cs) => {
+            for c in cs {
+                if !apply_to(bridge, c) {
+                    return false;
+                }
+            }
+        }
+    }
+    true
 }
 
 /// Runs every call's media on one address.
@@ -38,6 +68,9 @@ pub struct MediaDriver {
     events: mpsc::UnboundedSender<MediaEvent>,
     calls: HashMap<u64, mpsc::UnboundedSender<Command>>,
     runtime: tokio::runtime::Handle,
+    /// Commands of this turn, per call, sent at [`MediaDriver::commit`].
+    pending: HashMap<u64, Vec<Command>>,
+    starting: HashMap<u64, Starting>,
 }
 
 fn bind(ip: IpAddr, port: u16) -> std::io::Result<std::net::UdpSocket> {
@@ -56,7 +89,7 @@ impl MediaDriver {
         events: mpsc::UnboundedSender<MediaEvent>,
         runtime: tokio::runtime::Handle,
     ) -> Self {
-        Self { ip, timeout, events, calls: HashMap::new(), runtime }
+        Self { ip, timeout, events, calls: HashMap::new(), runtime, pending: HashMap::new(), starting: HashMap::new() }
     }
 
     /// Calls with media open.
@@ -65,7 +98,8 @@ impl MediaDriver {
         self.calls.len()
     }
 
-    /// Apply one of call control's commands.
+    /// Take one of call control's commands; they reach the calls at
+    /// [`MediaDriver::commit`].
     pub fn apply(&mut self, op: MediaOp) {
         match op {
             MediaOp::Open { call, ports, a, b } => self.open(call, ports, a, b),
@@ -74,18 +108,58 @@ impl MediaDriver {
             MediaOp::ListenInband { call, leg } => self.send(call, Command::ListenInband(leg)),
             MediaOp::Record { call, leg, limits } => self.send(call, Command::Record(leg, limits)),
             MediaOp::RecordConversation { call } => self.send(call, Command::RecordConversation),
-            MediaOp::Close { call } => {
-                if let Some(tx) = self.calls.remove(&call) {
-                    let _ = tx.send(Command::Close);
-                }
-            }
+            MediaOp::Close { call } => self.send(call, Command::Close),
         }
     }
 
-    fn send(&self, call: u64, c: Command) {
-        if let Some(tx) = self.calls.get(&call) {
-            let _ = tx.send(c);
+    fn send(&mut self, call: u64, c: Command) {
+        if self.calls.contains_key(&call) {
+            self.pending.entry(call).or_default().push(c);
         }
+    }
+
+    /// Deliver this turn's commands: each call gets one message (one wakeup) however many
+    /// commands it has, and calls opened in this turn start with theirs already applied.
+    pub fn commit(&mut self) {
+        let pending: Vec<(u64, Vec<Command>)> = self.pending.drain().collect();
+        for (call, cmds) in pending {
+            let closing = cmds.iter().any(|c| matches!(c, Command::Close));
+            if let Some(mut start) = self.starting.remove(&call) {
+                let mut open = true;
+                for c in cmds {
+                    open = open && apply_to(&mut start.bridge, c);
+                }
+                if open {
+                    self.spawn(call, start);
+                }
+            } else if let Some(tx) = self.calls.get(&call) {
+                let msg = if cmds.len() == 1 { cmds.into_iter().next() } else { Some(Command::Batch(cmds)) };
+                if let Some(m) = msg {
+                    let _ = tx.send(m);
+                }
+            }
+            if closing {
+                self.calls.remove(&call);
+            }
+        }
+        for (call, start) in std::mem::take(&mut self.starting) {
+            self.spawn(call, start);
+        }
+    }
+
+    fn spawn(&self, call: u64, start: Starting) {
+        let Starting { sockets, bridge, commands } = start;
+        let events = self.events.clone();
+        self.runtime.spawn(async move {
+            let registered: std::io::Result<Vec<UdpSocket>> = sockets.into_iter().map(UdpSocket::from_std).collect();
+            match registered {
+                Ok(s) => run_call(call, bridge, s, commands, events).await,
+                Err(e) => {
+                    let error = format!("cannot register RTP sockets: {e}");
+                    let _ = events.send(MediaEvent::Failed { call, error });
+                }
+            }
+        });
     }
 
     fn open(&mut self, call: u64, (pa, pb): (u16, u16), a: LegConfig, b: LegConfig) {
@@ -106,17 +180,7 @@ impl MediaDriver {
         let unix_us =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
         bridge.set_wall_clock(now, unix_us);
-        let events = self.events.clone();
-        self.runtime.spawn(async move {
-            let registered: std::io::Result<Vec<UdpSocket>> = sockets.into_iter().map(UdpSocket::from_std).collect();
-            match registered {
-                Ok(s) => run_call(call, bridge, s, rx, events).await,
-                Err(e) => {
-                    let error = format!("cannot register RTP sockets: {e}");
-                    let _ = events.send(MediaEvent::Failed { call, error });
-                }
-            }
-        });
+        self.starting.insert(call, Starting { sockets, bridge, commands: rx });
         self.calls.insert(call, tx);
     }
 }
@@ -169,13 +233,8 @@ async fn run_call(
                 // a fired timer must be re-armed even if the deadline did not move
                 armed = None;
             },
-            c = commands.recv() => match c {
-                Some(Command::Stream(leg, st)) => bridge.set_stream(leg, st, std::time::Instant::now()),
-                Some(Command::Feed(leg, feed)) => bridge.set_feed(leg, feed),
-                Some(Command::ListenInband(leg)) => bridge.listen_inband(leg, true),
-                Some(Command::Record(leg, limits)) => bridge.record(leg, limits),
-                Some(Command::RecordConversation) => bridge.record_conversation(),
-                Some(Command::Close) | None => {
+            c = commands.recv() => {
+                if !c.is_some_and(|c| apply_to(&mut bridge, c)) {
                     bridge.stop_recording();
                     report(call, &mut bridge, &s, &events);
                     break;

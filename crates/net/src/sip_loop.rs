@@ -86,6 +86,13 @@ struct Loop {
 
 impl Loop {
     async fn flush(&mut self) {
+        self.drain_outputs().await;
+        if let Some(m) = &mut self.media {
+            m.commit();
+        }
+    }
+
+    async fn drain_outputs(&mut self) {
         while let Some(o) = self.pbx.poll_output() {
             match o {
                 PbxOutput::Transmit { peer, data } => self.transmit(peer, data).await,

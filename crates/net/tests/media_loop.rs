@@ -73,6 +73,7 @@ async fn two_phones_talk_through_svar_and_hear_its_prompts() {
     assert_eq!(driver.calls(), 1);
     driver.apply(MediaOp::Feed { call: 7, leg: Leg::B, feed: Feed::Bridged });
     driver.apply(MediaOp::Feed { call: 7, leg: Leg::A, feed: Feed::Bridged });
+    driver.commit();
     tokio::time::sleep(Duration::from_millis(20)).await;
 
     // A talks µ-law; B hears A-law from svar's port, with svar's SSRC towards B.
@@ -97,6 +98,7 @@ async fn two_phones_talk_through_svar_and_hear_its_prompts() {
         leg: Leg::A,
         feed: Feed::Playing(Player::sequence(vec![Prompt::from_samples(vec![3000; 1600])])),
     });
+    driver.commit();
     let frames = receive(&phone_a, 10).await;
     assert_eq!(frames.len(), 10);
     match next_event(&mut events, 2).await {
@@ -105,6 +107,7 @@ async fn two_phones_talk_through_svar_and_hear_its_prompts() {
     }
 
     driver.apply(MediaOp::Close { call: 7 });
+    driver.commit();
     assert_eq!(driver.calls(), 0);
     // the task lets go of the sockets: the ports can be bound again
     let mut rebound = false;
@@ -127,6 +130,7 @@ async fn an_answered_leg_that_goes_silent_is_reported_and_a_taken_port_is_a_fail
     driver.apply(MediaOp::Open { call: 3, ports: (31_010, 31_012), a: a.clone(), b: a.clone() });
     let watched = LegStream { remote: a.remote, codec: a.codec, payload_type: 0, dtmf_payload_type: None, watch: true };
     driver.apply(MediaOp::Stream { call: 3, leg: Leg::A, stream: watched });
+    driver.commit();
     match next_event(&mut events, 3).await {
         Some(MediaEvent::Timeout { call: 3, leg: Leg::A }) => {}
         other => panic!("expected the media timeout, got {other:?}"),
@@ -139,4 +143,19 @@ async fn an_answered_leg_that_goes_silent_is_reported_and_a_taken_port_is_a_fail
         other => panic!("expected a failure, got {other:?}"),
     }
     assert_eq!(driver.calls(), 1, "the failed call holds nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_opened_and_closed_in_one_turn_never_starts_and_lets_its_ports_go() {
+    let phone = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let (mut driver, _events) = driver(Duration::from_secs(30));
+    let a = leg(phone.local_addr().expect("addr"), Codec::Pcmu, 0, 1);
+    driver.apply(MediaOp::Open { call: 9, ports: (31_030, 31_032), a: a.clone(), b: a });
+    driver.apply(MediaOp::Feed { call: 9, leg: Leg::A, feed: Feed::Bridged });
+    driver.apply(MediaOp::Close { call: 9 });
+    driver.commit();
+    assert_eq!(driver.calls(), 0);
+    for p in [31_030, 31_031, 31_032, 31_033] {
+        assert!(std::net::UdpSocket::bind(("127.0.0.1", p)).is_ok(), "port {p} free at once");
+    }
 }
