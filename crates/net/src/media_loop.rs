@@ -29,7 +29,7 @@ enum Command {
     RecordConversation,
     Close,
     /// Several commands from one turn of the SIP loop: one wakeup, not one each.
-    Batch(Vec<Command>),
+    Batch(Vec<Self>),
 }
 
 /// A call opened in this turn of the SIP loop, started at [`MediaDriver::commit`] with
