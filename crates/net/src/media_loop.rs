@@ -67,7 +67,7 @@ pub struct MediaDriver {
     timeout: Duration,
     events: mpsc::UnboundedSender<MediaEvent>,
     calls: HashMap<u64, mpsc::UnboundedSender<Command>>,
-    runtime: tokio::runtime::Handle,
+    runtimes: Vec<tokio::runtime::Handle>,
     /// Commands of this turn, per call, sent at [`MediaDriver::commit`].
     pending: HashMap<u64, Vec<Command>>,
     starting: HashMap<u64, Starting>,
@@ -81,15 +81,16 @@ fn bind(ip: IpAddr, port: u16) -> std::io::Result<std::net::UdpSocket> {
 
 impl MediaDriver {
     /// A driver for `ip` with the media timeout, reporting to `events`; calls' tasks run
-    /// on `runtime` (their sockets register with its reactor, so packets wake them there).
+    /// on `runtimes`, a call on one of them by its id (its sockets register with that
+    /// runtime's reactor, so its packets wake it there and nowhere else).
     #[must_use]
     pub fn new(
         ip: IpAddr,
         timeout: Duration,
         events: mpsc::UnboundedSender<MediaEvent>,
-        runtime: tokio::runtime::Handle,
+        runtimes: Vec<tokio::runtime::Handle>,
     ) -> Self {
-        Self { ip, timeout, events, calls: HashMap::new(), runtime, pending: HashMap::new(), starting: HashMap::new() }
+        Self { ip, timeout, events, calls: HashMap::new(), runtimes, pending: HashMap::new(), starting: HashMap::new() }
     }
 
     /// Calls with media open.
@@ -150,7 +151,11 @@ impl MediaDriver {
     fn spawn(&self, call: u64, start: Starting) {
         let Starting { sockets, bridge, commands } = start;
         let events = self.events.clone();
-        self.runtime.spawn(async move {
+        let Some(runtime) = self.runtimes.get(call as usize % self.runtimes.len().max(1)) else {
+            let _ = events.send(MediaEvent::Failed { call, error: "no media runtime".into() });
+            return;
+        };
+        runtime.spawn(async move {
             let registered: std::io::Result<Vec<UdpSocket>> = sockets.into_iter().map(UdpSocket::from_std).collect();
             match registered {
                 Ok(s) => run_call(call, bridge, s, commands, events).await,

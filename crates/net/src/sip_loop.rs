@@ -193,8 +193,8 @@ pub struct MediaSetup {
     pub ip: std::net::IpAddr,
     /// No RTP from an answered leg for this long ends the call.
     pub timeout: Duration,
-    /// The runtime calls' media tasks run on (not the SIP loop's own thread).
-    pub runtime: tokio::runtime::Handle,
+    /// The runtimes calls' media tasks run on (not the SIP loop's own thread).
+    pub runtimes: Vec<tokio::runtime::Handle>,
     /// Where recorded messages go (to be stored and become obligations).
     pub messages: mpsc::UnboundedSender<pbx::ivr_setup::Recording>,
 }
@@ -211,7 +211,7 @@ pub async fn run(
     let (tcp_events, mut tcp_rx) = mpsc::unbounded_channel();
     let (media_tx, mut media_rx) = mpsc::unbounded_channel();
     let messages = media.as_ref().map(|m| m.messages.clone());
-    let media = media.map(|m| MediaDriver::new(m.ip, m.timeout, media_tx, m.runtime));
+    let media = media.map(|m| MediaDriver::new(m.ip, m.timeout, media_tx, m.runtimes));
     let mut lp = Loop {
         pbx,
         udp: sockets.udp,

@@ -54,7 +54,8 @@ async fn next_event(events: &mut mpsc::UnboundedReceiver<MediaEvent>, secs: u64)
 
 fn driver(timeout: Duration) -> (MediaDriver, mpsc::UnboundedReceiver<MediaEvent>) {
     let (events_tx, events) = mpsc::unbounded_channel();
-    let d = MediaDriver::new("127.0.0.1".parse().expect("ip"), timeout, events_tx, tokio::runtime::Handle::current());
+    let d =
+        MediaDriver::new("127.0.0.1".parse().expect("ip"), timeout, events_tx, vec![tokio::runtime::Handle::current()]);
     (d, events)
 }
 

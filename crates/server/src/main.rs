@@ -206,6 +206,30 @@ fn print_or_fail(what: &str, out: Result<String>) -> ExitCode {
     }
 }
 
+/// The media threads: each runs a single-threaded runtime whose calls' sockets, timers
+/// and bridges live on that thread alone (no work stealing, no cross-thread wakeups per
+/// packet; a busy thread takes many packets per `epoll_wait`). Half the cores, at least one.
+fn media_runtimes() -> Result<Vec<tokio::runtime::Handle>> {
+    let n = std::thread::available_parallelism().map_or(1, |n| n.get().div_ceil(2));
+    (0..n)
+        .map(|i| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::Builder::new().name(format!("svar-media-{i}")).spawn(move || {
+                match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    Ok(rt) => {
+                        let _ = tx.send(Ok(rt.handle().clone()));
+                        rt.block_on(std::future::pending::<()>());
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                    }
+                }
+            })?;
+            Ok(rx.recv().map_err(|e| anyhow::anyhow!("media thread: {e}"))??)
+        })
+        .collect()
+}
+
 /// What the configuration names on disk: the IVR's prompts (relative to where svar runs).
 fn check_files(c: Config) -> Result<Config> {
     if let Some(ivr) = &c.ivr {
@@ -358,7 +382,7 @@ async fn serve(cfg: Config) -> Result<()> {
         (Some(ip), Some(m)) => Some(net::sip_loop::MediaSetup {
             ip,
             timeout: m.timeout,
-            runtime: tokio::runtime::Handle::current(),
+            runtimes: media_runtimes()?,
             messages: messages_tx,
         }),
         _ => None,
