@@ -884,6 +884,34 @@ mod tests {
     fn demo_config_is_valid() {
         let c = load(DEMO, &Overrides::default()).expect("demo config");
         assert!(c.pbx.users.len() >= 4);
+        // the demo anchors media, answers its main number with the menus, records nothing
+        let m = c.pbx.media.as_ref().expect("anchored by default");
+        assert_eq!((m.first_port, m.last_port, m.timeout.as_secs()), (20_000, 39_999, 60));
+        assert!(c.pbx.dids.iter().any(|d| d.target == pbx::config::DidTarget::Ivr));
+        assert_eq!(c.pbx.ivr_numbers, vec!["100".to_owned()]);
+        assert!(!c.pbx.record_conversations, "recording is off unless asked for");
+    }
+
+    #[test]
+    fn media_recording_and_main_number_problems_are_all_listed() {
+        let text = DEMO.replace(
+            "[ivr]\n",
+            "[media]\nanchor = false\nports = [80, 81]\ntimeout_s = 1\ncodecs = [\"G729\"]\nip = \"nowhere\"\n\n[recording]\nconversations = true\n\n[ivr]\n",
+        ) + "\n[[dids]]\nnumber = \"+4570109999\"\nuser = \"1001\"\nivr = true\n";
+        let err = load(&text, &Overrides::default()).expect_err("invalid").to_string();
+        for needle in ["the menus need anchored media", "dids[", "give either user or ivr = true"] {
+            assert!(err.contains(needle), "{needle:?} missing in {err}");
+        }
+        let text = DEMO.replace(
+            "[ivr]\n",
+            "[media]\nports = [80, 81]\ntimeout_s = 1\ncodecs = [\"G729\"]\nip = \"nowhere\"\n\n[ivr]\n",
+        );
+        let err = load(&text, &Overrides::default()).expect_err("invalid").to_string();
+        for needle in ["media.ports", "media.timeout_s", "\"G729\" is not a codec", "media.ip"] {
+            assert!(err.contains(needle), "{needle:?} missing in {err}");
+        }
+        let off = DEMO.replace("[ivr]\n", "[recording]\nconversations = true\n\n[ivr]\n");
+        assert!(load(&off, &Overrides::default()).expect("valid").pbx.record_conversations);
     }
 
     #[test]
