@@ -206,6 +206,26 @@ fn print_or_fail(what: &str, out: Result<String>) -> ExitCode {
     }
 }
 
+/// Anchored calls hold four sockets each (RTP and RTCP per leg): raise the soft limit
+/// on open files to the hard limit (a common default soft limit of 1,024 would stop
+/// svar at about 250 calls), and say so when even that is below what the RTP port range
+/// could use.
+fn raise_open_files_limit(cfg: &Config) {
+    let Some(m) = cfg.pbx.media.as_ref() else { return };
+    // every port of the range may be open at once, plus the SIP, HTTP and store sockets
+    let want = u64::from(m.last_port - m.first_port) + 1 + 256;
+    match rlimit::increase_nofile_limit(want) {
+        Ok(got) if got < want => warn!(
+            open_files = got,
+            needed = want,
+            calls = got.saturating_sub(256) / 4,
+            "the open-files limit caps anchored calls; raise the hard limit (ulimit -Hn) to use the whole RTP range"
+        ),
+        Ok(got) => info!(open_files = got, "open-files limit"),
+        Err(e) => warn!(error = %e, "cannot read or raise the open-files limit"),
+    }
+}
+
 /// The media threads: each runs a single-threaded runtime whose calls' sockets, timers
 /// and bridges live on that thread alone (no work stealing, no cross-thread wakeups per
 /// packet; a busy thread takes many packets per `epoll_wait`). Half the cores, at least one.
@@ -350,6 +370,7 @@ async fn serve(cfg: Config) -> Result<()> {
     auth_cfg.max_failures = cfg.max_auth_failures;
     auth_cfg.algorithms = cfg.digest_algorithms.clone();
     let auth = Authenticator::new(auth_cfg, secret, Instant::now());
+    raise_open_files_limit(&cfg);
     let mut pbx_cfg = cfg.pbx.clone();
     if let (Some(m), Some(settings)) = (&cfg.media, pbx_cfg.media.as_mut()) {
         settings.music_on_hold = media_config::load_music_on_hold(m).map_err(|e| anyhow::anyhow!(e))?;
