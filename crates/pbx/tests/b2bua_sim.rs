@@ -91,6 +91,26 @@ fn phone_sdp(ip: std::net::IpAddr, direction: &str) -> bytes::Bytes {
     ))
 }
 
+/// A registrar with every phone bound as 1002 (a restart's restored bindings).
+fn registrar_for(phones: &[Phone]) -> Registrar {
+    let mut registrar = Registrar::new(RegistrarConfig::default());
+    registrar.restore(
+        0,
+        phones.iter().map(|p| Binding {
+            aor: "1002".into(),
+            contact: format!("sip:1002@{}", p.addr).parse().expect("uri"),
+            params: vec![],
+            q: 1.0,
+            expires_at: 1_000_000,
+            call_id: format!("reg-{}", p.addr),
+            cseq: 1,
+            source: Peer::udp(p.addr),
+            user_agent: None,
+        }),
+    );
+    registrar
+}
+
 fn media_settings() -> MediaSettings {
     MediaSettings {
         ip: addr(SVAR).ip(),
@@ -178,31 +198,8 @@ impl World {
             transfer_timeout: Duration::from_secs(10),
             calendar: None,
         };
-        let mut cfg = config(true);
         w.ivr_setup = Some(setup.clone());
-        cfg.ivr = Some(setup);
-        cfg.dids = vec![Did { number: "+4570102002".into(), target: DidTarget::Ivr }];
-        let auth = Authenticator::new(AuthConfig::new("egeskov.example"), [1; 32], w.t0);
-        let mut registrar = Registrar::new(RegistrarConfig::default());
-        registrar.restore(
-            0,
-            w.phones.iter().map(|p| Binding {
-                aor: "1002".into(),
-                contact: format!("sip:1002@{}", p.addr).parse().expect("uri"),
-                params: vec![],
-                q: 1.0,
-                expires_at: 1_000_000,
-                call_id: format!("reg-{}", p.addr),
-                cseq: 1,
-                source: Peer::udp(p.addr),
-                user_agent: None,
-            }),
-        );
-        let ep = Endpoint::new(EndpointConfig {
-            auto_trying: false,
-            ..EndpointConfig::new(vec![(Transport::Udp, addr(SVAR))], seed)
-        });
-        w.pbx = Pbx::new(ep, cfg, auth, registrar);
+        w.replace_ivr_with(setup, false, seed);
         w
     }
 
@@ -211,35 +208,21 @@ impl World {
     }
 
     fn replace_ivr(&mut self, setup: pbx::IvrSetup) {
-        self.replace_ivr_with(setup, false);
+        self.replace_ivr_with(setup, false, 99);
     }
 
-    fn replace_ivr_with(&mut self, setup: pbx::IvrSetup, record_conversations: bool) {
+    /// svar anew with this IVR on the DID (the phones' bindings restored).
+    fn replace_ivr_with(&mut self, setup: pbx::IvrSetup, record_conversations: bool, seed: u64) {
         let mut cfg = config(true);
         cfg.record_conversations = record_conversations;
         cfg.ivr = Some(setup);
         cfg.dids = vec![Did { number: "+4570102002".into(), target: DidTarget::Ivr }];
         let auth = Authenticator::new(AuthConfig::new("egeskov.example"), [1; 32], self.t0);
-        let mut registrar = Registrar::new(RegistrarConfig::default());
-        registrar.restore(
-            0,
-            self.phones.iter().map(|p| Binding {
-                aor: "1002".into(),
-                contact: format!("sip:1002@{}", p.addr).parse().expect("uri"),
-                params: vec![],
-                q: 1.0,
-                expires_at: 1_000_000,
-                call_id: format!("reg-{}", p.addr),
-                cseq: 1,
-                source: Peer::udp(p.addr),
-                user_agent: None,
-            }),
-        );
         let ep = Endpoint::new(EndpointConfig {
             auto_trying: false,
-            ..EndpointConfig::new(vec![(Transport::Udp, addr(SVAR))], 99)
+            ..EndpointConfig::new(vec![(Transport::Udp, addr(SVAR))], seed)
         });
-        self.pbx = Pbx::new(ep, cfg, auth, registrar);
+        self.pbx = Pbx::new(ep, cfg, auth, registrar_for(&self.phones));
     }
 
     /// The media reports something for the call.
@@ -279,7 +262,6 @@ impl World {
             auto_trying: false,
             ..EndpointConfig::new(vec![(Transport::Udp, addr(SVAR))], seed)
         });
-        let mut registrar = Registrar::new(RegistrarConfig::default());
         let phones: Vec<Phone> = callees
             .iter()
             .enumerate()
@@ -298,20 +280,7 @@ impl World {
                 dialogs: Vec::new(),
             })
             .collect();
-        registrar.restore(
-            0,
-            phones.iter().map(|p| Binding {
-                aor: "1002".into(),
-                contact: format!("sip:1002@{}", p.addr).parse().expect("uri"),
-                params: vec![],
-                q: 1.0,
-                expires_at: 1_000_000,
-                call_id: format!("reg-{}", p.addr),
-                cseq: 1,
-                source: Peer::udp(p.addr),
-                user_agent: None,
-            }),
-        );
+        let registrar = registrar_for(&phones);
         let auth = Authenticator::new(AuthConfig::new("egeskov.example"), [1; 32], t0);
         let pbx = Pbx::new(ep, config(anchored), auth, registrar);
         Self {
@@ -1184,7 +1153,7 @@ fn a_conversation_is_recorded_only_after_the_callers_key_press_consent_and_only_
             open: None,
         };
         setup.menus = std::sync::Arc::new(ivr::IvrConfig::from_raw(&[menu]).expect("menu"));
-        w.replace_ivr_with(setup, enabled);
+        w.replace_ivr_with(setup, enabled, 60);
         w.start_call();
         w.step_until(Duration::from_millis(200));
         let (call, _) = opened(&w)[0];
