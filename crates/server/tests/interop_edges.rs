@@ -6,7 +6,7 @@ mod common;
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
-use common::{Svar, free_port, require_tool, scenario, sipp, sipp_bg, use_ipv6, wait_sipp};
+use common::{Svar, call_in_background, free_port, require_tool, scenario, sipp, sipp_bg, use_ipv6, wait_sipp};
 use pbx::record::{Outcome, Party};
 
 fn udp_exchange(sock: &UdpSocket, to: u16, msg: &[u8]) -> Option<String> {
@@ -163,27 +163,7 @@ fn call_over_tcp_from_the_caller() {
 fn sigterm_refuses_new_calls_and_hangs_up_the_rest_after_the_grace_period() {
     require_tool("sipp");
     let mut svar = Svar::start();
-    let port = free_port();
-    svar.register("1002", "demo-bo-1002", port);
-    let callee = sipp_bg(&svar.dir, &["-sf", &scenario("uas_answer.xml"), "-p", &port.to_string(), "-m", "1"]);
-    let inf = svar.users_file("1001", "demo-anne-1001");
-    let target = format!("127.0.0.1:{}", svar.sip);
-    let caller = sipp_bg(
-        &svar.dir,
-        &[
-            "-sf",
-            &scenario("uac_wait_bye.xml"),
-            "-inf",
-            &inf,
-            "-s",
-            "1002",
-            &target,
-            "-m",
-            "1",
-            "-p",
-            &free_port().to_string(),
-        ],
-    );
+    let (caller, callee) = call_in_background(&svar, &scenario("uac_wait_bye.xml"), &scenario("uas_answer.xml"));
     let deadline = Instant::now() + Duration::from_secs(10);
     while svar.metric("svar_active_calls") != Some(1.0) {
         assert!(Instant::now() < deadline, "call did not come up:\n{}", svar.log());
@@ -193,6 +173,8 @@ fn sigterm_refuses_new_calls_and_hangs_up_the_rest_after_the_grace_period() {
     let _ = std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
     std::thread::sleep(Duration::from_millis(200));
     // within the grace period (2 s in the test config): new calls get 503
+    let inf = svar.users_file("1001", "demo-anne-1001");
+    let target = format!("127.0.0.1:{}", svar.sip);
     let (ok, err) = sipp(
         &svar.dir,
         &[

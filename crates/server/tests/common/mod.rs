@@ -356,6 +356,19 @@ pub fn sipp(dir: &Path, args: &[&str]) -> (bool, String) {
     wait_sipp(spawn_sipp(dir, args))
 }
 
+/// 1001 calls 1002, both SIPp in the background: `uas` (a scenario path) registered as
+/// 1002 answers, `uac` calls it. Returns (caller, callee) for [`wait_sipp`].
+pub fn call_in_background(svar: &Svar, uac: &str, uas: &str) -> ((Child, PathBuf), (Child, PathBuf)) {
+    let callee_sip = free_port();
+    svar.register("1002", "demo-bo-1002", callee_sip);
+    let callee = sipp_bg(&svar.dir, &["-sf", uas, "-p", &callee_sip.to_string(), "-m", "1"]);
+    let inf = svar.users_file("1001", "demo-anne-1001");
+    let target = format!("127.0.0.1:{}", svar.sip);
+    let port = free_port().to_string();
+    let caller = sipp_bg(&svar.dir, &["-sf", uac, "-inf", &inf, "-s", "1002", &target, "-m", "1", "-p", &port]);
+    (caller, callee)
+}
+
 /// Start SIPp in the background (a callee); wait with [`wait_sipp`].
 pub fn sipp_bg(dir: &Path, args: &[&str]) -> (Child, PathBuf) {
     let bg = spawn_sipp(dir, args);
