@@ -227,9 +227,20 @@ pub async fn run(
     // kick the engine once so it arms its own timers (trunk registration, housekeeping)
     lp.pbx.handle_input(Input::Timeout(Instant::now()), wall_ms());
     lp.flush().await;
+    // One timer entry for the loop's life, moved only when the engine's next deadline
+    // moves: registering a new sleep every turn cost a timer-wheel insert and removal per
+    // datagram.
+    let sleep = tokio::time::sleep(Duration::from_secs(1));
+    tokio::pin!(sleep);
     loop {
-        let deadline = lp.pbx.poll_timeout().unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
-        let sleep = tokio::time::sleep_until(deadline.into());
+        let deadline = match lp.pbx.poll_timeout() {
+            Some(d) => tokio::time::Instant::from_std(d),
+            None if sleep.deadline() > tokio::time::Instant::now() => sleep.deadline(),
+            None => tokio::time::Instant::now() + Duration::from_secs(1),
+        };
+        if sleep.deadline() != deadline {
+            sleep.as_mut().reset(deadline);
+        }
         tokio::select! {
             r = lp.udp.recv_from(&mut buf) => {
                 match r {
@@ -274,7 +285,7 @@ pub async fn run(
             Some(ev) = media_rx.recv() => {
                 lp.pbx.handle_media(ev, Instant::now(), wall_ms());
             }
-            () = sleep => {
+            () = &mut sleep => {
                 lp.pbx.handle_input(Input::Timeout(Instant::now()), wall_ms());
             }
             c = async {

@@ -160,6 +160,17 @@ impl Headers {
         Self(Vec::new())
     }
 
+    /// No headers, with room for `n` lines.
+    #[must_use]
+    pub fn with_capacity(n: usize) -> Self {
+        Self(Vec::with_capacity(n))
+    }
+
+    /// The last line, to extend it (a folded continuation while parsing).
+    pub(crate) fn last_mut(&mut self) -> Option<&mut Header> {
+        self.0.last_mut()
+    }
+
     /// All headers in order.
     pub fn iter(&self) -> impl Iterator<Item = &Header> {
         self.0.iter()

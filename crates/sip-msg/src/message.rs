@@ -168,12 +168,26 @@ impl Response {
 
     /// Add a tag to the To header if it has none (RFC 3261 §8.2.6.2).
     pub fn ensure_to_tag(&mut self, tag: &str) -> Result<(), ParseError> {
-        let mut to = self.headers.to_addr()?;
-        if to.tag().is_none() {
-            to.set_param("tag", Some(tag));
-            self.headers.set(HeaderName::To, to.to_string());
+        self.ensure_to_tag_with(|| tag.to_owned()).map(|_| ())
+    }
+
+    /// Add a tag made by `tag` (called only when needed) to the To header if it has
+    /// none; true when one was added.
+    pub fn ensure_to_tag_with(&mut self, tag: impl FnOnce() -> String) -> Result<bool, ParseError> {
+        let value = self.headers.get(&HeaderName::To).ok_or(ParseError::MissingHeader("To"))?;
+        if crate::has_header_param(value, "tag") {
+            return Ok(false);
         }
-        Ok(())
+        let tag = tag();
+        // Header parameters come last in both forms (`<uri>;p` and `uri;p`), so the tag
+        // is appended to the value as received instead of printing the address anew.
+        let value = self.headers.get(&HeaderName::To).unwrap_or_default();
+        let mut tagged = String::with_capacity(value.len() + tag.len() + 5);
+        tagged.push_str(value.trim_end_matches(crate::text::is_lws));
+        tagged.push_str(";tag=");
+        tagged.push_str(&tag);
+        self.headers.set(HeaderName::To, tagged);
+        Ok(true)
     }
 }
 

@@ -39,7 +39,7 @@ impl NameAddr {
             if !rest.starts_with('<') {
                 return Err(bad("display name not followed by <uri>"));
             }
-            (Some(d), rest)
+            (Some(d.into_owned()), rest)
         } else if let Some(lt) = s.find('<') {
             let d = s[..lt].trim_matches(is_lws);
             if d.is_empty() {
@@ -92,6 +92,23 @@ impl NameAddr {
         self.params.retain(|p| !p.name.eq_ignore_ascii_case(name));
         self.params.push(Param::new(name, value));
     }
+}
+
+/// True when a From/To/Contact value carries the header parameter `name`, without
+/// parsing the address: header parameters follow the last `>` (name-addr form) or the
+/// first `;` (addr-spec form). For values that [`NameAddr::parse`] accepts it agrees with
+/// `param(name).is_some()`; the To of every response we build comes from a request whose
+/// To was parsed already.
+#[must_use]
+pub fn has_header_param(value: &str, name: &str) -> bool {
+    let params = match value.rfind('>') {
+        Some(gt) => &value[gt + 1..],
+        None => value.split_once(';').map_or("", |(_, p)| p),
+    };
+    crate::text::split_semicolons(params).any(|item| {
+        let n = item.split_once('=').map_or(item, |(n, _)| n);
+        n.trim_matches(is_lws).eq_ignore_ascii_case(name)
+    })
 }
 
 fn parse_header_params(rest: &str) -> Option<Vec<Param>> {

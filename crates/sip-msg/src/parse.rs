@@ -132,14 +132,13 @@ fn skip_crlf(buf: &[u8]) -> usize {
 
 fn parse_head(head: &[u8]) -> Result<(StartLine<'_>, Headers), ParseError> {
     let head = std::str::from_utf8(head).map_err(|_| ParseError::NotUtf8)?;
-    let mut lines = head.split("\r\n");
-    let first = lines.next().unwrap_or_default();
+    let mut lines = Lines { rest: head };
+    let first = lines.next().transpose()?.unwrap_or_default();
     let start = parse_start_line(first)?;
-    let mut headers: Vec<Header> = Vec::with_capacity(16);
+    let mut headers = Headers::with_capacity(16);
+    let mut count = 0usize;
     for line in lines {
-        if line.contains(['\r', '\n']) {
-            return Err(ParseError::HeaderLine);
-        }
+        let line = line?;
         if line.starts_with([' ', '\t']) {
             // folded continuation of the previous header (RFC 3261 §7.3.1)
             let last = headers.last_mut().ok_or(ParseError::HeaderLine)?;
@@ -147,23 +146,49 @@ fn parse_head(head: &[u8]) -> Result<(StartLine<'_>, Headers), ParseError> {
             last.value.push_str(line);
             continue;
         }
-        let (name, value) = line.split_once(':').ok_or(ParseError::HeaderLine)?;
-        let name = name.trim_end_matches(is_lws);
+        let colon = memchr::memchr(b':', line.as_bytes()).ok_or(ParseError::HeaderLine)?;
+        let name = line[..colon].trim_end_matches(is_lws);
         if !is_token(name) {
             return Err(ParseError::HeaderLine);
         }
-        if headers.len() == MAX_HEADERS {
+        if count == MAX_HEADERS {
             return Err(ParseError::TooManyHeaders { max: MAX_HEADERS, found: head.split("\r\n").count() - 1 });
         }
+        count += 1;
         let parsed = HeaderName::parse(name);
         let raw_name = (parsed.as_str() != name).then(|| name.into());
-        headers.push(Header { name: parsed, raw_name, value: value.trim_start_matches(is_lws).to_owned() });
+        let value = line[colon + 1..].trim_start_matches(is_lws);
+        headers.push_header(Header { name: parsed, raw_name, value: value.to_owned() });
     }
-    let mut h = Headers::new();
-    for header in headers {
-        h.push_header(header);
+    Ok((start, headers))
+}
+
+/// The CRLF-separated lines of a header section, found with one `memchr` pass. A lone CR
+/// or LF inside a line is an error (RFC 3261 §7.3.1 allows only CRLF as a line end).
+struct Lines<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = Result<&'a str, ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let bytes = self.rest.as_bytes();
+        let (line, rest) = match memchr::memchr(b'\n', bytes) {
+            Some(lf) if lf > 0 && bytes[lf - 1] == b'\r' => (&self.rest[..lf - 1], &self.rest[lf + 1..]),
+            Some(_) => return Some(Err(ParseError::HeaderLine)),
+            None => (self.rest, ""),
+        };
+        if memchr::memchr(b'\r', line.as_bytes()).is_some() {
+            return Some(Err(ParseError::HeaderLine));
+        }
+        // The head ends before the blank line, so it never ends in CRLF: no empty last line.
+        self.rest = rest;
+        Some(Ok(line))
     }
-    Ok((start, h))
 }
 
 fn parse_start_line(line: &str) -> Result<StartLine<'_>, ParseError> {

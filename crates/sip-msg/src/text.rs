@@ -6,8 +6,22 @@ use std::borrow::Cow;
 /// `token` characters (RFC 3261 §25.1).
 #[must_use]
 pub fn is_token_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&c)
+    TOKEN_CHARS[usize::from(c)]
 }
+
+/// `token` membership by byte, built once at compile time (it is asked for every byte of
+/// every header name and parameter).
+static TOKEN_CHARS: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~');
+        c += 1;
+    }
+    t
+};
 
 /// True when `s` is a non-empty `token`.
 #[must_use]
@@ -19,7 +33,7 @@ pub fn is_token(s: &str) -> bool {
 /// Borrows when there is nothing to unfold, which is the common case.
 #[must_use]
 pub fn unfold(value: &str) -> Cow<'_, str> {
-    if !value.contains('\r') && !value.contains('\n') {
+    if memchr::memchr2(b'\r', b'\n', value.as_bytes()).is_none() {
         return Cow::Borrowed(value);
     }
     let mut out = String::with_capacity(value.len());
@@ -94,10 +108,17 @@ pub fn is_lws(c: char) -> bool {
 }
 
 /// Parse a `quoted-string` at the start of `s` (after optional LWS). Returns the
-/// unescaped content and the rest after the closing quote.
-pub fn parse_quoted(s: &str) -> Option<(String, &str)> {
+/// unescaped content (borrowed when it holds no escape) and the rest after the closing
+/// quote.
+pub fn parse_quoted(s: &str) -> Option<(Cow<'_, str>, &str)> {
     let s = s.trim_start_matches(is_lws);
     let body = s.strip_prefix('"')?;
+    // Most quoted strings hold no escape: copy them in one piece.
+    match memchr::memchr2(b'"', b'\\', body.as_bytes()) {
+        Some(end) if body.as_bytes()[end] == b'"' => return Some((Cow::Borrowed(&body[..end]), &body[end + 1..])),
+        None => return None,
+        Some(_) => {}
+    }
     let mut out = String::new();
     let mut chars = body.char_indices();
     while let Some((i, c)) = chars.next() {
@@ -110,7 +131,7 @@ pub fn parse_quoted(s: &str) -> Option<(String, &str)> {
                 }
                 out.push(esc);
             }
-            '"' => return Some((out, &body[i + 1..])),
+            '"' => return Some((Cow::Owned(out), &body[i + 1..])),
             _ => out.push(c),
         }
     }
@@ -186,7 +207,7 @@ pub fn parse_params(s: &str) -> Option<Vec<Param>> {
                 if !rest.trim().is_empty() {
                     return None;
                 }
-            } else if !v.bytes().all(|c| is_token_char(c) || b"[]:".contains(&c)) {
+            } else if !v.bytes().all(|c| is_token_char(c) || matches!(c, b'[' | b']' | b':')) {
                 return None;
             }
         }

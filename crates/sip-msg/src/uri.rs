@@ -228,9 +228,41 @@ pub(crate) fn split_host_port(s: &str) -> Result<(Host, Option<u16>), ParseError
 }
 
 fn is_user_char(c: u8) -> bool {
-    // unreserved / escaped / user-unreserved (RFC 3261 §25.1), plus UTF-8 is not allowed.
-    c.is_ascii_alphanumeric() || b"-_.!~*'()%&=+$,;?/".contains(&c)
+    USER_CHARS[usize::from(c)]
 }
+
+/// unreserved / escaped / user-unreserved (RFC 3261 §25.1); UTF-8 is not allowed. A table
+/// built at compile time: it is asked for every byte of every user part.
+static USER_CHARS: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'_'
+                    | b'.'
+                    | b'!'
+                    | b'~'
+                    | b'*'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'%'
+                    | b'&'
+                    | b'='
+                    | b'+'
+                    | b'$'
+                    | b','
+                    | b';'
+                    | b'?'
+                    | b'/'
+            );
+        c += 1;
+    }
+    t
+};
 
 impl fmt::Display for SipUri {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

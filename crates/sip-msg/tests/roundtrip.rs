@@ -87,3 +87,44 @@ proptest! {
         }
     }
 }
+
+fn to_value() -> impl Strategy<Value = String> {
+    let display = prop_oneof![Just(String::new()), Just("Anne ".to_owned()), Just("\"A;tag=x>\" ".to_owned())];
+    let uri_params =
+        prop_oneof![Just(String::new()), Just(";transport=udp".to_owned()), Just(";tag=inside".to_owned())];
+    let header_params = proptest::collection::vec(
+        prop_oneof![
+            Just("tag=abc".to_owned()),
+            Just("TAG=Z".to_owned()),
+            Just("x=1".to_owned()),
+            Just("lr".to_owned())
+        ],
+        0..3,
+    );
+    (display, "[a-z0-9]{1,8}", host(), uri_params, header_params, any::<bool>()).prop_map(
+        |(display, user, host, uri_params, params, angle)| {
+            let params: String = params.iter().map(|p| format!(";{p}")).collect();
+            if angle || !display.is_empty() || !uri_params.is_empty() {
+                format!("{display}<sip:{user}@{host}{uri_params}>{params}")
+            } else {
+                format!("sip:{user}@{host}{params}")
+            }
+        },
+    )
+}
+
+proptest! {
+    #[test]
+    fn cheap_tag_check_agrees_with_the_parsed_address(value in to_value()) {
+        let parsed = sip_msg::NameAddr::parse(&value, "To").expect("valid To");
+        prop_assert_eq!(sip_msg::has_header_param(&value, "tag"), parsed.tag().is_some());
+        // a tag added to a response's To is the header's own parameter
+        let mut resp = sip_msg::Response::from_headers(&sip_msg::Headers::new(), 200);
+        resp.headers.push(sip_msg::HeaderName::To, value.clone());
+        let added = resp.ensure_to_tag_with(|| "t0".to_owned()).expect("To present");
+        prop_assert_eq!(added, parsed.tag().is_none());
+        let after = resp.headers.to_addr().expect("still valid");
+        prop_assert!(after.tag().is_some());
+        prop_assert_eq!(after.uri, parsed.uri);
+    }
+}

@@ -7,6 +7,7 @@
 //! count is refused (RFC 7616 §3.3). Unknown users get the very same challenge as wrong
 //! passwords, after the same amount of hashing.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -131,24 +132,38 @@ pub fn parse_authorization(value: &str) -> Result<DigestResponse, DigestParseErr
         return Err(DigestParseError::NotDigest);
     }
     let params = parse_auth_params(rest).ok_or(DigestParseError::Malformed)?;
-    let get = |k: &str| params.iter().find(|(n, _)| n.eq_ignore_ascii_case(k)).map(|(_, v)| v.clone());
+    // One pass over the parameters; the first of a repeated name counts.
+    let mut slots: [Option<Cow<'_, str>>; 10] = Default::default();
+    for (name, value) in params {
+        let Some(i) = DIGEST_PARAMS.iter().position(|k| k.eq_ignore_ascii_case(name)) else { continue };
+        if slots[i].is_none() {
+            slots[i] = Some(value);
+        }
+    }
+    let [username, realm, nonce, uri, response, algorithm, cnonce, qop, nc, opaque] =
+        slots.map(|v| v.map(Cow::into_owned));
     Ok(DigestResponse {
-        username: get("username").ok_or(DigestParseError::Missing("username"))?,
-        realm: get("realm").ok_or(DigestParseError::Missing("realm"))?,
-        nonce: get("nonce").ok_or(DigestParseError::Missing("nonce"))?,
-        uri: get("uri").ok_or(DigestParseError::Missing("uri"))?,
-        response: get("response").ok_or(DigestParseError::Missing("response"))?,
-        algorithm: get("algorithm"),
-        cnonce: get("cnonce"),
-        qop: get("qop"),
-        nc: get("nc"),
-        opaque: get("opaque"),
+        username: username.ok_or(DigestParseError::Missing("username"))?,
+        realm: realm.ok_or(DigestParseError::Missing("realm"))?,
+        nonce: nonce.ok_or(DigestParseError::Missing("nonce"))?,
+        uri: uri.ok_or(DigestParseError::Missing("uri"))?,
+        response: response.ok_or(DigestParseError::Missing("response"))?,
+        algorithm,
+        cnonce,
+        qop,
+        nc,
+        opaque,
     })
 }
 
-/// `name=value` pairs separated by commas; values may be quoted.
-pub fn parse_auth_params(s: &str) -> Option<Vec<(String, String)>> {
-    let mut out = Vec::new();
+/// The parameters of a digest response, in the order of [`parse_authorization`]'s slots.
+const DIGEST_PARAMS: [&str; 10] =
+    ["username", "realm", "nonce", "uri", "response", "algorithm", "cnonce", "qop", "nc", "opaque"];
+
+/// `name=value` pairs separated by commas; values may be quoted (borrowed unless they
+/// hold escapes).
+pub fn parse_auth_params(s: &str) -> Option<Vec<(&str, Cow<'_, str>)>> {
+    let mut out = Vec::with_capacity(10);
     for item in sip_msg::text::split_commas(s) {
         if item.is_empty() {
             continue;
@@ -163,12 +178,12 @@ pub fn parse_auth_params(s: &str) -> Option<Vec<(String, String)>> {
             }
             q
         } else {
-            v.to_owned()
+            Cow::Borrowed(v)
         };
         if !sip_msg::text::is_token(n) {
             return None;
         }
-        out.push((n.to_owned(), v));
+        out.push((n, v));
     }
     Some(out)
 }
@@ -434,7 +449,7 @@ pub fn answer_challenge(
 ) -> Option<String> {
     let rest = challenge.trim().strip_prefix("Digest")?.trim();
     let params = parse_auth_params(rest)?;
-    let get = |k: &str| params.iter().find(|(n, _)| n.eq_ignore_ascii_case(k)).map(|(_, v)| v.as_str());
+    let get = |k: &str| params.iter().find(|(n, _)| n.eq_ignore_ascii_case(k)).map(|(_, v)| v.as_ref());
     let realm = get("realm")?;
     let nonce = get("nonce")?;
     let alg = Algorithm::from_token(get("algorithm").unwrap_or("MD5"))?;

@@ -238,8 +238,20 @@ pub struct EndpointStats {
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum ServerKey {
-    Rfc3261 { branch: String, sent_by: String, method: Method },
-    Rfc2543 { call_id: String, from_tag: String, cseq: u32, via: String, method: Method },
+    /// §17.2.3: branch, sent-by (host with a lower-cased name, and port) and method.
+    Rfc3261 {
+        branch: String,
+        host: Host,
+        port: u16,
+        method: Method,
+    },
+    Rfc2543 {
+        call_id: String,
+        from_tag: String,
+        cseq: u32,
+        via: String,
+        method: Method,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -669,9 +681,10 @@ impl Endpoint {
     /// Send a response in a server transaction.
     pub fn respond(&mut self, now: Instant, tx: ServerTxId, mut resp: Response) -> Result<(), EngineError> {
         let entry = self.servers.get_mut(&tx.0).ok_or(EngineError::NoSuchServerTx(tx))?;
-        if resp.status > 100 && resp.headers.to_addr().is_ok_and(|t| t.tag().is_none()) {
-            let tag = self.ids.tag();
-            resp.ensure_to_tag(&tag)?;
+        if resp.status > 100 {
+            // a To that does not parse is sent as it is
+            let ids = &mut self.ids;
+            let _ = resp.ensure_to_tag_with(|| ids.tag());
         }
         if resp.headers.get(&HeaderName::Server).is_none() && resp.status != 100 {
             resp.headers.push(HeaderName::Server, self.cfg.user_agent.as_str());
@@ -706,10 +719,8 @@ impl Endpoint {
         }
         let peer = entry.tx.reply_to;
         let mut resp = resp;
-        if resp.headers.to_addr().is_ok_and(|t| t.tag().is_none()) {
-            let tag = self.ids.tag();
-            resp.ensure_to_tag(&tag)?;
-        }
+        let ids = &mut self.ids;
+        let _ = resp.ensure_to_tag_with(|| ids.tag());
         if resp.headers.get(&HeaderName::Server).is_none() {
             resp.headers.push(HeaderName::Server, self.cfg.user_agent.as_str());
         }
@@ -891,10 +902,14 @@ fn response_destination(via: &Via, peer: Peer) -> Peer {
 
 fn server_key(req: &Request, core: &Core, method: &Method) -> ServerKey {
     if core.via.has_rfc3261_branch() {
-        let port = core.via.port.unwrap_or(5060);
+        let host = match &core.via.host {
+            Host::Domain(d) if d.bytes().any(|c| c.is_ascii_uppercase()) => Host::Domain(d.to_ascii_lowercase()),
+            h => h.clone(),
+        };
         ServerKey::Rfc3261 {
             branch: core.via.branch().unwrap_or_default().to_owned(),
-            sent_by: format!("{}:{port}", core.via.host).to_ascii_lowercase(),
+            host,
+            port: core.via.port.unwrap_or(5060),
             method: method.clone(),
         }
     } else {
