@@ -203,6 +203,24 @@ impl Headers {
         self.0.insert(0, Header::new(name, value));
     }
 
+    /// Replace the first comma-separated value of the first line with this name (the top
+    /// Via when a proxy or server stamps it), keeping the line's other values and every
+    /// later line as they are. False when there is no such line.
+    pub fn replace_first_value(&mut self, name: &HeaderName, value: &str) -> bool {
+        let Some(h) = self.0.iter_mut().find(|h| &h.name == name) else { return false };
+        let unfolded = unfold(&h.value);
+        let mut items = split_commas(&unfolded);
+        let _old_first = items.next();
+        let mut new = String::with_capacity(value.len() + unfolded.len());
+        new.push_str(value);
+        for item in items {
+            new.push_str(", ");
+            new.push_str(item);
+        }
+        h.value = new;
+        true
+    }
+
     /// Remove every line with this name.
     pub fn remove(&mut self, name: &HeaderName) {
         self.0.retain(|h| &h.name != name);

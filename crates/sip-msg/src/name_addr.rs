@@ -8,7 +8,9 @@
 use std::fmt;
 
 use crate::error::ParseError;
-use crate::text::{Param, find_param, is_lws, is_token, parse_params, parse_quoted, quote, write_params};
+use std::fmt::Write as _;
+
+use crate::text::{Param, find_param, fmt_params, is_lws, is_token, parse_params, parse_quoted, quote};
 use crate::uri::Uri;
 
 /// A display name, URI and header parameters.
@@ -124,10 +126,10 @@ impl fmt::Display for NameAddr {
         if let Some(d) = &self.display {
             write!(f, "{} ", quote(d))?;
         }
-        write!(f, "<{}>", self.uri)?;
-        let mut p = String::new();
-        write_params(&mut p, &self.params);
-        f.write_str(&p)
+        f.write_char('<')?;
+        fmt::Display::fmt(&self.uri, f)?;
+        f.write_char('>')?;
+        fmt_params(f, &self.params)
     }
 }
 

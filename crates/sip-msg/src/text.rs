@@ -239,6 +239,37 @@ pub fn find_param<'a>(params: &'a [Param], name: &str) -> Option<&'a Param> {
 }
 
 /// Write parameters as `;name=value` pairs.
+/// Print `;name=value` for each parameter straight into a formatter (no buffer).
+pub(crate) fn fmt_params(f: &mut impl std::fmt::Write, params: &[Param]) -> std::fmt::Result {
+    for p in params {
+        f.write_char(';')?;
+        f.write_str(&p.name)?;
+        if let Some(v) = &p.value {
+            f.write_char('=')?;
+            f.write_str(v)?;
+        }
+    }
+    Ok(())
+}
+
+/// Print a decimal number without the formatting machinery (ports and address octets are
+/// printed for every message).
+pub(crate) fn fmt_decimal(f: &mut impl std::fmt::Write, mut n: u32) -> std::fmt::Result {
+    let mut buf = [0u8; 10];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // only ASCII digits were written
+    f.write_str(std::str::from_utf8(&buf[i..]).unwrap_or_default())
+}
+
+/// Append `;name=value` for each parameter.
 pub fn write_params(out: &mut String, params: &[Param]) {
     for p in params {
         out.push(';');

@@ -7,7 +7,9 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 use crate::error::ParseError;
-use crate::text::{Param, find_param, parse_params, unescape, write_params};
+use std::fmt::Write as _;
+
+use crate::text::{Param, find_param, fmt_decimal, fmt_params, parse_params, unescape};
 
 /// A URI as it appears in a Request-URI or a name-addr.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,7 +99,15 @@ impl fmt::Display for Host {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Domain(d) => f.write_str(d),
-            Self::V4(a) => write!(f, "{a}"),
+            Self::V4(a) => {
+                let [a, b, c, d] = a.octets();
+                fmt_decimal(f, a.into())?;
+                for o in [b, c, d] {
+                    f.write_char('.')?;
+                    fmt_decimal(f, o.into())?;
+                }
+                Ok(())
+            }
             Self::V6(a) => write!(f, "[{a}]"),
         }
     }
@@ -277,13 +287,12 @@ impl fmt::Display for SipUri {
             }
             f.write_str("@")?;
         }
-        write!(f, "{}", self.host)?;
+        fmt::Display::fmt(&self.host, f)?;
         if let Some(p) = self.port {
-            write!(f, ":{p}")?;
+            f.write_char(':')?;
+            fmt_decimal(f, u32::from(p))?;
         }
-        let mut params = String::new();
-        write_params(&mut params, &self.params);
-        f.write_str(&params)?;
+        fmt_params(f, &self.params)?;
         if let Some(h) = &self.headers {
             write!(f, "?{h}")?;
         }
@@ -310,9 +319,9 @@ impl TelUri {
 
 impl fmt::Display for TelUri {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut s = format!("tel:{}", self.number);
-        write_params(&mut s, &self.params);
-        f.write_str(&s)
+        f.write_str("tel:")?;
+        f.write_str(&self.number)?;
+        fmt_params(f, &self.params)
     }
 }
 

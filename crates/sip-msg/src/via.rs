@@ -3,7 +3,9 @@
 use std::fmt;
 
 use crate::error::ParseError;
-use crate::text::{Param, find_param, is_lws, is_token, parse_params, write_params};
+use std::fmt::Write as _;
+
+use crate::text::{Param, find_param, fmt_decimal, fmt_params, is_lws, is_token, parse_params};
 use crate::uri::{Host, split_host_port};
 
 /// The magic cookie that marks an RFC 3261 branch (§8.1.1.7).
@@ -96,13 +98,15 @@ impl Via {
 
 impl fmt::Display for Via {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SIP/2.0/{} {}", self.transport, self.host)?;
+        f.write_str("SIP/2.0/")?;
+        f.write_str(&self.transport)?;
+        f.write_char(' ')?;
+        fmt::Display::fmt(&self.host, f)?;
         if let Some(p) = self.port {
-            write!(f, ":{p}")?;
+            f.write_char(':')?;
+            fmt_decimal(f, u32::from(p))?;
         }
-        let mut s = String::new();
-        write_params(&mut s, &self.params);
-        f.write_str(&s)
+        fmt_params(f, &self.params)
     }
 }
 

@@ -871,7 +871,12 @@ fn stamp_received(req: &mut Request, mut core: Core, peer: Peer) -> Core {
     let ip = peer.addr.ip();
     let mut changed = false;
     if core.via.host.ip() != Some(ip) {
-        core.via.set_param("received", Some(&ip.to_string()));
+        // received is a bare address, IPv6 without brackets (§20.42, RFC 5118 §4.5)
+        let received = match ip {
+            std::net::IpAddr::V4(a) => Host::V4(a).to_string(),
+            std::net::IpAddr::V6(a) => a.to_string(),
+        };
+        core.via.set_param("received", Some(&received));
         changed = true;
     }
     if core.via.rport() == Some(None) {
@@ -879,13 +884,8 @@ fn stamp_received(req: &mut Request, mut core: Core, peer: Peer) -> Core {
         changed = true;
     }
     if changed {
-        // Rewrite the Via lines: the stamped top value, then the rest unchanged.
-        let rest: Vec<String> = req.headers.values(&HeaderName::Via).into_iter().skip(1).collect();
-        req.headers.remove(&HeaderName::Via);
-        for v in rest.into_iter().rev() {
-            req.headers.push_front(HeaderName::Via, v);
-        }
-        req.headers.push_front(HeaderName::Via, core.via.to_string());
+        // Only the top value changes; the rest of its line and later Via lines stay.
+        req.headers.replace_first_value(&HeaderName::Via, &core.via.to_string());
     }
     core
 }

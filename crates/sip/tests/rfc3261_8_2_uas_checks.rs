@@ -183,6 +183,31 @@ fn received_and_rport_are_stamped_on_the_top_via() {
 }
 
 #[test]
+fn stamping_the_top_via_keeps_the_other_vias_in_order() {
+    // Two values in the top Via line and one more line: only the first value changes.
+    let mut ep = endpoint();
+    let raw = String::from_utf8(base("OPTIONS", "sip:svar@kommune.example", &[], ""))
+        .expect("utf8")
+        .replace("192.0.2.7:5062;branch", "10.0.0.5:5060;rport;branch")
+        .replace(
+            "\r\nFrom:",
+            " , SIP/2.0/UDP 10.0.0.9;branch=z9hG4bKinner\r\nVia: SIP/2.0/TCP 10.0.0.10;branch=z9hG4bKlast\r\nFrom:",
+        );
+    assert!(raw.contains("z9hG4bKinner"), "test message: {raw}");
+    let (_, ev) = feed(&mut ep, raw.as_bytes());
+    let Some(Event::Request { request, .. }) = ev.into_iter().find(|e| matches!(e, Event::Request { .. })) else {
+        panic!("no request")
+    };
+    let vias = request.headers.vias().expect("vias");
+    assert_eq!(vias.len(), 3);
+    assert_eq!(vias[0].param("received").and_then(|p| p.value.as_deref()), Some("192.0.2.7"));
+    assert_eq!(vias[0].rport(), Some(Some(5062)));
+    assert_eq!(vias[1].branch(), Some("z9hG4bKinner"));
+    assert_eq!(vias[2].branch(), Some("z9hG4bKlast"));
+    assert_eq!(vias[2].transport, "TCP");
+}
+
+#[test]
 fn a_challenge_answered_statelessly_holds_no_transaction() {
     // RFC 3261 §8.2.7: a UAS may challenge without state. The retransmitted request is
     // then a new request for the TU (which challenges again), not a replay of the 401.
