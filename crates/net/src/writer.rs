@@ -13,8 +13,12 @@ use tracing::{error, warn};
 /// Most records in one transaction.
 const BATCH: usize = 512;
 /// After the first record of a batch, wait this long for more: one commit and one wakeup
-/// per window instead of one per registration.
-const WINDOW: Duration = Duration::from_millis(10);
+/// per window instead of one per registration. The cost of a write is mostly per
+/// transaction (three crossings to sqlx's SQLite thread), so under load a longer window
+/// costs less CPU per record: 13–16 µs per binding at 50 ms against 26–31 µs at 10 ms
+/// (2,000 REGISTER/s, see BENCHMARKS.md). SIGTERM flushes; a `kill -9` loses at most one
+/// window.
+const WINDOW: Duration = Duration::from_millis(50);
 
 /// Write until the channel closes, then flush what is left and return.
 pub async fn run<S: Store>(store: S, mut rx: mpsc::UnboundedReceiver<Persist>) {
