@@ -797,7 +797,7 @@ impl Pbx {
 
     /// Pick an outbound route, applying the toll-fraud rules. Errors carry the status and
     /// the reason phrase.
-    fn route_outbound(&self, number: &str) -> Result<(String, String), (u16, &'static str)> {
+    pub(crate) fn route_outbound(&self, number: &str) -> Result<(String, String), (u16, &'static str)> {
         let class = classify(number);
         let mut blocked = None;
         for route in &self.cfg.routes {

@@ -71,6 +71,8 @@ struct World {
     records: Vec<CallRecord>,
     caller_finals: Vec<u16>,
     caller_requests: Vec<Method>,
+    /// New calls svar sent to the trunk (an IVR's external target): Request-URI and From.
+    trunk_calls: Vec<(String, String)>,
     caller_reinvite_pending: bool,
     caller_reinvite_finals: Vec<u16>,
     caller_other_finals: Vec<(Method, u16)>,
@@ -225,6 +227,21 @@ impl World {
         self.pbx = Pbx::new(ep, cfg, auth, registrar_for(&self.phones));
     }
 
+    /// svar anew with this IVR and these outbound routes.
+    fn replace_ivr_with_routes(&mut self, setup: pbx::IvrSetup, routes: Vec<pbx::config::OutboundRoute>) {
+        let mut cfg = config(true);
+        cfg.ivr = Some(setup);
+        cfg.routes = routes;
+        cfg.dids = vec![Did { number: "+4570102002".into(), target: DidTarget::Ivr }];
+        let cfg = cfg.index();
+        let auth = Authenticator::new(AuthConfig::new("egeskov.example"), [1; 32], self.t0);
+        let ep = Endpoint::new(EndpointConfig {
+            auto_trying: false,
+            ..EndpointConfig::new(vec![(Transport::Udp, addr(SVAR))], 98)
+        });
+        self.pbx = Pbx::new(ep, cfg, auth, registrar_for(&self.phones));
+    }
+
     /// The media reports something for the call.
     fn media(&mut self, event: MediaEvent) {
         let (now, wall) = (self.now, self.wall());
@@ -297,6 +314,7 @@ impl World {
             records: Vec::new(),
             caller_finals: Vec::new(),
             caller_requests: Vec::new(),
+            trunk_calls: Vec::new(),
             caller_reinvite_pending: false,
             caller_reinvite_finals: Vec::new(),
             caller_other_finals: Vec::new(),
@@ -387,6 +405,15 @@ impl World {
                         Caller::WaitForCalleeBye => {}
                     }
                 }
+            }
+            Event::Request { tx, request, core, .. } if request.method == Method::Invite && core.to.tag().is_none() => {
+                // svar calls out through the trunk: the far end answers at once
+                let now = self.now;
+                self.trunk_calls.push((request.uri.to_string(), core.from.uri.to_string()));
+                let mut ok = Response::to_request(&request, 200);
+                ok.headers.push(HeaderName::Contact, format!("<sip:far@{TRUNK}>"));
+                ok.set_body(Some("application/sdp"), phone_sdp(addr(TRUNK).ip(), "sendrecv"));
+                let _ = self.caller.respond(now, tx, ok);
             }
             Event::Request { tx, request, .. } => {
                 // BYE from svar (callee hung up, or a drain), or a relayed re-INVITE
@@ -1171,4 +1198,75 @@ fn a_conversation_is_recorded_only_after_the_callers_key_press_consent_and_only_
             assert!(flow.contains("consented") && flow.contains("recording the conversation"), "{flow}");
         }
     }
+}
+
+/// The IVR setup of [`World::with_ivr`] with key 3 for an external number, routed out
+/// through the trunk by a route that takes Danish numbers only.
+fn ivr_with_external(w: &World, number: &str) -> (pbx::IvrSetup, Vec<pbx::config::OutboundRoute>) {
+    let mut setup = w.pbx_ivr_setup().expect("ivr");
+    let menus = vec![ivr::RawMenu {
+        id: "hoved".into(),
+        prompt: vec!["velkommen".into()],
+        options: [("1".to_owned(), "user:1002".to_owned()), ("3".to_owned(), format!("external:{number}"))].into(),
+        timeout_s: Some(5),
+        retries: Some(1),
+        invalid: vec![],
+        fallback: Some("operator".into()),
+        open: None,
+    }];
+    setup.menus = std::sync::Arc::new(ivr::IvrConfig::from_raw(&menus).expect("menu"));
+    let routes = vec![pbx::config::OutboundRoute {
+        name: "danmark".into(),
+        patterns: vec![pbx::numbers::Pattern::parse("+45.").expect("pattern")],
+        trunk: "udbyder".into(),
+        strip: 3,
+        prepend: String::new(),
+        allow_international: false,
+        allow_premium: false,
+    }];
+    (setup, routes)
+}
+
+#[test]
+fn an_external_target_is_dialled_through_the_trunk_and_bridged() {
+    let mut w = World::with_ivr(60, &[(Callee::AnswerAfter(2000), None)], Caller::HangUpAfter(5000));
+    let (setup, routes) = ivr_with_external(&w, "+45 33 12 34 56");
+    w.replace_ivr_with_routes(setup, routes);
+    w.start_call();
+    w.step_until(Duration::from_millis(200));
+    let (call, _) = opened(&w)[0];
+    w.key(call, '3');
+    w.step_until(Duration::from_secs(60));
+    assert_eq!(
+        w.trunk_calls,
+        vec![("sip:33123456@192.0.2.50".to_owned(), "sip:+4570102000@egeskov.example".to_owned())],
+        "one INVITE to the provider, the route's number, the municipality's caller id"
+    );
+    assert!(w.phones[0].seen.is_empty(), "no employee rang");
+    assert_eq!(w.feeds().last(), Some(&"bridged"), "{:?}", w.feeds());
+    let flow = w.records[0].flow.clone().expect("flow");
+    assert!(flow.contains("routed external:+45 33 12 34 56"), "{flow}");
+    assert!(flow.contains("ringing external:+45 33 12 34 56 on 1 phone(s)"), "{flow}");
+    assert_eq!(w.records[0].outcome, Outcome::Answered);
+    assert!(w.messages.is_empty());
+}
+
+#[test]
+fn an_external_target_the_routes_refuse_becomes_a_message_not_a_toll_fraud_call() {
+    let mut w = World::with_ivr(61, &[(Callee::AnswerAfter(2000), None)], Caller::HangUpAfter(40_000));
+    // an international number: the route allows none
+    let (setup, routes) = ivr_with_external(&w, "+4930123456");
+    w.replace_ivr_with_routes(setup, routes);
+    w.start_call();
+    w.step_until(Duration::from_millis(200));
+    let (call, _) = opened(&w)[0];
+    w.key(call, '3');
+    w.step_until(Duration::from_millis(400));
+    assert!(w.trunk_calls.is_empty(), "nothing dialled out");
+    assert_eq!(w.feeds().last(), Some(&"playing"), "leave a message");
+    w.step_until(Duration::from_secs(50));
+    assert!(w.trunk_calls.is_empty(), "nothing dialled out");
+    let flow = w.records[0].flow.clone().expect("flow");
+    assert!(flow.contains("refused: Forbidden (international calls not allowed)"), "{flow}");
+    assert!(!flow.contains("ringing"), "{flow}");
 }

@@ -304,14 +304,37 @@ impl Pbx {
         let Some(setup) = self.cfg.ivr.clone() else { return };
         let key = target_key(target);
         let owner = setup.owners.get(&key).cloned().unwrap_or_else(|| setup.last_resort_owner.clone());
-        let exts = setup.rings.get(&key).cloned().unwrap_or_default();
         let wall_s = self.wall_ms / 1000;
-        let contacts: Vec<(String, Uri, Peer)> = exts
-            .iter()
-            .flat_map(|e| {
-                self.registrar.lookup(e, wall_s).into_iter().map(|b| (e.clone(), b.contact.clone(), b.source))
-            })
-            .collect();
+        let contacts: Vec<Destination> = match target {
+            // An external number leaves through an outbound route, under the same
+            // toll-fraud rules as an employee dialling it.
+            Target::External(number) => match self.external_destination(number) {
+                Ok(d) => vec![d],
+                Err(reason) => {
+                    warn!(call = id, number = %Pii(number), reason, "IVR: external target not dialled");
+                    if let Some(ivr) = self.calls.get_mut(&id).and_then(|c| c.ivr.as_mut()) {
+                        ivr.note(now, format!("{key} refused: {reason}"));
+                    }
+                    Vec::new()
+                }
+            },
+            _ => setup
+                .rings
+                .get(&key)
+                .into_iter()
+                .flatten()
+                .flat_map(|e| {
+                    self.registrar.lookup(e, wall_s).into_iter().map(|b| Destination {
+                        to_user: e.clone(),
+                        to_host: self.cfg.domain.clone(),
+                        uri: b.contact.clone(),
+                        peer: b.source,
+                        trunk: None,
+                        from_user: None,
+                    })
+                })
+                .collect(),
+        };
         info!(call = id, target = %key, phones = contacts.len(), "IVR: putting the caller through");
         if contacts.is_empty() {
             if let Some(ivr) = self.calls.get_mut(&id).and_then(|c| c.ivr.as_mut()) {
@@ -329,12 +352,14 @@ impl Pbx {
         let caller = call.record.caller.clone();
         let b_call_id = call.b_call_id.clone();
         let b_tag = call.b_tag.clone();
-        let from_hdr = format!("<sip:{caller}@{}>;tag={b_tag}", self.cfg.domain);
         let mut forks = Vec::new();
-        for (i, (ext, uri, peer)) in contacts.into_iter().enumerate() {
+        for (i, d) in contacts.into_iter().enumerate() {
+            let Destination { to_user, to_host, uri, peer, trunk, from_user } = d;
+            let from_user = from_user.unwrap_or_else(|| caller.clone());
+            let from_hdr = format!("<sip:{from_user}@{}>;tag={b_tag}", self.cfg.domain);
             let mut r = Request::new(Method::Invite, uri);
-            r.headers.push(HeaderName::From, from_hdr.as_str());
-            r.headers.push(HeaderName::To, format!("<sip:{ext}@{}>", self.cfg.domain));
+            r.headers.push(HeaderName::From, from_hdr);
+            r.headers.push(HeaderName::To, format!("<sip:{to_user}@{to_host}>"));
             r.headers.push(HeaderName::CallId, b_call_id.as_str());
             r.headers.push(HeaderName::CSeq, "1 INVITE");
             r.headers.push(HeaderName::Contact, self.cfg.contact(peer.transport));
@@ -343,7 +368,7 @@ impl Pbx {
             match self.ep.send_request(now, r.clone(), peer) {
                 Ok(ctx) => {
                     self.by_ctx.insert(ctx, TxRole::Fork(id, i));
-                    forks.push(Fork { tx: ctx, request: r, peer, status: None, auth_tried: false, trunk: None });
+                    forks.push(Fork { tx: ctx, request: r, peer, status: None, auth_tried: false, trunk });
                 }
                 Err(e) => warn!(error = %e, "IVR transfer INVITE not sent"),
             }
@@ -359,6 +384,25 @@ impl Pbx {
         self.timers.push(Reverse((deadline, PbxTimer::Ring(id))));
         let feed = Feed::Playing(Player::looping(ringback()));
         self.out.push_back(PbxOutput::Media(MediaOp::Feed { call: id, leg: MLeg::A, feed }));
+    }
+
+    /// Where an external number goes: the outbound route's trunk, the number as the
+    /// route rewrites it, and the trunk's caller id (a provider takes only numbers the
+    /// municipality owns as the calling party).
+    fn external_destination(&self, number: &str) -> Result<Destination, &'static str> {
+        let number = crate::numbers::normalise(number);
+        let (trunk_name, out_number) = self.route_outbound(&number).map_err(|(_, reason)| reason)?;
+        let trunk = self.cfg.trunk(&trunk_name).ok_or("route names an unknown trunk")?;
+        let host = sip_msg::Host::from(trunk.proxy.ip()).to_string();
+        let uri: Uri = format!("sip:{out_number}@{host}").parse().map_err(|_| "number is not dialable")?;
+        Ok(Destination {
+            to_user: out_number,
+            to_host: host,
+            uri,
+            peer: Peer { transport: trunk.transport, addr: trunk.proxy },
+            trunk: Some(trunk_name),
+            from_user: Some(trunk.default_caller_id.clone()),
+        })
     }
 
     /// An employee answered an IVR caller: bridge them.
@@ -544,4 +588,20 @@ impl Pbx {
             Err(e) => debug!(call = id, error = %e, "INFO without a key"),
         }
     }
+}
+
+/// One phone (or trunk) an IVR transfer rings.
+struct Destination {
+    /// The To user: an extension, or the number as sent to the provider.
+    to_user: String,
+    /// The To host: svar's domain, or the trunk's address.
+    to_host: String,
+    /// Request-URI.
+    uri: Uri,
+    /// Where to send it.
+    peer: Peer,
+    /// The trunk, when the destination is outside (its digest challenge is answered).
+    trunk: Option<String>,
+    /// The From user when not the caller's own number (a trunk's caller id).
+    from_user: Option<String>,
 }
