@@ -40,6 +40,9 @@ pub(crate) struct Leg {
     pub(crate) reinvite_out: bool,
     /// They have a re-INVITE outstanding with us.
     pub(crate) reinvite_in: bool,
+    /// Their 2xx to our re-INVITE without SDP carried an offer: its ACK waits for the
+    /// other side's ACK, which carries the answer (RFC 3264 §5, RFC 3261 §13.2.2.4).
+    pub(crate) ack_waits_for_answer: bool,
 }
 
 /// One INVITE we sent towards a callee contact.

@@ -850,16 +850,23 @@ impl Pbx {
                             l.reinvite_in = false;
                         }
                     }
-                    // §13.2.2.4: we ACK the other leg's 2xx ourselves.
+                    // §13.2.2.4: we ACK the other leg's 2xx ourselves, at once, unless it
+                    // carries an offer to a re-INVITE without SDP: then the answer is in
+                    // the ACK the requesting side sends us, and our ACK waits for it.
+                    let delayed_offer = request.body.is_empty() && !resp.body.is_empty() && is_sdp(&resp.headers);
                     if request.method == Method::Invite
                         && resp.status < 300
                         && let Some(l) = c.leg_mut(from.other())
                     {
-                        let contact = self.cfg.contact(l.dialog.peer.transport);
                         l.dialog.confirm(&resp);
-                        let ack = l.dialog.make_ack(l.invite_seq, &contact);
-                        let peer = l.dialog.peer;
-                        let _ = self.ep.send_ack(ack, peer, None);
+                        if delayed_offer {
+                            l.ack_waits_for_answer = true;
+                        } else {
+                            let contact = self.cfg.contact(l.dialog.peer.transport);
+                            let ack = l.dialog.make_ack(l.invite_seq, &contact);
+                            let peer = l.dialog.peer;
+                            let _ = self.ep.send_ack(ack, peer, None);
+                        }
                     }
                 }
                 let mut r = Response::to_request(&request, resp.status);
@@ -1029,7 +1036,13 @@ impl Pbx {
             let _ = self.ep.send_ack(ack, fork_peer, None);
         }
         self.by_dialog.insert((b_dialog.id.call_id.clone(), b_dialog.id.local_tag.clone()), (id, Side::B));
-        call.b = Some(Leg { dialog: b_dialog, invite_seq, reinvite_out: false, reinvite_in: false });
+        call.b = Some(Leg {
+            dialog: b_dialog,
+            invite_seq,
+            reinvite_out: false,
+            reinvite_in: false,
+            ack_waits_for_answer: false,
+        });
         // the caller's leg
         let mut r = Response::to_request(&call.a_invite, 200);
         let _ = r.ensure_to_tag(&call.a_tag);
@@ -1041,7 +1054,13 @@ impl Pbx {
         }
         let a_dialog = Dialog::as_uas(&call.a_invite, &call.a_core, &call.a_tag, call.a_source, true);
         self.by_dialog.insert((a_dialog.id.call_id.clone(), a_dialog.id.local_tag.clone()), (id, Side::A));
-        call.a = Some(Leg { dialog: a_dialog, invite_seq: 0, reinvite_out: false, reinvite_in: false });
+        call.a = Some(Leg {
+            dialog: a_dialog,
+            invite_seq: 0,
+            reinvite_out: false,
+            reinvite_in: false,
+            ack_waits_for_answer: false,
+        });
         let losers: Vec<ClientTxId> =
             call.forks.iter().enumerate().filter(|(j, f)| *j != i && f.status.is_none()).map(|(_, f)| f.tx).collect();
         let tx = call.a_tx;
@@ -1219,31 +1238,46 @@ impl Pbx {
 
     fn on_ack(&mut self, req: Request, core: Core) {
         let key = (core.call_id.clone(), core.to.tag().unwrap_or_default().to_owned());
-        let Some(&(id, Side::A)) = self.by_dialog.get(&key) else {
+        let Some(&(id, side)) = self.by_dialog.get(&key) else {
             return;
         };
-        let pending = self.calls.get(&id).is_some_and(|c| c.pending_b_ack.is_some());
-        let body = if pending && !req.body.is_empty() {
-            // the caller's answer to the callee's offer (late offer)
-            self.anchor_body(id, Side::A, &req.body, SdpRole::Answer).unwrap_or_else(|e| {
-                warn!(call = id, error = %e, "the caller's answer cannot be anchored; relayed as it is");
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
+        // the callee's 2xx to the first INVITE waits for the caller's ACK (late offer), or
+        // the other leg's 2xx to a relayed re-INVITE without SDP waits for this ACK
+        let initial = side == Side::A && call.pending_b_ack.is_some();
+        let reinvite = match side.other() {
+            Side::A => call.a.as_ref(),
+            Side::B => call.b.as_ref(),
+        }
+        .is_some_and(|l| l.ack_waits_for_answer);
+        if !initial && !reinvite {
+            return;
+        }
+        let body = if req.body.is_empty() {
+            req.body.clone()
+        } else {
+            // this side's answer to the other side's offer
+            self.anchor_body(id, side, &req.body, SdpRole::Answer).unwrap_or_else(|e| {
+                warn!(call = id, error = %e, "an answer in an ACK cannot be anchored; relayed as it is");
                 req.body.clone()
             })
-        } else {
-            req.body.clone()
         };
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
-        if call.pending_b_ack.take().is_some()
-            && let Some(b) = &call.b
-        {
-            let mut ack = b.dialog.make_ack(b.invite_seq, &self.cfg.contact(b.dialog.peer.transport));
+        if initial {
+            call.pending_b_ack = None;
+        }
+        if let Some(l) = call.leg_mut(side.other()) {
+            l.ack_waits_for_answer = false;
+            let mut ack = l.dialog.make_ack(l.invite_seq, &self.cfg.contact(l.dialog.peer.transport));
             if !body.is_empty() {
                 let ct = req.headers.get(&HeaderName::ContentType).map(str::to_owned);
                 ack.set_body(ct.as_deref(), body);
             }
-            let peer = b.dialog.peer;
+            let peer = l.dialog.peer;
             let _ = self.ep.send_ack(ack, peer, None);
         }
     }

@@ -74,6 +74,11 @@ struct World {
     /// New calls svar sent to the trunk (an IVR's external target): Request-URI and From.
     trunk_calls: Vec<(String, String)>,
     caller_reinvite_pending: bool,
+    /// The caller's re-INVITE went without SDP: the offer comes in the 2xx, the answer
+    /// goes in the ACK.
+    caller_reinvite_without_sdp: bool,
+    /// The 2xx to the caller's re-INVITE, body included.
+    caller_reinvite_answer: Option<bytes::Bytes>,
     caller_reinvite_finals: Vec<u16>,
     caller_other_finals: Vec<(Method, u16)>,
     phone_statuses_seen: Vec<u16>,
@@ -242,6 +247,11 @@ impl World {
         self.pbx = Pbx::new(ep, cfg, auth, registrar_for(&self.phones));
     }
 
+    /// The body of the 2xx to the caller's re-INVITE.
+    fn caller_answer_to_reinvite(&self) -> &bytes::Bytes {
+        self.caller_reinvite_answer.as_ref().expect("the re-INVITE was answered")
+    }
+
     /// The media reports something for the call.
     fn media(&mut self, event: MediaEvent) {
         let (now, wall) = (self.now, self.wall());
@@ -316,6 +326,8 @@ impl World {
             caller_requests: Vec::new(),
             trunk_calls: Vec::new(),
             caller_reinvite_pending: false,
+            caller_reinvite_without_sdp: false,
+            caller_reinvite_answer: None,
             caller_reinvite_finals: Vec::new(),
             caller_other_finals: Vec::new(),
             phone_statuses_seen: Vec::new(),
@@ -437,7 +449,12 @@ impl World {
                 if (200..300).contains(&response.status)
                     && let Some(d) = &self.caller_dialog
                 {
-                    let ack = d.make_ack(core.cseq.seq, "<sip:trunk@192.0.2.50>");
+                    let mut ack = d.make_ack(core.cseq.seq, "<sip:trunk@192.0.2.50>");
+                    if self.caller_reinvite_without_sdp && !response.body.is_empty() {
+                        // the answer to the offer in the 2xx (RFC 3264 §5)
+                        ack.set_body(Some("application/sdp"), bytes::Bytes::from(CALLER_SDP));
+                    }
+                    self.caller_reinvite_answer = Some(response.body.clone());
                     let _ = self.caller.send_ack(ack, Peer::udp(addr(SVAR)), None);
                 }
             }
@@ -476,7 +493,10 @@ impl World {
                 // BYE, or a relayed re-INVITE / UPDATE / INFO
                 let mut r = Response::to_request(&request, 200);
                 if request.method == Method::Invite {
-                    let body = if request.body.windows(8).any(|w| w == b"sendonly") {
+                    let body = if request.body.is_empty() {
+                        // a re-INVITE without SDP: the phone makes the offer
+                        phone_sdp(p.addr.ip(), "sendrecv")
+                    } else if request.body.windows(8).any(|w| w == b"sendonly") {
                         phone_sdp(p.addr.ip(), "recvonly")
                     } else {
                         bytes::Bytes::from_static(b"v=0\r\ns=phone\r\n")
@@ -489,6 +509,7 @@ impl World {
                 }
                 p.seen.push((request.method.clone(), request.body.clone()));
             }
+            Event::Ack { request, .. } => p.seen.push((Method::Ack, request.body.clone())),
             Event::Response { response, .. } => self.phone_statuses_seen.push(response.status),
             Event::Cancelled { invite } => {
                 if let Some(pos) = p.pending.iter().position(|(_, t, _)| *t == invite) {
@@ -593,6 +614,14 @@ impl World {
                             };
                             r.set_body(Some("application/sdp"), body);
                             self.caller_reinvite_pending = true;
+                            let _ = self.caller.send_request(now, r, Peer::udp(addr(SVAR)));
+                        }
+                    }
+                    "reinvite-without-sdp" => {
+                        if let Some(d) = self.caller_dialog.as_mut() {
+                            let r = d.make_request(Method::Invite, &format!("<sip:trunk@{TRUNK}>"));
+                            self.caller_reinvite_pending = true;
+                            self.caller_reinvite_without_sdp = true;
                             let _ = self.caller.send_request(now, r, Peer::udp(addr(SVAR)));
                         }
                     }
@@ -1269,4 +1298,32 @@ fn an_external_target_the_routes_refuse_becomes_a_message_not_a_toll_fraud_call(
     let flow = w.records[0].flow.clone().expect("flow");
     assert!(flow.contains("refused: Forbidden (international calls not allowed)"), "{flow}");
     assert!(!flow.contains("ringing"), "{flow}");
+}
+
+#[test]
+fn a_reinvite_without_sdp_gets_the_offer_in_the_2xx_and_the_answer_in_the_ack_on_both_legs() {
+    // RFC 3264 §5 / RFC 3261 §13.2.2.4: the callee offers in its 2xx; svar's ACK to it
+    // waits for the caller's ACK, which carries the answer, anchored like every SDP.
+    let mut w = World::with_media(32, &[(Callee::AnswerAfter(100), None)], Caller::HangUpAfter(5000), true);
+    w.start_call();
+    w.step_until(Duration::from_secs(1));
+    let (_, (pa, pb)) = opened(&w)[0];
+    let at = w.now;
+    w.caller_actions.push((at, "reinvite-without-sdp"));
+    w.step_until(Duration::from_secs(3));
+    assert_eq!(w.caller_reinvite_finals, vec![200]);
+    let invites: Vec<&bytes::Bytes> =
+        w.phones[0].seen.iter().filter(|(m, _)| *m == Method::Invite).map(|(_, b)| b).collect();
+    assert_eq!(invites.len(), 2);
+    assert!(invites[1].is_empty(), "the re-INVITE reached the callee without SDP");
+    let offer = body_text(w.caller_answer_to_reinvite());
+    assert!(offer.contains(&format!("m=audio {pa} ")), "the callee's offer, anchored on the caller's side: {offer}");
+    let acks: Vec<&bytes::Bytes> = w.phones[0].seen.iter().filter(|(m, _)| *m == Method::Ack).map(|(_, b)| b).collect();
+    let answer = body_text(acks.last().expect("the callee's 2xx was acknowledged"));
+    assert!(answer.contains(&format!("m=audio {pb} ")), "the caller's answer in svar's ACK, anchored: {answer}");
+    assert!(answer.contains("a=rtpmap:8 PCMA/8000"), "{answer}");
+    w.step_until(Duration::from_secs(60));
+    assert_eq!(w.records.len(), 1);
+    assert_eq!(w.records[0].outcome, Outcome::Answered);
+    assert!(w.pbx.media_ports_in_use() == 0);
 }

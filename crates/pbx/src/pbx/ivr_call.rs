@@ -202,7 +202,13 @@ impl Pbx {
             a_core: core,
             a_source: source,
             a_tag,
-            a: Some(Leg { dialog: a_dialog, invite_seq: 0, reinvite_out: false, reinvite_in: false }),
+            a: Some(Leg {
+                dialog: a_dialog,
+                invite_seq: 0,
+                reinvite_out: false,
+                reinvite_in: false,
+                ack_waits_for_answer: false,
+            }),
             b: None,
             b_call_id: format!("{}@svar", self.ep.ids().call_id()),
             b_tag: self.ep.ids().tag(),
@@ -432,7 +438,13 @@ impl Pbx {
         let _ = self.ep.send_ack(ack, fork_peer, None);
         self.by_dialog.insert((b_dialog.id.call_id.clone(), b_dialog.id.local_tag.clone()), (id, Side::B));
         let Some(call) = self.calls.get_mut(&id) else { return };
-        call.b = Some(Leg { dialog: b_dialog, invite_seq: 1, reinvite_out: false, reinvite_in: false });
+        call.b = Some(Leg {
+            dialog: b_dialog,
+            invite_seq: 1,
+            reinvite_out: false,
+            reinvite_in: false,
+            ack_waits_for_answer: false,
+        });
         let losers: Vec<ClientTxId> =
             call.forks.iter().enumerate().filter(|(j, f)| *j != i && f.status.is_none()).map(|(_, f)| f.tx).collect();
         let body = std::str::from_utf8(&resp.body).unwrap_or_default();
