@@ -356,6 +356,12 @@ impl Bridge {
         self.conversation.get_or_insert_with(|| [Vec::new(), Vec::new()]);
     }
 
+    /// The caller withdrew consent: the conversation recorded so far is dropped, never
+    /// reported, and nothing more is recorded.
+    pub fn discard_conversation(&mut self) {
+        self.conversation = None;
+    }
+
     /// End a recording now (the caller hung up): it is reported like any other, and a
     /// conversation being recorded is reported as one stereo file.
     pub fn stop_recording(&mut self) {

@@ -378,3 +378,29 @@ fn a_consented_conversation_is_recorded_in_stereo_caller_left_employee_right() {
     assert!(rms(&left) > 4000.0, "the caller's tone on the left: {}", rms(&left));
     assert!(rms(&right) < 50.0, "the employee's silence on the right: {}", rms(&right));
 }
+
+#[test]
+fn a_withdrawn_consent_drops_the_conversation_and_records_nothing_after() {
+    let (a, b) = legs();
+    let t0 = Instant::now();
+    let mut bridge = Bridge::new(a, b, Duration::from_secs(30), t0);
+    bridge.set_feed(Leg::A, Feed::Bridged);
+    bridge.set_feed(Leg::B, Feed::Bridged);
+    bridge.record_conversation();
+    let frames = tone_frames(440.0, 8000.0, 50);
+    for (i, f) in frames.iter().enumerate() {
+        let at = t0 + Duration::from_millis(20 * i as u64);
+        if i == 25 {
+            bridge.discard_conversation();
+        }
+        let ulaw = f.map(rtp::g711::ulaw_encode);
+        bridge.packet(Leg::A, addr("198.51.100.7:5004"), &rtp(0, i as u16, 160 * i as u32, 7, i == 0, &ulaw), at);
+    }
+    bridge.stop_recording();
+    let out = bridge.drain();
+    assert!(
+        !out.iter().any(|o| matches!(o, Output::ConversationRecorded { .. })),
+        "nothing recorded is reported after withdrawal"
+    );
+    assert!(out.iter().any(|o| matches!(o, Output::Send { leg: Leg::B, .. })), "the conversation itself goes on");
+}

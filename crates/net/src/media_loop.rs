@@ -27,6 +27,7 @@ enum Command {
     ListenInband(Leg),
     Record(Leg, RecordLimits),
     RecordConversation,
+    DiscardConversation,
     Close,
     /// Several commands from one turn of the SIP loop: one wakeup, not one each.
     Batch(Vec<Self>),
@@ -48,6 +49,7 @@ fn apply_to(bridge: &mut Bridge, c: Command) -> bool {
         Command::ListenInband(leg) => bridge.listen_inband(leg, true),
         Command::Record(leg, limits) => bridge.record(leg, limits),
         Command::RecordConversation => bridge.record_conversation(),
+        Command::DiscardConversation => bridge.discard_conversation(),
         Command::Close => return false,
         Command::Batch(cs) => {
             for c in cs {
@@ -109,6 +111,7 @@ impl MediaDriver {
             MediaOp::ListenInband { call, leg } => self.send(call, Command::ListenInband(leg)),
             MediaOp::Record { call, leg, limits } => self.send(call, Command::Record(leg, limits)),
             MediaOp::RecordConversation { call } => self.send(call, Command::RecordConversation),
+            MediaOp::DiscardConversation { call } => self.send(call, Command::DiscardConversation),
             MediaOp::Close { call } => self.send(call, Command::Close),
         }
     }

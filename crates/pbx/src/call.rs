@@ -95,6 +95,9 @@ pub(crate) struct Call {
     pub(crate) ivr: Option<crate::pbx::ivr_call::IvrCall>,
     /// The conversation is being recorded; the caller consented at this Unix ms.
     pub(crate) conversation_consent: Option<i64>,
+    /// When svar answered an IVR caller: flow lines written after the IVR handed the call
+    /// to an employee count from here.
+    pub(crate) flow_started: Option<Instant>,
 }
 
 impl Call {

@@ -134,6 +134,21 @@ pub struct ConversationRecording {
     pub length: Duration,
 }
 
+/// A caller withdrew consent during the conversation: what was recorded is discarded;
+/// the consent and its withdrawal are kept as the record of what happened (DOMAIN.md:
+/// "withdrawal possible").
+#[derive(Debug, Clone)]
+pub struct ConsentWithdrawn {
+    /// The caller's leg Call-ID (the call record's id).
+    pub call_id: String,
+    /// The caller's number.
+    pub caller: String,
+    /// When the caller gave consent (Unix ms).
+    pub consent_ms: i64,
+    /// When the caller withdrew it (Unix ms).
+    pub withdrawn_ms: i64,
+}
+
 /// What svar recorded, to be stored.
 #[derive(Debug, Clone)]
 pub enum Recording {
@@ -141,4 +156,6 @@ pub enum Recording {
     Message(RecordedMessage),
     /// A conversation, with consent.
     Conversation(ConversationRecording),
+    /// Consent withdrawn: no recording of this call exists.
+    Withdrawn(ConsentWithdrawn),
 }

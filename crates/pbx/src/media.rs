@@ -78,6 +78,11 @@ pub enum MediaOp {
         /// The call.
         call: u64,
     },
+    /// The caller withdrew consent: drop the conversation recorded so far.
+    DiscardConversation {
+        /// The call.
+        call: u64,
+    },
     /// Record a message from a leg.
     Record {
         /// The call.

@@ -732,6 +732,7 @@ impl Pbx {
             media: None,
             ivr: None,
             conversation_consent: None,
+            flow_started: None,
         };
         if let Some((ports, a_stream)) = anchor {
             self.open_media(id, ports, a_stream.as_ref());

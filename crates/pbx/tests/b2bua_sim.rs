@@ -87,6 +87,7 @@ struct World {
     caller_answer: Option<bytes::Bytes>,
     messages: Vec<pbx::RecordedMessage>,
     conversations: Vec<pbx::ivr_setup::ConversationRecording>,
+    withdrawals: Vec<pbx::ivr_setup::ConsentWithdrawn>,
     ivr_setup: Option<pbx::IvrSetup>,
 }
 
@@ -336,6 +337,7 @@ impl World {
             caller_answer: None,
             messages: Vec::new(),
             conversations: Vec::new(),
+            withdrawals: Vec::new(),
             ivr_setup: None,
         }
     }
@@ -372,6 +374,7 @@ impl World {
                 PbxOutput::Media(op) => self.media_ops.push(op),
                 PbxOutput::Recording(pbx::ivr_setup::Recording::Message(m)) => self.messages.push(m),
                 PbxOutput::Recording(pbx::ivr_setup::Recording::Conversation(c)) => self.conversations.push(c),
+                PbxOutput::Recording(pbx::ivr_setup::Recording::Withdrawn(c)) => self.withdrawals.push(c),
             }
         }
         while let Some(o) = self.caller.poll_output() {
@@ -1227,6 +1230,46 @@ fn a_conversation_is_recorded_only_after_the_callers_key_press_consent_and_only_
             assert!(flow.contains("consented") && flow.contains("recording the conversation"), "{flow}");
         }
     }
+}
+
+#[test]
+fn the_caller_withdraws_consent_with_star_and_the_recording_is_discarded_not_stored() {
+    let mut w = World::with_ivr(62, &[(Callee::AnswerAfter(200), None)], Caller::HangUpAfter(5000));
+    let mut setup = w.pbx_ivr_setup().expect("setup");
+    let menu = ivr::RawMenu {
+        id: "hoved".into(),
+        prompt: vec!["velkommen".into()],
+        options: [("7".to_owned(), "consent then user:1002".to_owned())].into(),
+        timeout_s: Some(5),
+        retries: Some(1),
+        invalid: vec![],
+        fallback: Some("operator".into()),
+        open: None,
+    };
+    setup.menus = std::sync::Arc::new(ivr::IvrConfig::from_raw(&[menu]).expect("menu"));
+    w.replace_ivr_with(setup, true, 62);
+    w.start_call();
+    w.step_until(Duration::from_millis(200));
+    let (call, _) = opened(&w)[0];
+    w.key(call, '7');
+    w.step_until(Duration::from_secs(2));
+    assert!(w.media_ops.iter().any(|o| matches!(o, MediaOp::RecordConversation { .. })), "recording with consent");
+    // while talking to the employee, the caller presses *
+    w.key(call, '*');
+    assert!(w.media_ops.iter().any(|o| matches!(o, MediaOp::DiscardConversation { call: c } if *c == call)));
+    assert_eq!(w.withdrawals.len(), 1);
+    let wd = &w.withdrawals[0];
+    assert_eq!(wd.caller, "+4512345678");
+    assert!(wd.withdrawn_ms >= wd.consent_ms);
+    // a second * is only a key for the employee's phone
+    w.key(call, '*');
+    assert_eq!(w.withdrawals.len(), 1);
+    w.step_until(Duration::from_secs(60));
+    // even if the media reported a recording, none is stored
+    w.media(MediaEvent::ConversationRecorded { call, length: Duration::from_secs(3), wav: vec![7] });
+    assert!(w.conversations.is_empty(), "no recording exists after withdrawal");
+    let flow = w.records[0].flow.clone().expect("flow");
+    assert!(flow.contains("consent withdrawn; the recording was discarded"), "{flow}");
 }
 
 /// The IVR setup of [`World::with_ivr`] with key 3 for an external number, routed out

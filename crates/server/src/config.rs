@@ -76,6 +76,9 @@ pub(crate) struct RawRecording {
     /// IVR (default false: nothing is recorded).
     #[serde(default)]
     pub(crate) conversations: bool,
+    /// Days a conversation recording (or a withdrawal record) is kept from the consent;
+    /// retention then deletes it (default 30, DOMAIN.md's figure for handled messages).
+    pub(crate) keep_days: Option<u32>,
 }
 
 /// `[calendar]`
@@ -332,6 +335,8 @@ pub(crate) struct Config {
     pub(crate) digest_algorithms: Vec<Algorithm>,
     /// Call control.
     pub(crate) pbx: PbxConfig,
+    /// How long conversation recordings are kept (retention).
+    pub(crate) recording_keep: Duration,
     /// Holidays and closing days.
     pub(crate) calendar: calendar::Calendar,
     /// Deadline settings.
@@ -822,6 +827,10 @@ pub(crate) fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, ConfigE
         errs.push("ivr: the menus need anchored media (media.anchor = false turns it off)".into());
     }
     let media = crate::media_config::validate(raw.media.as_ref(), advertise, sip.map(|s| s.ip()), &mut errs);
+    let keep_days = raw.recording.as_ref().and_then(|r| r.keep_days).unwrap_or(30);
+    if keep_days == 0 {
+        errs.push("recording.keep_days: at least 1 (recordings are deleted this many days after consent)".into());
+    }
     let api_token = raw.api.as_ref().and_then(|a| a.token.clone());
     if api_token.as_ref().is_some_and(|t| t.len() < 16) {
         errs.push("api.token: use at least 16 characters".into());
@@ -861,6 +870,7 @@ pub(crate) fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, ConfigE
             user_index: std::collections::HashMap::new(),
         }
         .index(),
+        recording_keep: Duration::from_secs(u64::from(keep_days) * 86_400),
         calendar,
         deadline_rule,
         departments,
@@ -896,10 +906,12 @@ mod tests {
     fn media_recording_and_main_number_problems_are_all_listed() {
         let text = DEMO.replace(
             "[ivr]\n",
-            "[media]\nanchor = false\nports = [80, 81]\ntimeout_s = 1\ncodecs = [\"G729\"]\nip = \"nowhere\"\n\n[recording]\nconversations = true\n\n[ivr]\n",
+            "[media]\nanchor = false\nports = [80, 81]\ntimeout_s = 1\ncodecs = [\"G729\"]\nip = \"nowhere\"\n\n[recording]\nconversations = true\nkeep_days = 0\n\n[ivr]\n",
         ) + "\n[[dids]]\nnumber = \"+4570109999\"\nuser = \"1001\"\nivr = true\n";
         let err = load(&text, &Overrides::default()).expect_err("invalid").to_string();
-        for needle in ["the menus need anchored media", "dids[", "give either user or ivr = true"] {
+        for needle in
+            ["the menus need anchored media", "dids[", "give either user or ivr = true", "recording.keep_days"]
+        {
             assert!(err.contains(needle), "{needle:?} missing in {err}");
         }
         let text = DEMO.replace(
@@ -910,8 +922,11 @@ mod tests {
         for needle in ["media.ports", "media.timeout_s", "\"G729\" is not a codec", "media.ip"] {
             assert!(err.contains(needle), "{needle:?} missing in {err}");
         }
-        let off = DEMO.replace("[ivr]\n", "[recording]\nconversations = true\n\n[ivr]\n");
-        assert!(load(&off, &Overrides::default()).expect("valid").pbx.record_conversations);
+        let on = DEMO.replace("[ivr]\n", "[recording]\nconversations = true\nkeep_days = 7\n\n[ivr]\n");
+        let c = load(&on, &Overrides::default()).expect("valid");
+        assert!(c.pbx.record_conversations);
+        assert_eq!(c.recording_keep, Duration::from_secs(7 * 86_400));
+        assert_eq!(load(DEMO, &Overrides::default()).expect("demo").recording_keep, Duration::from_secs(30 * 86_400));
     }
 
     #[test]

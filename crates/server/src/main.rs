@@ -446,6 +446,16 @@ async fn serve(cfg: Config) -> Result<()> {
     let (ledger, ledger_task) = ledger_service::start(store.clone(), shared.clone()).await?;
     let presence = presence_service::start(store.clone(), shared, ledger.clone()).await?;
     let messages_task = tokio::spawn(messages::run(messages_rx, ledger.clone(), cfg.data_dir.clone()));
+    // Retention of conversation recordings: at start, then every hour.
+    let recordings_dir = cfg.data_dir.join("recordings");
+    let keep = cfg.recording_keep;
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            messages::prune_recordings(&recordings_dir, jiff::Timestamp::now(), keep).await;
+        }
+    });
     let mut app =
         http::router(http::AppState { control: control_tx.clone(), obligations: Some(ledger.metrics.clone()) });
     if let Some(token) = &cfg.api_token {

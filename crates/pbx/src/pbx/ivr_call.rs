@@ -101,6 +101,10 @@ pub(crate) struct IvrArrival {
     pub(crate) trunk: Option<String>,
 }
 
+/// The key that withdraws recording consent during the conversation (the star key,
+/// which no menu needs while the caller talks to an employee).
+pub(crate) const WITHDRAW_CONSENT_KEY: char = '*';
+
 /// Five seconds of the Danish ringback, looped while a target rings.
 fn ringback() -> Prompt {
     let mut c = media::tone::Cadence::danish_ringback();
@@ -228,6 +232,7 @@ impl Pbx {
                 consent_ms: None,
             }),
             conversation_consent: None,
+            flow_started: None,
         };
         info!(call = id, caller = %Pii(&caller), "main number answered by the IVR");
         self.by_stx.insert(tx, id);
@@ -433,6 +438,7 @@ impl Pbx {
                 record_now = true;
             }
             call.record.flow = Some(ivr.flow());
+            call.flow_started = Some(ivr.started);
         }
         let ack = b_dialog.make_ack(1, &self.cfg.contact(fork_peer.transport));
         let _ = self.ep.send_ack(ack, fork_peer, None);
@@ -497,11 +503,40 @@ impl Pbx {
 
     /// A key from an IVR caller (RFC 4733, in-band or SIP INFO).
     pub(crate) fn ivr_key(&mut self, now: Instant, id: u64, key: char) {
+        if key == WITHDRAW_CONSENT_KEY && self.calls.get(&id).is_some_and(|c| c.conversation_consent.is_some()) {
+            self.withdraw_consent(now, id);
+            return;
+        }
         let Some(ivr) = self.calls.get_mut(&id).and_then(|c| c.ivr.as_mut()) else { return };
         if ivr.phase == IvrPhase::Menu {
             ivr.runner.handle_input(now, IvrInput::Key(key));
             self.ivr_pump(now, id);
         }
+    }
+
+    /// The caller pressed the withdrawal key while the conversation was recorded: the
+    /// recording stops and what was recorded is discarded; the consent and its withdrawal
+    /// are kept.
+    fn withdraw_consent(&mut self, now: Instant, id: u64) {
+        let wall_ms = self.wall_ms;
+        let Some(call) = self.calls.get_mut(&id) else { return };
+        let Some(consent_ms) = call.conversation_consent.take() else { return };
+        let what = "consent withdrawn; the recording was discarded";
+        if let Some(ivr) = call.ivr.as_mut() {
+            ivr.note(now, what);
+        } else if let (Some(flow), Some(started)) = (call.record.flow.as_mut(), call.flow_started) {
+            // the IVR handed the call over: its trace is already in the record
+            flow.push_str(&format!("\n+{} {what}", now.saturating_duration_since(started).as_millis()));
+        }
+        info!(call = id, "the caller withdrew consent: recording discarded");
+        let withdrawn = crate::ivr_setup::ConsentWithdrawn {
+            call_id: call.record.call_id.clone(),
+            caller: call.record.caller.clone(),
+            consent_ms,
+            withdrawn_ms: wall_ms,
+        };
+        self.out.push_back(PbxOutput::Media(MediaOp::DiscardConversation { call: id }));
+        self.out.push_back(PbxOutput::Recording(crate::ivr_setup::Recording::Withdrawn(withdrawn)));
     }
 
     /// A key event from the media.
