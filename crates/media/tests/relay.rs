@@ -345,14 +345,20 @@ fn keys_sent_as_tones_are_heard_on_a_leg_without_telephone_event_when_listening(
     assert_eq!(keys, vec!['5']);
 }
 
-#[test]
-fn a_consented_conversation_is_recorded_in_stereo_caller_left_employee_right() {
+/// Two bridged legs whose conversation is being recorded (the caller consented).
+fn recording_conversation() -> (Bridge, Instant) {
     let (a, b) = legs();
     let t0 = Instant::now();
     let mut bridge = Bridge::new(a, b, Duration::from_secs(30), t0);
     bridge.set_feed(Leg::A, Feed::Bridged);
     bridge.set_feed(Leg::B, Feed::Bridged);
     bridge.record_conversation();
+    (bridge, t0)
+}
+
+#[test]
+fn a_consented_conversation_is_recorded_in_stereo_caller_left_employee_right() {
+    let (mut bridge, t0) = recording_conversation();
     // one second from each side: A a 440 Hz tone in µ-law, B silence in A-law
     for (i, f) in tone_frames(440.0, 8000.0, 50).iter().enumerate() {
         let at = t0 + Duration::from_millis(20 * i as u64);
@@ -381,12 +387,7 @@ fn a_consented_conversation_is_recorded_in_stereo_caller_left_employee_right() {
 
 #[test]
 fn a_withdrawn_consent_drops_the_conversation_and_records_nothing_after() {
-    let (a, b) = legs();
-    let t0 = Instant::now();
-    let mut bridge = Bridge::new(a, b, Duration::from_secs(30), t0);
-    bridge.set_feed(Leg::A, Feed::Bridged);
-    bridge.set_feed(Leg::B, Feed::Bridged);
-    bridge.record_conversation();
+    let (mut bridge, t0) = recording_conversation();
     let frames = tone_frames(440.0, 8000.0, 50);
     for (i, f) in frames.iter().enumerate() {
         let at = t0 + Duration::from_millis(20 * i as u64);

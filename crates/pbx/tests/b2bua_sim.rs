@@ -99,6 +99,26 @@ fn phone_sdp(ip: std::net::IpAddr, direction: &str) -> bytes::Bytes {
     ))
 }
 
+/// The main menu `hoved` with these options (digit, action), five seconds to choose, one
+/// retry, the switchboard as fallback.
+fn main_menu(options: &[(&str, &str)]) -> ivr::RawMenu {
+    ivr::RawMenu {
+        id: "hoved".into(),
+        prompt: vec!["velkommen".into()],
+        options: options.iter().map(|(k, a)| ((*k).to_owned(), (*a).to_owned())).collect(),
+        timeout_s: Some(5),
+        retries: Some(1),
+        invalid: vec![],
+        fallback: Some("operator".into()),
+        open: None,
+    }
+}
+
+/// Menus as the IVR setup holds them.
+fn menus(menu: ivr::RawMenu) -> std::sync::Arc<ivr::IvrConfig> {
+    std::sync::Arc::new(ivr::IvrConfig::from_raw(&[menu]).expect("menu"))
+}
+
 /// A registrar with every phone bound as 1002 (a restart's restored bindings).
 fn registrar_for(phones: &[Phone]) -> Registrar {
     let mut registrar = Registrar::new(RegistrarConfig::default());
@@ -173,22 +193,13 @@ impl World {
     /// registered (so the caller leaves a message for employee:1003).
     fn with_ivr(seed: u64, callees: &[(Callee, Option<u64>)], caller_plan: Caller) -> Self {
         let mut w = Self::with_media(seed, callees, caller_plan, true);
-        let menu = ivr::RawMenu {
-            id: "hoved".into(),
-            prompt: vec!["velkommen".into()],
-            options: [("1".to_owned(), "user:1002".to_owned()), ("2".to_owned(), "user:1003".to_owned())].into(),
-            timeout_s: Some(5),
-            retries: Some(1),
-            invalid: vec![],
-            fallback: Some("operator".into()),
-            open: None,
-        };
+        let menu = main_menu(&[("1", "user:1002"), ("2", "user:1003")]);
         let prompts = ["velkommen", "indtal-besked", "tak-for-beskeden"]
             .iter()
             .map(|n| (("da".to_owned(), (*n).to_owned()), media::prompt::Prompt::from_samples(vec![100; 8000])))
             .collect();
         let setup = pbx::IvrSetup {
-            menus: std::sync::Arc::new(ivr::IvrConfig::from_raw(&[menu]).expect("menu")),
+            menus: menus(menu),
             language: "da".into(),
             prompts,
             rings: [
@@ -1130,19 +1141,13 @@ fn a_closed_department_takes_its_closed_path_on_a_live_call() {
     // in Copenhagen, when the switchboard (09–17 on Thursdays) is closed.
     let mut w = World::with_ivr(54, &[(Callee::AnswerAfter(100), None)], Caller::HangUpAfter(60_000));
     let menu = ivr::RawMenu {
-        id: "hoved".into(),
-        prompt: vec!["velkommen".into()],
-        options: [("1".to_owned(), "user:1002".to_owned())].into(),
-        timeout_s: Some(5),
-        retries: Some(1),
-        invalid: vec![],
-        fallback: Some("operator".into()),
         open: Some(ivr::RawOpen { department: "omstillingen".into(), closed: "record:department:omstillingen".into() }),
+        ..main_menu(&[("1", "user:1002")])
     };
     let mut cfg_ivr = None;
     if let Some(setup) = w.pbx_ivr_setup() {
         let mut setup = setup;
-        setup.menus = std::sync::Arc::new(ivr::IvrConfig::from_raw(&[menu]).expect("menu"));
+        setup.menus = menus(menu);
         setup.calendar = Some(std::sync::Arc::new(pbx::ivr_setup::IvrCalendar {
             calendar: calendar::Calendar::danish_default(),
             departments: vec![calendar::Department::switchboard_default()],
@@ -1200,18 +1205,7 @@ fn a_conversation_is_recorded_only_after_the_callers_key_press_consent_and_only_
     for (enabled, consent, expect) in [(true, true, true), (true, false, false), (false, true, false)] {
         let mut w = World::with_ivr(60, &[(Callee::AnswerAfter(200), None)], Caller::HangUpAfter(3000));
         let mut setup = w.pbx_ivr_setup().expect("setup");
-        let menu = ivr::RawMenu {
-            id: "hoved".into(),
-            prompt: vec!["velkommen".into()],
-            options: [("1".to_owned(), "user:1002".to_owned()), ("7".to_owned(), "consent then user:1002".to_owned())]
-                .into(),
-            timeout_s: Some(5),
-            retries: Some(1),
-            invalid: vec![],
-            fallback: Some("operator".into()),
-            open: None,
-        };
-        setup.menus = std::sync::Arc::new(ivr::IvrConfig::from_raw(&[menu]).expect("menu"));
+        setup.menus = menus(main_menu(&[("1", "user:1002"), ("7", "consent then user:1002")]));
         w.replace_ivr_with(setup, enabled, 60);
         w.start_call();
         w.step_until(Duration::from_millis(200));
@@ -1236,17 +1230,7 @@ fn a_conversation_is_recorded_only_after_the_callers_key_press_consent_and_only_
 fn the_caller_withdraws_consent_with_star_and_the_recording_is_discarded_not_stored() {
     let mut w = World::with_ivr(62, &[(Callee::AnswerAfter(200), None)], Caller::HangUpAfter(5000));
     let mut setup = w.pbx_ivr_setup().expect("setup");
-    let menu = ivr::RawMenu {
-        id: "hoved".into(),
-        prompt: vec!["velkommen".into()],
-        options: [("7".to_owned(), "consent then user:1002".to_owned())].into(),
-        timeout_s: Some(5),
-        retries: Some(1),
-        invalid: vec![],
-        fallback: Some("operator".into()),
-        open: None,
-    };
-    setup.menus = std::sync::Arc::new(ivr::IvrConfig::from_raw(&[menu]).expect("menu"));
+    setup.menus = menus(main_menu(&[("7", "consent then user:1002")]));
     w.replace_ivr_with(setup, true, 62);
     w.start_call();
     w.step_until(Duration::from_millis(200));
@@ -1276,17 +1260,7 @@ fn the_caller_withdraws_consent_with_star_and_the_recording_is_discarded_not_sto
 /// through the trunk by a route that takes Danish numbers only.
 fn ivr_with_external(w: &World, number: &str) -> (pbx::IvrSetup, Vec<pbx::config::OutboundRoute>) {
     let mut setup = w.pbx_ivr_setup().expect("ivr");
-    let menus = vec![ivr::RawMenu {
-        id: "hoved".into(),
-        prompt: vec!["velkommen".into()],
-        options: [("1".to_owned(), "user:1002".to_owned()), ("3".to_owned(), format!("external:{number}"))].into(),
-        timeout_s: Some(5),
-        retries: Some(1),
-        invalid: vec![],
-        fallback: Some("operator".into()),
-        open: None,
-    }];
-    setup.menus = std::sync::Arc::new(ivr::IvrConfig::from_raw(&menus).expect("menu"));
+    setup.menus = menus(main_menu(&[("1", "user:1002"), ("3", &format!("external:{number}"))]));
     let routes = vec![pbx::config::OutboundRoute {
         name: "danmark".into(),
         patterns: vec![pbx::numbers::Pattern::parse("+45.").expect("pattern")],
@@ -1299,15 +1273,22 @@ fn ivr_with_external(w: &World, number: &str) -> (pbx::IvrSetup, Vec<pbx::config
     (setup, routes)
 }
 
-#[test]
-fn an_external_target_is_dialled_through_the_trunk_and_bridged() {
-    let mut w = World::with_ivr(60, &[(Callee::AnswerAfter(2000), None)], Caller::HangUpAfter(5000));
-    let (setup, routes) = ivr_with_external(&w, "+45 33 12 34 56");
+/// A caller on the main number presses 3, the option for `number`; the caller hangs up
+/// `hang_up_ms` after being answered.
+fn caller_keys_external(seed: u64, number: &str, hang_up_ms: u64) -> World {
+    let mut w = World::with_ivr(seed, &[(Callee::AnswerAfter(2000), None)], Caller::HangUpAfter(hang_up_ms));
+    let (setup, routes) = ivr_with_external(&w, number);
     w.replace_ivr_with_routes(setup, routes);
     w.start_call();
     w.step_until(Duration::from_millis(200));
     let (call, _) = opened(&w)[0];
     w.key(call, '3');
+    w
+}
+
+#[test]
+fn an_external_target_is_dialled_through_the_trunk_and_bridged() {
+    let mut w = caller_keys_external(60, "+45 33 12 34 56", 5000);
     w.step_until(Duration::from_secs(60));
     assert_eq!(
         w.trunk_calls,
@@ -1325,14 +1306,8 @@ fn an_external_target_is_dialled_through_the_trunk_and_bridged() {
 
 #[test]
 fn an_external_target_the_routes_refuse_becomes_a_message_not_a_toll_fraud_call() {
-    let mut w = World::with_ivr(61, &[(Callee::AnswerAfter(2000), None)], Caller::HangUpAfter(40_000));
     // an international number: the route allows none
-    let (setup, routes) = ivr_with_external(&w, "+4930123456");
-    w.replace_ivr_with_routes(setup, routes);
-    w.start_call();
-    w.step_until(Duration::from_millis(200));
-    let (call, _) = opened(&w)[0];
-    w.key(call, '3');
+    let mut w = caller_keys_external(61, "+4930123456", 40_000);
     w.step_until(Duration::from_millis(400));
     assert!(w.trunk_calls.is_empty(), "nothing dialled out");
     assert_eq!(w.feeds().last(), Some(&"playing"), "leave a message");

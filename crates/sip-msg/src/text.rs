@@ -11,17 +11,24 @@ pub fn is_token_char(c: u8) -> bool {
 
 /// `token` membership by byte, built once at compile time (it is asked for every byte of
 /// every header name and parameter).
-static TOKEN_CHARS: [bool; 256] = {
+static TOKEN_CHARS: [bool; 256] = alnum_and(b"-.!%*_+`'~");
+
+/// A byte-membership table: ASCII letters and digits plus `extra`, built at compile time
+/// for character classes asked about every byte of a message.
+pub(crate) const fn alnum_and(extra: &[u8]) -> [bool; 256] {
     let mut t = [false; 256];
     let mut c = 0;
     while c < 256 {
-        let b = c as u8;
-        t[c] = b.is_ascii_alphanumeric()
-            || matches!(b, b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~');
+        t[c] = (c as u8).is_ascii_alphanumeric();
         c += 1;
     }
+    let mut i = 0;
+    while i < extra.len() {
+        t[extra[i] as usize] = true;
+        i += 1;
+    }
     t
-};
+}
 
 /// True when `s` is a non-empty `token`.
 #[must_use]

@@ -243,36 +243,7 @@ fn is_user_char(c: u8) -> bool {
 
 /// unreserved / escaped / user-unreserved (RFC 3261 §25.1); UTF-8 is not allowed. A table
 /// built at compile time: it is asked for every byte of every user part.
-static USER_CHARS: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut c = 0;
-    while c < 256 {
-        let b = c as u8;
-        t[c] = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'_'
-                    | b'.'
-                    | b'!'
-                    | b'~'
-                    | b'*'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'%'
-                    | b'&'
-                    | b'='
-                    | b'+'
-                    | b'$'
-                    | b','
-                    | b';'
-                    | b'?'
-                    | b'/'
-            );
-        c += 1;
-    }
-    t
-};
+static USER_CHARS: [bool; 256] = crate::text::alnum_and(b"-_.!~*'()%&=+$,;?/");
 
 impl fmt::Display for SipUri {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
