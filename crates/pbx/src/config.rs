@@ -104,6 +104,46 @@ pub struct OutboundRoute {
     pub allow_premium: bool,
 }
 
+/// The first route that takes `number` (normalised) under the toll-fraud rules, with the
+/// number as that route sends it. International and premium-rate numbers need a route
+/// that allows them. Errors carry the status for a caller and its reason phrase; the
+/// config check uses the same function, so a menu cannot name a number no call could
+/// reach.
+///
+/// # Errors
+/// No route takes the number (404), or the only routes that do refuse its class (403).
+pub fn pick_route<'r>(
+    routes: &'r [OutboundRoute],
+    number: &str,
+) -> Result<(&'r OutboundRoute, String), (u16, &'static str)> {
+    use crate::numbers::{NumberClass, classify};
+    let class = classify(number);
+    let mut blocked = None;
+    for route in routes {
+        if !route.patterns.iter().any(|p| p.matches(number)) {
+            continue;
+        }
+        match class {
+            NumberClass::International if !route.allow_international => {
+                blocked = Some((403, "Forbidden (international calls not allowed)"));
+                continue;
+            }
+            NumberClass::Premium if !route.allow_premium => {
+                blocked = Some((403, "Forbidden (premium-rate numbers not allowed)"));
+                continue;
+            }
+            _ => {}
+        }
+        let stripped = number.get(route.strip.min(number.len())..).unwrap_or_default();
+        return Ok((route, format!("{}{stripped}", route.prepend)));
+    }
+    Err(blocked.unwrap_or(match class {
+        NumberClass::International => (403, "Forbidden (international calls not allowed)"),
+        NumberClass::Premium => (403, "Forbidden (premium-rate numbers not allowed)"),
+        _ => (404, "Not Found"),
+    }))
+}
+
 /// Everything call control needs. Build it with [`PbxConfig::index`] done (the server's
 /// config loader does): lookups by extension use a hash index, not a scan.
 #[derive(Debug, Clone)]

@@ -20,7 +20,7 @@ use anchor::{Anchor, SdpRole};
 pub(crate) mod anchor;
 pub(crate) mod ivr_call;
 use crate::config::{DidTarget, PbxConfig};
-use crate::numbers::{NumberClass, classify, normalise};
+use crate::numbers::normalise;
 use crate::record::{CallRecord, Direction, Outcome, Party};
 
 /// Something for the driver.
@@ -796,34 +796,10 @@ impl Pbx {
         self.calls.insert(id, call);
     }
 
-    /// Pick an outbound route, applying the toll-fraud rules. Errors carry the status and
-    /// the reason phrase.
+    /// Pick an outbound route, applying the toll-fraud rules ([`crate::config::pick_route`]):
+    /// the trunk and the number as sent.
     pub(crate) fn route_outbound(&self, number: &str) -> Result<(String, String), (u16, &'static str)> {
-        let class = classify(number);
-        let mut blocked = None;
-        for route in &self.cfg.routes {
-            if !route.patterns.iter().any(|p| p.matches(number)) {
-                continue;
-            }
-            match class {
-                NumberClass::International if !route.allow_international => {
-                    blocked = Some((403, "Forbidden (international calls not allowed)"));
-                    continue;
-                }
-                NumberClass::Premium if !route.allow_premium => {
-                    blocked = Some((403, "Forbidden (premium-rate numbers not allowed)"));
-                    continue;
-                }
-                _ => {}
-            }
-            let stripped = number.get(route.strip.min(number.len())..).unwrap_or_default();
-            return Ok((route.trunk.clone(), format!("{}{stripped}", route.prepend)));
-        }
-        Err(blocked.unwrap_or(match class {
-            NumberClass::International => (403, "Forbidden (international calls not allowed)"),
-            NumberClass::Premium => (403, "Forbidden (premium-rate numbers not allowed)"),
-            _ => (404, "Not Found"),
-        }))
+        crate::config::pick_route(&self.cfg.routes, number).map(|(r, n)| (r.trunk.clone(), n))
     }
 
     // ---- callee responses -------------------------------------------------------------

@@ -822,7 +822,7 @@ pub(crate) fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, ConfigE
     let notifications =
         crate::services_config::validate(raw.notifications.as_ref(), &raw.users, &raw.teams, &domain, &mut errs);
     let presence = crate::services_config::validate_presence(raw.presence.as_ref(), &raw.users, &mut errs);
-    let ivr = crate::ivr_config::validate(&raw, &department_ids, &switchboard, &mut errs);
+    let ivr = crate::ivr_config::validate(&raw, &department_ids, &switchboard, &routes, &mut errs);
     if ivr.is_some() && raw.media.as_ref().is_some_and(|m| m.anchor == Some(false)) {
         errs.push("ivr: the menus need anchored media (media.anchor = false turns it off)".into());
     }
@@ -927,6 +927,19 @@ mod tests {
         assert!(c.pbx.record_conversations);
         assert_eq!(c.recording_keep, Duration::from_secs(7 * 86_400));
         assert_eq!(load(DEMO, &Overrides::default()).expect("demo").recording_keep, Duration::from_secs(30 * 86_400));
+    }
+
+    #[test]
+    fn an_external_menu_target_must_be_dialable_under_the_toll_fraud_rules() {
+        let hoved = "\"2\" = \"operator\", \"3\" = \"operator\"";
+        assert!(DEMO.contains(hoved));
+        let text = DEMO.replace(hoved, "\"2\" = \"external:+49 30 123456\", \"3\" = \"external:+45 33 12 34 56\"");
+        let err = load(&text, &Overrides::default()).expect_err("an international target").to_string();
+        assert!(
+            err.contains("external:+49 30 123456 cannot be dialled: Forbidden (international calls not allowed)"),
+            "{err}"
+        );
+        assert!(!err.contains("+45 33 12 34 56"), "a Danish number the demo route takes is fine: {err}");
     }
 
     #[test]

@@ -163,10 +163,8 @@ fn targets(a: &Action, out: &mut Vec<String>) {
         Action::Route(Target::Queue(q)) => out.push(format!("queue:{q}")),
         Action::Record { owner } => out.push(format!("record:{owner}")),
         Action::Info { then, .. } | Action::Consent { then } => targets(then, out),
-        Action::Route(Target::External(_) | Target::Switchboard)
-        | Action::Menu(_)
-        | Action::Repeat
-        | Action::Language { .. } => {}
+        Action::Route(Target::External(n)) => out.push(format!("external:{n}")),
+        Action::Route(Target::Switchboard) | Action::Menu(_) | Action::Repeat | Action::Language { .. } => {}
     }
 }
 
@@ -174,6 +172,7 @@ pub(crate) fn validate(
     raw: &RawConfig,
     departments: &[String],
     switchboard: &str,
+    routes: &[pbx::config::OutboundRoute],
     errs: &mut Vec<String>,
 ) -> Option<Ivr> {
     let r = raw.ivr.as_ref()?;
@@ -199,6 +198,13 @@ pub(crate) fn validate(
             }
         }
         for target in t {
+            if let Some(number) = target.strip_prefix("external:") {
+                // the same toll-fraud rules a live call meets
+                if let Err((_, reason)) = pbx::config::pick_route(routes, &pbx::numbers::normalise(number)) {
+                    errs.push(format!("ivr menu {}: {target} cannot be dialled: {reason}", m.id.0));
+                }
+                continue;
+            }
             let ok = match target.split_once(':') {
                 Some(("user", u)) => users.contains(&u),
                 Some(("team", x)) => teams.contains(&x),
