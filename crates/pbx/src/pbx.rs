@@ -649,7 +649,8 @@ impl Pbx {
                 None
             } else {
                 let text = std::str::from_utf8(&req.body).unwrap_or_default();
-                match sdp::stream(text, &m.codecs) {
+                // parsed once: read here, rewritten for the callee below
+                match sdp::parse(text).and_then(|p| sdp::stream_of(&p, &m.codecs).map(|s| (s, p))) {
                     Ok(s) => Some(s),
                     Err(e) => {
                         info!(error = %e, "offer svar cannot anchor");
@@ -682,14 +683,14 @@ impl Pbx {
                 );
                 return;
             };
-            if a_stream.is_some() {
+            let a_stream = a_stream.map(|(stream, parsed)| {
                 let facing_b = std::net::SocketAddr::new(m.ip, ports.1);
-                let text = std::str::from_utf8(&req.body).unwrap_or_default();
-                match sdp::anchor(text, facing_b, &m.codecs) {
+                match sdp::anchor_parsed(parsed, facing_b, &m.codecs) {
                     Ok(b) => fork_body = Bytes::from(b),
                     Err(e) => debug!(error = %e, "offer not anchored"),
                 }
-            }
+                stream
+            });
             anchor = Some((ports, a_stream));
         }
         let id = self.alloc_call();

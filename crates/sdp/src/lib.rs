@@ -253,8 +253,16 @@ fn dtmf_of(m: &MediaDescription) -> Option<u8> {
 /// Not SDP, no audio stream (or it was refused with port 0), no codec svar speaks, no
 /// address.
 pub fn stream(body: &str, supported: &[Codec]) -> Result<Stream, SdpError> {
-    let sdp = parse(body)?;
-    let m = first_audio(&sdp).ok_or(SdpError::NoAudio)?;
+    stream_of(&parse(body)?, supported)
+}
+
+/// [`stream`] of an SDP already parsed (so one that is also [`anchor_parsed`] is parsed
+/// once).
+///
+/// # Errors
+/// As [`stream`].
+pub fn stream_of(sdp: &SessionDescription, supported: &[Codec]) -> Result<Stream, SdpError> {
+    let m = first_audio(sdp).ok_or(SdpError::NoAudio)?;
     let codecs: Vec<(u8, Codec)> = m
         .media
         .fmts
@@ -264,7 +272,7 @@ pub fn stream(body: &str, supported: &[Codec]) -> Result<Stream, SdpError> {
     if codecs.is_empty() {
         return Err(SdpError::NoCommonCodec(m.media.fmts.clone()));
     }
-    let ip = address(&sdp, m).ok_or(SdpError::NoAddress)?;
+    let ip = address(sdp, m).ok_or(SdpError::NoAddress)?;
     let direction = if m.direction == Direction::SendRecv { sdp.direction } else { m.direction };
     Ok(Stream {
         remote: SocketAddr::new(ip, m.media.port),
@@ -282,7 +290,24 @@ pub fn stream(body: &str, supported: &[Codec]) -> Result<Stream, SdpError> {
 /// # Errors
 /// Not SDP, no audio stream, no codec svar speaks.
 pub fn anchor(body: &str, local: SocketAddr, supported: &[Codec]) -> Result<String, SdpError> {
-    let mut sdp = parse(body)?;
+    anchor_parsed(parse(body)?, local, supported)
+}
+
+/// Read an offer or answer's stream and rewrite it for the other leg, parsing it once.
+///
+/// # Errors
+/// As [`stream`] and [`anchor`].
+pub fn stream_and_anchor(body: &str, local: SocketAddr, supported: &[Codec]) -> Result<(Stream, String), SdpError> {
+    let sdp = parse(body)?;
+    let stream = stream_of(&sdp, supported)?;
+    Ok((stream, anchor_parsed(sdp, local, supported)?))
+}
+
+/// [`anchor`] of an SDP already parsed.
+///
+/// # Errors
+/// As [`anchor`].
+pub fn anchor_parsed(mut sdp: SessionDescription, local: SocketAddr, supported: &[Codec]) -> Result<String, SdpError> {
     let mut audio = false;
     let ours = Connection { address: TaggedAddress::from(local.ip()), ttl: None, num: None };
     sdp.origin.address = TaggedAddress::from(local.ip());

@@ -119,3 +119,18 @@ fn telephone_event_counts_only_when_the_m_line_lists_it() {
     let (_, n) = answer(&offer("sendrecv", "0", ""), svar(), &[Codec::Pcmu], 1).expect("answer");
     assert_eq!(n.dtmf_payload_type, None);
 }
+
+#[test]
+fn reading_and_rewriting_in_one_parse_gives_what_each_gives_alone() {
+    let codecs = [Codec::Pcmu, Codec::Pcma];
+    for body in [
+        offer("sendrecv", "9 8 0 101", "a=rtpmap:9 G722/8000\r\nm=video 5006 RTP/AVP 96\r\n"),
+        offer("sendonly", "0 101", ""),
+    ] {
+        let (s, text) = sdp::stream_and_anchor(&body, svar(), &codecs).expect("both");
+        assert_eq!(s, stream(&body, &codecs).expect("stream"));
+        assert_eq!(text, anchor(&body, svar(), &codecs).expect("anchor"));
+    }
+    let only_g729 = offer("sendrecv", "18", "a=rtpmap:18 G729/8000\r\n");
+    assert!(sdp::stream_and_anchor(&only_g729, svar(), &codecs).is_err());
+}

@@ -195,9 +195,8 @@ impl Pbx {
         let Some(anchor) = call.media.as_ref() else { return Ok(body.clone()) };
         let ports = anchor.ports;
         let text = std::str::from_utf8(body).map_err(|e| SdpError::Parse(e.to_string()))?;
-        let stream = sdp::stream(text, &codecs)?;
         let Some(facing) = self.media_addr(ports, from.other()) else { return Ok(body.clone()) };
-        let rewritten = sdp::anchor(text, facing, &codecs)?;
+        let (stream, rewritten) = sdp::stream_and_anchor(text, facing, &codecs)?;
         let answered = call.state == crate::call::CallState::Answered;
         let Some(anchor) = self.calls.get_mut(&id).and_then(|c| c.media.as_mut()) else {
             return Ok(body.clone());
