@@ -45,6 +45,14 @@ pub(crate) struct Leg {
     pub(crate) ack_waits_for_answer: bool,
 }
 
+impl Leg {
+    /// A leg just established: `invite_seq` is the CSeq of our INVITE on it (0 on the
+    /// caller's leg, where we sent none), nothing outstanding.
+    pub(crate) fn new(dialog: Dialog, invite_seq: u32) -> Self {
+        Self { dialog, invite_seq, reinvite_out: false, reinvite_in: false, ack_waits_for_answer: false }
+    }
+}
+
 /// One INVITE we sent towards a callee contact.
 #[derive(Debug)]
 pub(crate) struct Fork {

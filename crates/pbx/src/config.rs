@@ -41,6 +41,16 @@ pub struct Trunk {
     pub default_caller_id: String,
 }
 
+impl Trunk {
+    /// The Request-URI for a number at this provider: `sip:<number>@<proxy address>`.
+    ///
+    /// # Errors
+    /// The number cannot be a URI's user part.
+    pub fn uri_for(&self, number: &str) -> Result<sip_msg::Uri, sip_msg::ParseError> {
+        format!("sip:{number}@{}", sip_msg::Host::from(self.proxy.ip())).parse()
+    }
+}
+
 /// A trusted source: an IP, optionally with a port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SourceMatch {

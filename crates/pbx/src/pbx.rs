@@ -576,7 +576,7 @@ impl Pbx {
                     let Some(t) = self.cfg.trunk(&trunk_name).cloned() else {
                         return;
                     };
-                    let uri: Uri = match format!("sip:{out_number}@{}", sip_msg::Host::from(t.proxy.ip())).parse() {
+                    let uri: Uri = match t.uri_for(&out_number) {
                         Ok(u) => u,
                         Err(_) => {
                             self.refuse_call(
@@ -1014,13 +1014,7 @@ impl Pbx {
             let _ = self.ep.send_ack(ack, fork_peer, None);
         }
         self.by_dialog.insert((b_dialog.id.call_id.clone(), b_dialog.id.local_tag.clone()), (id, Side::B));
-        call.b = Some(Leg {
-            dialog: b_dialog,
-            invite_seq,
-            reinvite_out: false,
-            reinvite_in: false,
-            ack_waits_for_answer: false,
-        });
+        call.b = Some(Leg::new(b_dialog, invite_seq));
         // the caller's leg
         let mut r = Response::to_request(&call.a_invite, 200);
         let _ = r.ensure_to_tag(&call.a_tag);
@@ -1032,13 +1026,7 @@ impl Pbx {
         }
         let a_dialog = Dialog::as_uas(&call.a_invite, &call.a_core, &call.a_tag, call.a_source, true);
         self.by_dialog.insert((a_dialog.id.call_id.clone(), a_dialog.id.local_tag.clone()), (id, Side::A));
-        call.a = Some(Leg {
-            dialog: a_dialog,
-            invite_seq: 0,
-            reinvite_out: false,
-            reinvite_in: false,
-            ack_waits_for_answer: false,
-        });
+        call.a = Some(Leg::new(a_dialog, 0));
         let losers: Vec<ClientTxId> =
             call.forks.iter().enumerate().filter(|(j, f)| *j != i && f.status.is_none()).map(|(_, f)| f.tx).collect();
         let tx = call.a_tx;

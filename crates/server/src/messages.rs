@@ -73,7 +73,7 @@ async fn store_conversation(dir: &std::path::Path, c: ConversationRecording) {
     }
     let name = file_name(&c.call_id);
     let wav = dir.join(&name);
-    let consent_at = jiff::Timestamp::from_millisecond(c.consent_ms).map(|t| t.to_string()).unwrap_or_default();
+    let consent_at = timestamp(c.consent_ms);
     let sidecar = serde_json::json!({
         "call_id": c.call_id,
         "caller": c.caller,

@@ -181,7 +181,6 @@ impl Response {
         let tag = tag();
         // Header parameters come last in both forms (`<uri>;p` and `uri;p`), so the tag
         // is appended to the value as received instead of printing the address anew.
-        let value = self.headers.get(&HeaderName::To).unwrap_or_default();
         let mut tagged = String::with_capacity(value.len() + tag.len() + 5);
         tagged.push_str(value.trim_end_matches(crate::text::is_lws));
         tagged.push_str(";tag=");

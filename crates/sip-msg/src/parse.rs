@@ -136,7 +136,6 @@ fn parse_head(head: &[u8]) -> Result<(StartLine<'_>, Headers), ParseError> {
     let first = lines.next().transpose()?.unwrap_or_default();
     let start = parse_start_line(first)?;
     let mut headers = Headers::with_capacity(16);
-    let mut count = 0usize;
     for line in lines {
         let line = line?;
         if line.starts_with([' ', '\t']) {
@@ -151,10 +150,9 @@ fn parse_head(head: &[u8]) -> Result<(StartLine<'_>, Headers), ParseError> {
         if !is_token(name) {
             return Err(ParseError::HeaderLine);
         }
-        if count == MAX_HEADERS {
+        if headers.len() == MAX_HEADERS {
             return Err(ParseError::TooManyHeaders { max: MAX_HEADERS, found: head.split("\r\n").count() - 1 });
         }
-        count += 1;
         let parsed = HeaderName::parse(name);
         let raw_name = (parsed.as_str() != name).then(|| name.into());
         let value = line[colon + 1..].trim_start_matches(is_lws);

@@ -278,14 +278,8 @@ pub(crate) fn fmt_decimal(f: &mut impl std::fmt::Write, mut n: u32) -> std::fmt:
 
 /// Append `;name=value` for each parameter.
 pub fn write_params(out: &mut String, params: &[Param]) {
-    for p in params {
-        out.push(';');
-        out.push_str(&p.name);
-        if let Some(v) = &p.value {
-            out.push('=');
-            out.push_str(v);
-        }
-    }
+    // writing into a String cannot fail
+    let _ = fmt_params(out, params);
 }
 
 #[cfg(test)]

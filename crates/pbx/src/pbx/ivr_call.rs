@@ -206,13 +206,7 @@ impl Pbx {
             a_core: core,
             a_source: source,
             a_tag,
-            a: Some(Leg {
-                dialog: a_dialog,
-                invite_seq: 0,
-                reinvite_out: false,
-                reinvite_in: false,
-                ack_waits_for_answer: false,
-            }),
+            a: Some(Leg::new(a_dialog, 0)),
             b: None,
             b_call_id: format!("{}@svar", self.ep.ids().call_id()),
             b_tag: self.ep.ids().tag(),
@@ -404,11 +398,10 @@ impl Pbx {
         let number = crate::numbers::normalise(number);
         let (trunk_name, out_number) = self.route_outbound(&number).map_err(|(_, reason)| reason)?;
         let trunk = self.cfg.trunk(&trunk_name).ok_or("route names an unknown trunk")?;
-        let host = sip_msg::Host::from(trunk.proxy.ip()).to_string();
-        let uri: Uri = format!("sip:{out_number}@{host}").parse().map_err(|_| "number is not dialable")?;
+        let uri = trunk.uri_for(&out_number).map_err(|_| "number is not dialable")?;
         Ok(Destination {
             to_user: out_number,
-            to_host: host,
+            to_host: sip_msg::Host::from(trunk.proxy.ip()).to_string(),
             uri,
             peer: Peer { transport: trunk.transport, addr: trunk.proxy },
             trunk: Some(trunk_name),
@@ -444,13 +437,7 @@ impl Pbx {
         let _ = self.ep.send_ack(ack, fork_peer, None);
         self.by_dialog.insert((b_dialog.id.call_id.clone(), b_dialog.id.local_tag.clone()), (id, Side::B));
         let Some(call) = self.calls.get_mut(&id) else { return };
-        call.b = Some(Leg {
-            dialog: b_dialog,
-            invite_seq: 1,
-            reinvite_out: false,
-            reinvite_in: false,
-            ack_waits_for_answer: false,
-        });
+        call.b = Some(Leg::new(b_dialog, 1));
         let losers: Vec<ClientTxId> =
             call.forks.iter().enumerate().filter(|(j, f)| *j != i && f.status.is_none()).map(|(_, f)| f.tx).collect();
         let body = std::str::from_utf8(&resp.body).unwrap_or_default();
