@@ -7,6 +7,7 @@
 //! [`writer::run`] takes records off the SIP path and writes them in batches.
 
 pub mod media_loop;
+mod media_thread;
 pub mod sip_loop;
 mod tcp;
 pub mod writer;

@@ -10,7 +10,7 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
-use crate::media_loop::MediaDriver;
+use crate::media_loop::{MediaDriver, MediaThreads};
 use crate::tcp::{self, TcpEvent};
 
 /// The bound sockets.
@@ -187,14 +187,16 @@ impl Loop {
 }
 
 /// Anchored media for the loop: svar's RTP address and the media timeout.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct MediaSetup {
     /// Address RTP ports are bound on.
     pub ip: std::net::IpAddr,
     /// No RTP from an answered leg for this long ends the call.
     pub timeout: Duration,
-    /// The runtimes calls' media tasks run on (not the SIP loop's own thread).
-    pub runtimes: Vec<tokio::runtime::Handle>,
+    /// The threads calls' media run on (not the SIP loop's own thread).
+    pub threads: MediaThreads,
+    /// What they report.
+    pub events: mpsc::UnboundedReceiver<pbx::MediaEvent>,
     /// Where recorded messages go (to be stored and become obligations).
     pub messages: mpsc::UnboundedSender<pbx::ivr_setup::Recording>,
 }
@@ -209,9 +211,12 @@ pub async fn run(
 ) -> Pbx {
     let mut control = Some(control);
     let (tcp_events, mut tcp_rx) = mpsc::unbounded_channel();
-    let (media_tx, mut media_rx) = mpsc::unbounded_channel();
     let messages = media.as_ref().map(|m| m.messages.clone());
-    let media = media.map(|m| MediaDriver::new(m.ip, m.timeout, media_tx, m.runtimes));
+    let (media, mut media_rx) = match media {
+        Some(m) => (Some(MediaDriver::new(m.ip, m.timeout, m.threads)), m.events),
+        // no media: a receiver that never yields
+        None => (None, mpsc::unbounded_channel().1),
+    };
     let mut lp = Loop {
         pbx,
         udp: sockets.udp,

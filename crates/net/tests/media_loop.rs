@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use media::prompt::{Player, Prompt};
 use media::relay::{Feed, Leg, LegConfig, LegStream};
-use net::media_loop::MediaDriver;
+use net::media_loop::{MediaDriver, MediaThreads};
 use pbx::{MediaEvent, MediaOp};
 use rtp_types::{RtpPacket, RtpPacketBuilder};
 use sdp::Codec;
@@ -53,10 +53,8 @@ async fn next_event(events: &mut mpsc::UnboundedReceiver<MediaEvent>, secs: u64)
 }
 
 fn driver(timeout: Duration) -> (MediaDriver, mpsc::UnboundedReceiver<MediaEvent>) {
-    let (events_tx, events) = mpsc::unbounded_channel();
-    let d =
-        MediaDriver::new("127.0.0.1".parse().expect("ip"), timeout, events_tx, vec![tokio::runtime::Handle::current()]);
-    (d, events)
+    let (threads, events) = MediaThreads::start(1).expect("media threads");
+    (MediaDriver::new("127.0.0.1".parse().expect("ip"), timeout, threads), events)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

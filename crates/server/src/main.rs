@@ -226,28 +226,12 @@ fn raise_open_files_limit(cfg: &Config) {
     }
 }
 
-/// The media threads: each runs a single-threaded runtime whose calls' sockets, timers
-/// and bridges live on that thread alone (no work stealing, no cross-thread wakeups per
-/// packet; a busy thread takes many packets per `epoll_wait`). Half the cores, at least one.
-fn media_runtimes() -> Result<Vec<tokio::runtime::Handle>> {
+/// The media threads: each owns its calls' sockets, timers and bridges alone (no work
+/// stealing, no cross-thread wakeups per packet; a busy thread takes many packets per
+/// `epoll_wait`). Half the cores, at least one.
+fn media_threads() -> Result<(net::media_loop::MediaThreads, mpsc::UnboundedReceiver<pbx::MediaEvent>)> {
     let n = std::thread::available_parallelism().map_or(1, |n| n.get().div_ceil(2));
-    (0..n)
-        .map(|i| {
-            let (tx, rx) = std::sync::mpsc::channel();
-            std::thread::Builder::new().name(format!("svar-media-{i}")).spawn(move || {
-                match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                    Ok(rt) => {
-                        let _ = tx.send(Ok(rt.handle().clone()));
-                        rt.block_on(std::future::pending::<()>());
-                    }
-                    Err(e) => {
-                        let _ = tx.send(Err(e));
-                    }
-                }
-            })?;
-            Ok(rx.recv().map_err(|e| anyhow::anyhow!("media thread: {e}"))??)
-        })
-        .collect()
+    net::media_loop::MediaThreads::start(n).map_err(|e| anyhow::anyhow!("cannot start the media threads: {e}"))
 }
 
 /// What the configuration names on disk: the IVR's prompts (relative to where svar runs).
@@ -397,15 +381,13 @@ async fn serve(cfg: Config) -> Result<()> {
     let udp_std = udp.into_std()?;
     let tcp_std = tcp.into_std()?;
     let (sip_done_tx, sip_done_rx) = tokio::sync::oneshot::channel();
-    // Calls' media run on this (multi-threaded) runtime, not on the SIP thread.
+    // Calls' media run on threads of their own, not on the SIP thread.
     let (messages_tx, messages_rx) = mpsc::unbounded_channel();
     let media_setup = match (cfg.media_bind, cfg.pbx.media.as_ref()) {
-        (Some(ip), Some(m)) => Some(net::sip_loop::MediaSetup {
-            ip,
-            timeout: m.timeout,
-            runtimes: media_runtimes()?,
-            messages: messages_tx,
-        }),
+        (Some(ip), Some(m)) => {
+            let (threads, events) = media_threads()?;
+            Some(net::sip_loop::MediaSetup { ip, timeout: m.timeout, threads, events, messages: messages_tx })
+        }
         _ => None,
     };
     std::thread::Builder::new().name("svar-sip".into()).spawn(move || {

@@ -1,0 +1,318 @@
+//! The media threads: each owns an epoll set in **level-triggered** mode and the calls
+//! given to it, their sockets, bridges and timers, with no async runtime in between.
+//!
+//! Why not tokio here (measured, BENCHMARKS.md "Session 5"): tokio's reactor is
+//! edge-triggered, so every RTP packet cost a `recvfrom` that read it, a second one that
+//! returned `EAGAIN` to re-arm readiness, and a task wake that polled all six branches of
+//! the call's `select!`. At 50 packets/s a socket never holds two packets, so that EAGAIN
+//! read was a third of the thread's system calls. Level-triggered epoll reports a socket
+//! while it holds data: one `recvfrom` per packet, one `sendto`, and one `epoll_wait` for
+//! every ready socket of the round.
+//!
+//! Commands from call control arrive on a channel, one message per SIP-loop turn, with
+//! one write to the thread's eventfd.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::net::UdpSocket;
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender, TryRecvError};
+use std::time::{Duration, Instant};
+
+use media::record::RecordLimits;
+use media::relay::{Bridge, Feed, Leg, LegStream, Output};
+use pbx::MediaEvent;
+use rustix::event::{EventfdFlags, Timespec, epoll, eventfd};
+use tokio::sync::mpsc::UnboundedSender;
+use tracing::{debug, error};
+
+/// A command to one call, applied in order.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Stream(Leg, LegStream),
+    Feed(Leg, Feed),
+    ListenInband(Leg),
+    Record(Leg, RecordLimits),
+    RecordConversation,
+    DiscardConversation,
+    Close,
+}
+
+/// What a media thread is told.
+#[derive(Debug)]
+pub(crate) enum Message {
+    /// A new call: its four sockets (RTP A, RTP B, RTCP A, RTCP B) and its bridge.
+    Start {
+        call: u64,
+        sockets: [UdpSocket; 4],
+        bridge: Box<Bridge>,
+    },
+    Commands {
+        call: u64,
+        commands: Vec<Command>,
+    },
+    /// The driver is gone: close every call and end the thread.
+    Stop,
+}
+
+/// epoll data of the eventfd; a socket's is `call << 2 | index`, and call ids stay far
+/// below 2^62.
+const WAKE: u64 = u64::MAX;
+/// Ready sockets taken per `epoll_wait`.
+const BATCH: usize = 512;
+
+/// The driver's side of one media thread.
+#[derive(Debug)]
+pub(crate) struct ThreadHandle {
+    tx: Sender<Vec<Message>>,
+    wake: Arc<OwnedFd>,
+}
+
+impl ThreadHandle {
+    /// Hand over one turn's messages with one wakeup.
+    pub(crate) fn send(&self, messages: Vec<Message>) {
+        if self.tx.send(messages).is_ok()
+            && let Err(e) = rustix::io::write(&*self.wake, &1u64.to_ne_bytes())
+        {
+            error!(error = %e, "cannot wake a media thread");
+        }
+    }
+}
+
+/// Start one media thread named `name`, reporting to `events`.
+pub(crate) fn spawn(name: String, events: UnboundedSender<MediaEvent>) -> std::io::Result<ThreadHandle> {
+    let poll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
+    let wake = Arc::new(eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?);
+    epoll::add(&poll, &*wake, epoll::EventData::new_u64(WAKE), epoll::EventFlags::IN)?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = Thread { poll, wake: wake.clone(), rx, events, calls: HashMap::new(), timers: BinaryHeap::new() };
+    std::thread::Builder::new().name(name).spawn(move || thread.run())?;
+    Ok(ThreadHandle { tx, wake })
+}
+
+/// One call on a media thread.
+struct CallMedia {
+    bridge: Box<Bridge>,
+    /// RTP A, RTP B, RTCP A, RTCP B (the order of the epoll data's index).
+    sockets: [UdpSocket; 4],
+    /// The earliest time this call has in the timer heap (later entries are stale).
+    armed: Option<Instant>,
+}
+
+struct Thread {
+    poll: OwnedFd,
+    wake: Arc<OwnedFd>,
+    rx: Receiver<Vec<Message>>,
+    events: UnboundedSender<MediaEvent>,
+    calls: HashMap<u64, CallMedia>,
+    /// Bridges' deadlines. An entry is live only while it is its call's `armed`: a
+    /// deadline that moves later (the media timeout, on every packet) leaves the entry
+    /// where it is and the call re-arms when it fires, so packets never touch the heap.
+    timers: BinaryHeap<Reverse<(Instant, u64)>>,
+}
+
+impl Thread {
+    fn run(mut self) {
+        let mut ready = Vec::with_capacity(BATCH);
+        let mut buf = [0u8; 2048];
+        loop {
+            ready.clear();
+            let timeout = self.timers.peek().map(|Reverse((at, _))| {
+                let wait = at.saturating_duration_since(Instant::now());
+                // epoll_wait counts whole milliseconds: round up, or a frame due in
+                // 0.4 ms would spin until it is due
+                Timespec::try_from(wait + Duration::from_micros(999)).unwrap_or(Timespec { tv_sec: 1, tv_nsec: 0 })
+            });
+            match epoll::wait(&self.poll, rustix::buffer::spare_capacity(&mut ready), timeout.as_ref()) {
+                Ok(_) => {}
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => {
+                    error!(error = %e, "media thread: epoll_wait failed; its calls' media stop");
+                    return;
+                }
+            }
+            for ev in &ready {
+                let data = ev.data.u64();
+                if data == WAKE {
+                    if !self.take_messages() {
+                        return;
+                    }
+                } else {
+                    self.readable(data >> 2, (data & 3) as usize, &mut buf);
+                }
+            }
+            self.fire_timers();
+        }
+    }
+
+    /// One datagram from a ready socket: level-triggered, so what is left is reported
+    /// again by the next `epoll_wait` and no read ends in EAGAIN.
+    fn readable(&mut self, call: u64, index: usize, buf: &mut [u8]) {
+        // a call closed earlier in this round: its sockets are gone
+        let Some(c) = self.calls.get_mut(&call) else { return };
+        let (n, from) = match c.sockets[index].recv_from(buf) {
+            Ok(r) => r,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+            Err(e) => {
+                debug!(call, error = %e, "RTP receive error");
+                return;
+            }
+        };
+        let now = Instant::now();
+        let leg = if index & 1 == 0 { Leg::A } else { Leg::B };
+        if index < 2 {
+            c.bridge.packet(leg, from, &buf[..n], now);
+        } else {
+            c.bridge.rtcp_packet(leg, from, &buf[..n], now);
+        }
+        self.settle(call);
+    }
+
+    /// Run every bridge whose deadline has come.
+    fn fire_timers(&mut self) {
+        let now = Instant::now();
+        while let Some(&Reverse((at, call))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(c) = self.calls.get_mut(&call) else { continue };
+            if c.armed != Some(at) {
+                continue;
+            }
+            c.armed = None;
+            if c.bridge.poll_timeout().is_some_and(|d| d <= now) {
+                c.bridge.tick(now);
+            }
+            self.settle(call);
+        }
+    }
+
+    /// Send and report what the call's bridge produced, and keep its timer.
+    fn settle(&mut self, call: u64) {
+        let Some(c) = self.calls.get_mut(&call) else { return };
+        report(call, c, &self.events);
+        if let Some(d) = c.bridge.poll_timeout()
+            && c.armed.is_none_or(|a| d < a)
+        {
+            c.armed = Some(d);
+            self.timers.push(Reverse((d, call)));
+        }
+    }
+
+    /// Drain the eventfd and every queued message. `false`: stop the thread.
+    fn take_messages(&mut self) -> bool {
+        let mut counter = [0u8; 8];
+        let _ = rustix::io::read(&*self.wake, &mut counter);
+        loop {
+            match self.rx.try_recv() {
+                Ok(batch) => {
+                    for m in batch {
+                        if !self.take(m) {
+                            return false;
+                        }
+                    }
+                }
+                Err(TryRecvError::Empty) => return true,
+                Err(TryRecvError::Disconnected) => {
+                    self.close_all();
+                    return false;
+                }
+            }
+        }
+    }
+
+    fn take(&mut self, m: Message) -> bool {
+        match m {
+            Message::Start { call, sockets, bridge } => self.start(call, sockets, bridge),
+            Message::Commands { call, commands } => {
+                let Some(c) = self.calls.get_mut(&call) else { return true };
+                let open = commands.into_iter().all(|cmd| apply_to(&mut c.bridge, cmd));
+                if open {
+                    self.settle(call);
+                } else {
+                    self.close(call);
+                }
+            }
+            Message::Stop => {
+                self.close_all();
+                return false;
+            }
+        }
+        true
+    }
+
+    fn start(&mut self, call: u64, sockets: [UdpSocket; 4], bridge: Box<Bridge>) {
+        for (i, s) in sockets.iter().enumerate() {
+            let data = epoll::EventData::new_u64(call << 2 | i as u64);
+            if let Err(e) = epoll::add(&self.poll, s, data, epoll::EventFlags::IN) {
+                let error = format!("cannot register RTP sockets: {e}");
+                let _ = self.events.send(MediaEvent::Failed { call, error });
+                // closing the sockets takes them out of the epoll set
+                return;
+            }
+        }
+        self.calls.insert(call, CallMedia { bridge, sockets, armed: None });
+        self.settle(call);
+    }
+
+    /// End a call's media: what it was recording is reported, its sockets close.
+    fn close(&mut self, call: u64) {
+        if let Some(mut c) = self.calls.remove(&call) {
+            c.bridge.stop_recording();
+            report(call, &mut c, &self.events);
+        }
+    }
+
+    fn close_all(&mut self) {
+        let calls: Vec<u64> = self.calls.keys().copied().collect();
+        for call in calls {
+            self.close(call);
+        }
+    }
+}
+
+/// Apply one command; `false` when it closes the call.
+pub(crate) fn apply_to(bridge: &mut Bridge, c: Command) -> bool {
+    match c {
+        Command::Stream(leg, st) => bridge.set_stream(leg, st, Instant::now()),
+        Command::Feed(leg, feed) => bridge.set_feed(leg, feed),
+        Command::ListenInband(leg) => bridge.listen_inband(leg, true),
+        Command::Record(leg, limits) => bridge.record(leg, limits),
+        Command::RecordConversation => bridge.record_conversation(),
+        Command::DiscardConversation => bridge.discard_conversation(),
+        Command::Close => return false,
+    }
+    true
+}
+
+fn report(call: u64, c: &mut CallMedia, events: &UnboundedSender<MediaEvent>) {
+    let index = |leg: Leg| usize::from(leg == Leg::B);
+    for o in c.bridge.outputs() {
+        let event = match o {
+            Output::Send { leg, to, data } => {
+                if let Err(e) = c.sockets[index(leg)].send_to(&data, to) {
+                    debug!(call, error = %e, "RTP send failed");
+                }
+                continue;
+            }
+            Output::SendRtcp { leg, to, data } => {
+                if let Err(e) = c.sockets[2 + index(leg)].send_to(&data, to) {
+                    debug!(call, error = %e, "RTCP send failed");
+                }
+                continue;
+            }
+            Output::Latched { leg, to } => {
+                debug!(call, ?leg, %to, "RTP latched");
+                continue;
+            }
+            Output::Key { leg, event } => MediaEvent::Key { call, leg, event },
+            Output::MediaTimeout { leg } => MediaEvent::Timeout { call, leg },
+            Output::PlaybackDone { leg } => MediaEvent::PlaybackDone { call, leg },
+            Output::Recorded { leg, ended, length, wav } => MediaEvent::Recorded { call, leg, ended, length, wav },
+            Output::ConversationRecorded { length, wav } => MediaEvent::ConversationRecorded { call, length, wav },
+        };
+        let _ = events.send(event);
+    }
+}
