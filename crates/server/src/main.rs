@@ -39,7 +39,11 @@ use tracing::{error, info, warn};
 use crate::config::{Config, Overrides};
 
 // mimalloc: the SIP path allocates per message; the system allocator spent a fifth of
-// the SIP thread's time in malloc and free (BENCHMARKS.md).
+// the SIP thread's time in malloc and free (BENCHMARKS.md). Without transparent huge
+// pages (`no_thp`, and `disable_huge_pages` at start for systems set to THP "always"):
+// mimalloc returns freed pages to the kernel and faults them in again, and with huge
+// pages every such fault zeroed 2 MiB; that was 9 % of the SIP thread under 1,000
+// calls/s and 15 % of the CPU per call (BENCHMARKS.md, Session 5).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -266,6 +270,13 @@ fn read_config(path: Option<&PathBuf>, ov: &Overrides) -> Result<Config> {
     Ok(config::load(&text, ov)?)
 }
 
+/// Turn transparent huge pages off for this process (see the allocator note above).
+fn disable_huge_pages() {
+    if let Err(e) = rustix::thread::disable_transparent_huge_pages(true) {
+        warn!(error = %e, "cannot turn transparent huge pages off; the allocator may zero 2 MiB per page fault");
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -273,6 +284,7 @@ fn main() -> ExitCode {
         .with_target(false)
         .with_writer(std::io::stderr)
         .init();
+    disable_huge_pages();
     match cli.command {
         Command::CheckConfig { file } => match read_config(Some(&file), &Overrides::default()).and_then(check_files) {
             Ok(c) => {
