@@ -9,8 +9,13 @@
 //! while it holds data: one `recvfrom` per packet, one `sendto`, and one `epoll_wait` for
 //! every ready socket of the round.
 //!
-//! Commands from call control arrive on a channel, one message per SIP-loop turn, with
-//! one write to the thread's eventfd.
+//! Work from call control arrives on a channel, one message per SIP-loop turn. The thread
+//! takes what is queued at the start of every round, before the round's packets, so a
+//! relayed call needs no wakeup of its own: its first packets find the call started and
+//! its answer's codec set. Only work that has no packet to wait for (svar's own audio, a
+//! recording's limits, stopping) writes the thread's eventfd; the rest waits at most
+//! [`LAZY`] for the next round. Each wakeup was a context switch on both sides: three
+//! per relayed call cost about a tenth of svar's CPU per call (BENCHMARKS.md, Session 5).
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -56,11 +61,30 @@ pub(crate) enum Message {
     Stop,
 }
 
+impl Message {
+    /// Work with no packet to wait for: svar's own audio to start, a recording whose
+    /// limits run on the clock, or the thread to stop.
+    fn is_urgent(&self) -> bool {
+        match self {
+            Self::Start { .. } => false,
+            Self::Stop => true,
+            Self::Commands { commands, .. } => commands.iter().any(|c| match c {
+                Command::Feed(_, feed) => !matches!(feed, Feed::Bridged),
+                Command::Record(..) | Command::RecordConversation => true,
+                Command::Stream(..) | Command::ListenInband(_) | Command::DiscardConversation | Command::Close => false,
+            }),
+        }
+    }
+}
+
 /// epoll data of the eventfd; a socket's is `call << 2 | index`, and call ids stay far
 /// below 2^62.
 const WAKE: u64 = u64::MAX;
 /// Ready sockets taken per `epoll_wait`.
 const BATCH: usize = 512;
+/// The longest a round waits, so work sent without a wakeup (a call's start, its close
+/// and its ports) is taken within this even on an idle thread.
+pub(crate) const LAZY: Duration = Duration::from_millis(50);
 
 /// The driver's side of one media thread.
 #[derive(Debug)]
@@ -70,9 +94,12 @@ pub(crate) struct ThreadHandle {
 }
 
 impl ThreadHandle {
-    /// Hand over one turn's messages with one wakeup.
+    /// Hand over one turn's messages, with one wakeup if any of them cannot wait for
+    /// the thread's next round.
     pub(crate) fn send(&self, messages: Vec<Message>) {
+        let wake = messages.iter().any(Message::is_urgent);
         if self.tx.send(messages).is_ok()
+            && wake
             && let Err(e) = rustix::io::write(&*self.wake, &1u64.to_ne_bytes())
         {
             error!(error = %e, "cannot wake a media thread");
@@ -118,13 +145,12 @@ impl Thread {
         let mut buf = [0u8; 2048];
         loop {
             ready.clear();
-            let timeout = self.timers.peek().map(|Reverse((at, _))| {
-                let wait = at.saturating_duration_since(Instant::now());
-                // epoll_wait counts whole milliseconds: round up, or a frame due in
-                // 0.4 ms would spin until it is due
-                Timespec::try_from(wait + Duration::from_micros(999)).unwrap_or(Timespec { tv_sec: 1, tv_nsec: 0 })
-            });
-            match epoll::wait(&self.poll, rustix::buffer::spare_capacity(&mut ready), timeout.as_ref()) {
+            let wait = self.timers.peek().map_or(LAZY, |Reverse((at, _))| at.saturating_duration_since(Instant::now()));
+            // epoll_wait counts whole milliseconds: round up, or a frame due in 0.4 ms
+            // would spin until it is due
+            let wait = wait.min(LAZY) + Duration::from_micros(999);
+            let timeout = Timespec::try_from(wait).unwrap_or(Timespec { tv_sec: 0, tv_nsec: 50_000_000 });
+            match epoll::wait(&self.poll, rustix::buffer::spare_capacity(&mut ready), Some(&timeout)) {
                 Ok(_) => {}
                 Err(rustix::io::Errno::INTR) => continue,
                 Err(e) => {
@@ -132,12 +158,14 @@ impl Thread {
                     return;
                 }
             }
+            if !self.take_messages() {
+                return;
+            }
             for ev in &ready {
                 let data = ev.data.u64();
                 if data == WAKE {
-                    if !self.take_messages() {
-                        return;
-                    }
+                    let mut counter = [0u8; 8];
+                    let _ = rustix::io::read(&*self.wake, &mut counter);
                 } else {
                     self.readable(data >> 2, (data & 3) as usize, &mut buf);
                 }
@@ -201,10 +229,8 @@ impl Thread {
         }
     }
 
-    /// Drain the eventfd and every queued message. `false`: stop the thread.
+    /// Take every queued message. `false`: stop the thread.
     fn take_messages(&mut self) -> bool {
-        let mut counter = [0u8; 8];
-        let _ = rustix::io::read(&*self.wake, &mut counter);
         loop {
             match self.rx.try_recv() {
                 Ok(batch) => {

@@ -254,11 +254,13 @@ impl Pbx {
         }
     }
 
-    /// No calls left and no request of ours waiting for its answer (BYEs of hung-up
-    /// calls included). Server transactions that only absorb retransmissions do not count.
+    /// No calls left, no request of ours waiting for its answer (BYEs of hung-up calls
+    /// included) and no recorded message still on its way from the media. Server transactions that only absorb retransmissions do not count.
     #[must_use]
     pub fn is_idle(&self) -> bool {
-        self.calls.is_empty() && self.ep.pending_requests() == 0
+        // a message whose caller hung up while recording arrives when the media closes:
+        // not idle until it has
+        self.calls.is_empty() && self.ep.pending_requests() == 0 && self.hung_up_recordings.is_empty()
     }
 
     // ---- plumbing --------------------------------------------------------------------
