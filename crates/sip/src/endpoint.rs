@@ -268,6 +268,8 @@ struct ServerEntry {
     tx: ServerTx,
     key: ServerKey,
     merge: Option<MergeKey>,
+    /// The time of this transaction's live entry in the timer heap (see `reschedule`).
+    scheduled: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -275,6 +277,8 @@ struct ClientEntry {
     tx: ClientTx,
     key: ClientKey,
     request: Request,
+    /// The time of this transaction's live entry in the timer heap (see `reschedule`).
+    scheduled: Option<Instant>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -454,7 +458,7 @@ impl Endpoint {
             self.merged.entry(m.clone()).or_insert_with(|| key.clone());
         }
         self.server_keys.insert(key.clone(), id);
-        self.servers.insert(id, ServerEntry { tx, key, merge: merge.clone() });
+        self.servers.insert(id, ServerEntry { tx, key, merge: merge.clone(), scheduled: None });
         match refusal {
             Err(refusal) => {
                 let mut resp = refusal.response(&req, &self.cfg);
@@ -514,7 +518,12 @@ impl Endpoint {
         self.server_keys.insert(key.clone(), id);
         self.servers.insert(
             id,
-            ServerEntry { tx: ServerTx::new(&Method::Cancel, reply_to, &self.cfg.timers), key, merge: None },
+            ServerEntry {
+                tx: ServerTx::new(&Method::Cancel, reply_to, &self.cfg.timers),
+                key,
+                merge: None,
+                scheduled: None,
+            },
         );
         let status = if invite.is_some() { 200 } else { 481 };
         let mut resp = Response::to_request(req, status);
@@ -570,6 +579,10 @@ impl Endpoint {
                     let Some(entry) = self.clients.get_mut(&id) else {
                         continue;
                     };
+                    if entry.scheduled != Some(at) {
+                        continue;
+                    }
+                    entry.scheduled = None;
                     let mut actions = Vec::new();
                     for t in entry.tx.timers.take_due(now) {
                         actions.extend(entry.tx.on_timer(t, now, &cfg));
@@ -580,6 +593,10 @@ impl Endpoint {
                     let Some(entry) = self.servers.get_mut(&id) else {
                         continue;
                     };
+                    if entry.scheduled != Some(at) {
+                        continue;
+                    }
+                    entry.scheduled = None;
                     let mut actions = Vec::new();
                     for t in entry.tx.timers.take_due(now) {
                         actions.extend(entry.tx.on_timer(t, now, &cfg));
@@ -625,7 +642,7 @@ impl Endpoint {
         let (tx, actions) = ClientTx::new(&req.method, dest, req.to_bytes(), now, &self.cfg.timers);
         let key = ClientKey { branch, method: req.method.clone() };
         self.client_keys.insert(key.clone(), id);
-        self.clients.insert(id, ClientEntry { tx, key, request: req });
+        self.clients.insert(id, ClientEntry { tx, key, request: req, scheduled: None });
         self.apply_client(id, actions, None, now);
         Ok(ClientTxId(id))
     }
@@ -666,15 +683,15 @@ impl Endpoint {
         entry.tx.on_cancel_sent(now, &self.cfg.timers);
         let cancel = build_cancel(&entry.request);
         let peer = entry.tx.peer;
-        self.timers.push(Reverse((now + self.cfg.timers.t1x64(), TxRef::Client(tx.0))));
         // CANCEL carries the INVITE's top Via, branch included (§9.1)
         let branch = entry.key.branch.clone();
+        self.reschedule(TxRef::Client(tx.0));
         *self.stats.requests_out.entry("CANCEL").or_default() += 1;
         let id = self.alloc_id();
         let (ctx, actions) = ClientTx::new(&Method::Cancel, peer, cancel.to_bytes(), now, &self.cfg.timers);
         let key = ClientKey { branch, method: Method::Cancel };
         self.client_keys.insert(key.clone(), id);
-        self.clients.insert(id, ClientEntry { tx: ctx, key, request: cancel });
+        self.clients.insert(id, ClientEntry { tx: ctx, key, request: cancel, scheduled: None });
         self.apply_client(id, actions, None, now);
         Ok(())
     }
@@ -763,12 +780,21 @@ impl Endpoint {
         id
     }
 
+    /// Keep a transaction's next timer in the heap. A transaction has one live entry, its
+    /// `scheduled` time; a timer that moves earlier gets a new entry (the old one is
+    /// skipped when it pops), one that moves later keeps the entry, which fires early,
+    /// finds nothing due and schedules again. So the heap holds about one entry per
+    /// transaction instead of one per state change (perf at 1,000 calls/s: popping the
+    /// heap, stale entries mostly, was about 2 % of the SIP thread).
     fn reschedule(&mut self, r: TxRef) {
-        let next = match r {
-            TxRef::Client(id) => self.clients.get(&id).and_then(|e| e.tx.timers.next()),
-            TxRef::Server(id) => self.servers.get(&id).and_then(|e| e.tx.timers.next()),
+        let slot = match r {
+            TxRef::Client(id) => self.clients.get_mut(&id).map(|e| (e.tx.timers.next(), &mut e.scheduled)),
+            TxRef::Server(id) => self.servers.get_mut(&id).map(|e| (e.tx.timers.next(), &mut e.scheduled)),
         };
-        if let Some(at) = next {
+        if let Some((Some(at), scheduled)) = slot
+            && scheduled.is_none_or(|s| at < s)
+        {
+            *scheduled = Some(at);
             self.timers.push(Reverse((at, r)));
         }
     }
