@@ -712,8 +712,8 @@ impl Endpoint {
         let cfg = self.cfg.timers;
         let actions = entry.tx.on_tu_response(status, bytes, now, &cfg).ok_or(EngineError::NoSuchServerTx(tx))?;
         if (200..300).contains(&status) && matches!(entry.key_method(), Method::Invite) {
-            let core = resp.core()?;
-            let k = (core.call_id, core.cseq.seq);
+            // the ACK is matched by Call-ID and CSeq number alone: parse no more than that
+            let k = (resp.headers.call_id()?, resp.headers.cseq()?.seq);
             entry.tx.ack_key = Some(k.clone());
             self.accepted.insert(k, tx.0);
         }
