@@ -1,8 +1,9 @@
 //! The media driver: call control ([`pbx::Pbx`]) decides everything and owns the port
 //! pool; the driver applies its [`MediaOp`]s without an await (the SIP loop calls
 //! [`MediaDriver::apply`] inline, no thread hop) and hands each turn's work to the media
-//! threads ([`crate::media_thread`]), which own the calls' sockets and bridges and report
-//! keys, the media timeout, finished prompts and recordings back as [`MediaEvent`]s.
+//! threads ([`MediaThreads`], `net/src/media_thread.rs`), which own the calls' sockets and
+//! bridges and report keys, the media timeout, finished prompts and recordings back as
+//! [`MediaEvent`]s.
 //!
 //! A call lives on one media thread, chosen by its id; its bridge wakes for packets,
 //! commands, and its own deadline (the next 20 ms frame only while a leg hears svar's
