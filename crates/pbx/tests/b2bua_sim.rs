@@ -1067,6 +1067,7 @@ fn a_target_that_does_not_answer_becomes_a_message_even_when_the_caller_hangs_up
     // the caller hangs up while talking; the media reports the recording when it closes
     w.step_until(Duration::from_secs(50));
     assert_eq!(closed(&w), vec![call]);
+    assert!(!w.pbx.is_idle(), "a shutdown waits for the message still on its way from the media");
     w.media(MediaEvent::Recorded {
         call,
         leg: media::relay::Leg::A,
@@ -1074,6 +1075,7 @@ fn a_target_that_does_not_answer_becomes_a_message_even_when_the_caller_hangs_up
         length: Duration::from_secs(7),
         wav: vec![1, 2, 3],
     });
+    assert!(w.pbx.is_idle(), "and no longer once it has arrived");
     assert_eq!(w.messages.len(), 1, "the message is kept");
     let m = &w.messages[0];
     assert_eq!(
