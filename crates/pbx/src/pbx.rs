@@ -687,7 +687,8 @@ impl Pbx {
             };
             let a_stream = a_stream.map(|(stream, parsed)| {
                 let facing_b = std::net::SocketAddr::new(m.ip, ports.1);
-                match sdp::anchor_parsed(parsed, facing_b, &m.codecs) {
+                let text = std::str::from_utf8(&req.body).unwrap_or_default();
+                match sdp::anchor_parsed(&parsed, text, facing_b, &m.codecs) {
                     Ok(b) => fork_body = Bytes::from(b),
                     Err(e) => debug!(error = %e, "offer not anchored"),
                 }

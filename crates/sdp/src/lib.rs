@@ -290,7 +290,7 @@ pub fn stream_of(sdp: &SessionDescription, supported: &[Codec]) -> Result<Stream
 /// # Errors
 /// Not SDP, no audio stream, no codec svar speaks.
 pub fn anchor(body: &str, local: SocketAddr, supported: &[Codec]) -> Result<String, SdpError> {
-    anchor_parsed(parse(body)?, local, supported)
+    anchor_parsed(&parse(body)?, body, local, supported)
 }
 
 /// Read an offer or answer's stream and rewrite it for the other leg, parsing it once.
@@ -300,20 +300,31 @@ pub fn anchor(body: &str, local: SocketAddr, supported: &[Codec]) -> Result<Stri
 pub fn stream_and_anchor(body: &str, local: SocketAddr, supported: &[Codec]) -> Result<(Stream, String), SdpError> {
     let sdp = parse(body)?;
     let stream = stream_of(&sdp, supported)?;
-    Ok((stream, anchor_parsed(sdp, local, supported)?))
+    Ok((stream, anchor_parsed(&sdp, body, local, supported)?))
 }
 
-/// [`anchor`] of an SDP already parsed.
+/// [`anchor`] of an SDP already parsed: `sdp` is `body` parsed.
+///
+/// The parsed description decides (which stream, which formats stay); the text is then
+/// edited line by line, so everything svar does not change passes byte for byte and
+/// nothing is printed anew (printing the whole description through ezk's `Display` was
+/// about 9,000 instructions per SDP, two per call). What changes: the `o=` address, the
+/// session `c=` (svar's, inserted where RFC 4566 §5 orders it if there was none), the
+/// anchored stream's `m=` port and formats, its own `c=`, `a=rtpmap`/`a=fmtp` of dropped
+/// formats and its `a=rtcp` (RFC 3605: it named the phone's port; svar's RTCP is on the
+/// RTP port + 1, the default); every other stream is refused with port 0.
 ///
 /// # Errors
 /// As [`anchor`].
-pub fn anchor_parsed(mut sdp: SessionDescription, local: SocketAddr, supported: &[Codec]) -> Result<String, SdpError> {
-    let mut audio = false;
-    let ours = Connection { address: TaggedAddress::from(local.ip()), ttl: None, num: None };
-    sdp.origin.address = TaggedAddress::from(local.ip());
-    sdp.connection = Some(ours);
-    for m in &mut sdp.media_descriptions {
-        if m.media.media_type == MediaType::Audio && m.media.port != 0 && !audio {
+pub fn anchor_parsed(
+    sdp: &SessionDescription,
+    body: &str,
+    local: SocketAddr,
+    supported: &[Codec],
+) -> Result<String, SdpError> {
+    let mut anchored = None;
+    for (i, m) in sdp.media_descriptions.iter().enumerate() {
+        if m.media.media_type == MediaType::Audio && m.media.port != 0 {
             let dtmf = dtmf_of(m);
             let keep: Vec<u8> = m
                 .media
@@ -325,21 +336,78 @@ pub fn anchor_parsed(mut sdp: SessionDescription, local: SocketAddr, supported: 
             if keep.iter().all(|&pt| Some(pt) == dtmf) {
                 return Err(SdpError::NoCommonCodec(m.media.fmts.clone()));
             }
-            m.rtpmap.retain(|r| keep.contains(&r.payload));
-            m.fmtp.retain(|f| keep.contains(&f.format));
-            m.media.fmts = keep;
-            m.media.port = local.port();
-            m.connection = None;
-            audio = true;
-        } else if m.media.port != 0 {
-            // svar anchors one audio stream; the rest is refused on this leg.
-            m.media.port = 0;
+            anchored = Some((i, keep));
+            break;
         }
     }
-    if !audio {
-        return Err(SdpError::NoAudio);
+    let Some((audio, keep)) = anchored else { return Err(SdpError::NoAudio) };
+    let family = if local.is_ipv4() { "IP4" } else { "IP6" };
+    // svar's address as the o= and c= lines end, formatted once
+    let address = format!("IN {family} {}", local.ip());
+    let mut out = String::with_capacity(body.len() + 48);
+    let mut line_out = |parts: &[&str]| {
+        for p in parts {
+            out.push_str(p);
+        }
+        out.push_str("\r\n");
+    };
+    let mut section: Option<usize> = None;
+    let mut session_c = false;
+    for line in body.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let Some((kind, value)) = line.split_at_checked(2) else { continue };
+        if section.is_none() && !session_c && matches!(kind, "b=" | "t=" | "z=" | "k=" | "a=" | "m=") {
+            line_out(&["c=", &address]);
+            session_c = true;
+        }
+        match (section, kind) {
+            (None, "o=") => {
+                // username, session id and version stay; the address is svar's
+                let mut t = value.splitn(4, ' ');
+                let (user, id, version) = (t.next().unwrap_or("-"), t.next().unwrap_or("0"), t.next().unwrap_or("0"));
+                line_out(&["o=", user, " ", id, " ", version, " ", &address]);
+            }
+            (None, "c=") if !session_c => {
+                line_out(&["c=", &address]);
+                session_c = true;
+            }
+            (None, "c=") => {}
+            (_, "m=") => {
+                let index = section.map_or(0, |i| i + 1);
+                section = Some(index);
+                let mut t = value.splitn(3, ' ');
+                let (media, port, rest) = (t.next().unwrap_or(""), t.next().unwrap_or("0"), t.next().unwrap_or(""));
+                if index == audio {
+                    let proto = rest.split(' ').next().unwrap_or("");
+                    let mut fmts = String::with_capacity(4 * keep.len());
+                    for pt in &keep {
+                        fmts.push(' ');
+                        fmts.push_str(&pt.to_string());
+                    }
+                    line_out(&["m=", media, " ", &local.port().to_string(), " ", proto, &fmts]);
+                } else if port.split('/').next().is_some_and(|p| p != "0") {
+                    line_out(&["m=", media, " 0 ", rest]);
+                } else {
+                    line_out(&[line]);
+                }
+            }
+            (Some(i), "c=") if i == audio => {}
+            (Some(i), "a=") if i == audio && dropped_attribute(value, &keep) => {}
+            _ => line_out(&[line]),
+        }
     }
-    Ok(sdp.to_string())
+    Ok(out)
+}
+
+/// An attribute of the anchored stream that goes: the map or parameters of a format
+/// svar dropped, or the phone's own RTCP port.
+fn dropped_attribute(value: &str, keep: &[u8]) -> bool {
+    if value.starts_with("rtcp:") {
+        return true;
+    }
+    let Some(rest) = value.strip_prefix("rtpmap:").or_else(|| value.strip_prefix("fmtp:")) else { return false };
+    let pt = rest.split([' ', '\t']).next().unwrap_or("");
+    pt.parse::<u8>().is_ok_and(|pt| !keep.contains(&pt))
 }
 
 /// svar's own offer (when svar calls a leg itself: an IVR caller put through to an

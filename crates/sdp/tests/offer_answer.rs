@@ -134,3 +134,30 @@ fn reading_and_rewriting_in_one_parse_gives_what_each_gives_alone() {
     let only_g729 = offer("sendrecv", "18", "a=rtpmap:18 G729/8000\r\n");
     assert!(sdp::stream_and_anchor(&only_g729, svar(), &codecs).is_err());
 }
+
+#[test]
+fn anchoring_edits_only_what_it_must_and_passes_the_rest_byte_for_byte() {
+    // the address only on the streams, the phone's own RTCP port, an unknown attribute,
+    // a second stream, odd spacing in an attribute svar keeps
+    let body = "v=0\r\no=anne 1 1 IN IP4 198.51.100.7\r\ns=-\r\nt=0 0\r\n\
+                m=audio 5004 RTP/AVP 9 0 101\r\nc=IN IP4 198.51.100.7\r\na=rtpmap:9 G722/8000\r\n\
+                a=rtpmap:101 telephone-event/8000\r\na=fmtp:101  0-15\r\na=rtcp:5005\r\na=x-foo:bar\r\n\
+                m=video 5006 RTP/AVP 96\r\nc=IN IP4 198.51.100.7\r\na=rtpmap:96 H264/90000\r\n";
+    let text = anchor(body, svar(), &[Codec::Pcmu]).expect("anchored");
+    assert_eq!(
+        text,
+        "v=0\r\no=anne 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n\
+         m=audio 40000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101  0-15\r\na=x-foo:bar\r\n\
+         m=video 0 RTP/AVP 96\r\nc=IN IP4 198.51.100.7\r\na=rtpmap:96 H264/90000\r\n"
+    );
+    let s = stream(&text, &[Codec::Pcmu]).expect("reads back");
+    assert_eq!((s.remote, s.dtmf_payload_type), (svar(), Some(101)));
+
+    // IPv6 on both sides of svar, and a session c= replaced where it stood
+    let v6 = "v=0\r\no=- 7 8 IN IP6 2001:db8::7\r\ns=-\r\nc=IN IP6 2001:db8::7\r\nt=0 0\r\nm=audio 5004 RTP/AVP 8\r\n";
+    let text = anchor(v6, "[2001:db8::1]:40002".parse().expect("addr"), &[Codec::Pcma]).expect("anchored");
+    assert_eq!(
+        text,
+        "v=0\r\no=- 7 8 IN IP6 2001:db8::1\r\ns=-\r\nc=IN IP6 2001:db8::1\r\nt=0 0\r\nm=audio 40002 RTP/AVP 8\r\n"
+    );
+}
