@@ -128,30 +128,23 @@ pub fn pick_route<'r>(
 ) -> Result<(&'r OutboundRoute, String), (u16, &'static str)> {
     use crate::numbers::{NumberClass, classify};
     let class = classify(number);
-    let mut blocked = None;
     for route in routes {
-        if !route.patterns.iter().any(|p| p.matches(number)) {
-            continue;
+        let allowed = match class {
+            NumberClass::International => route.allow_international,
+            NumberClass::Premium => route.allow_premium,
+            _ => true,
+        };
+        if allowed && route.patterns.iter().any(|p| p.matches(number)) {
+            let stripped = number.get(route.strip.min(number.len())..).unwrap_or_default();
+            return Ok((route, format!("{}{stripped}", route.prepend)));
         }
-        match class {
-            NumberClass::International if !route.allow_international => {
-                blocked = Some((403, "Forbidden (international calls not allowed)"));
-                continue;
-            }
-            NumberClass::Premium if !route.allow_premium => {
-                blocked = Some((403, "Forbidden (premium-rate numbers not allowed)"));
-                continue;
-            }
-            _ => {}
-        }
-        let stripped = number.get(route.strip.min(number.len())..).unwrap_or_default();
-        return Ok((route, format!("{}{stripped}", route.prepend)));
     }
-    Err(blocked.unwrap_or(match class {
+    // the class's refusal whether or not some route's pattern matched
+    Err(match class {
         NumberClass::International => (403, "Forbidden (international calls not allowed)"),
         NumberClass::Premium => (403, "Forbidden (premium-rate numbers not allowed)"),
         _ => (404, "Not Found"),
-    }))
+    })
 }
 
 /// Everything call control needs. Build it with [`PbxConfig::index`] done (the server's
