@@ -69,6 +69,12 @@ fn bind(ip: IpAddr, port: u16) -> std::io::Result<std::net::UdpSocket> {
     Ok(s)
 }
 
+/// A call's four sockets in the order of the media thread's socket index: RTP on the
+/// even ports, RTCP on the odd ones above (RFC 3550 §11).
+fn bind_call(ip: IpAddr, pa: u16, pb: u16) -> std::io::Result<[std::net::UdpSocket; 4]> {
+    Ok([bind(ip, pa)?, bind(ip, pb)?, bind(ip, pa + 1)?, bind(ip, pb + 1)?])
+}
+
 impl MediaDriver {
     /// A driver for `ip` with the media timeout, running calls on `threads`.
     #[must_use]
@@ -135,8 +141,8 @@ impl MediaDriver {
         }
     }
 
-    /// Deliver this turn's work: one message and one wakeup per media thread however
-    /// many calls and commands it has.
+    /// Deliver this turn's work: one message per media thread however many calls and
+    /// commands it has (and a wakeup only for work that cannot wait for its next round).
     pub fn commit(&mut self) {
         for (i, queue) in self.pending.iter_mut().enumerate() {
             if !queue.is_empty() {
@@ -146,12 +152,9 @@ impl MediaDriver {
     }
 
     fn open(&mut self, call: u64, (pa, pb): (u16, u16), a: LegConfig, b: LegConfig) {
-        // RTP on the even port, RTCP on the odd one above (RFC 3550 §11)
-        let bound: std::io::Result<Vec<std::net::UdpSocket>> =
-            [pa, pb, pa + 1, pb + 1].into_iter().map(|p| bind(self.ip, p)).collect();
-        let sockets: [std::net::UdpSocket; 4] = match bound.map(<[_; 4]>::try_from) {
-            Ok(Ok(s)) => s,
-            Ok(Err(_)) => return,
+        let bound = bind_call(self.ip, pa, pb);
+        let sockets = match bound {
+            Ok(s) => s,
             Err(e) => {
                 let error = format!("cannot bind RTP ports {pa}/{pb}: {e}");
                 let _ = self.threads.events.send(MediaEvent::Failed { call, error });

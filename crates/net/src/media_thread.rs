@@ -84,7 +84,7 @@ const WAKE: u64 = u64::MAX;
 const BATCH: usize = 512;
 /// The longest a round waits, so work sent without a wakeup (a call's start, its close
 /// and its ports) is taken within this even on an idle thread.
-pub(crate) const LAZY: Duration = Duration::from_millis(50);
+const LAZY: Duration = Duration::from_millis(50);
 
 /// The driver's side of one media thread.
 #[derive(Debug)]
@@ -300,7 +300,7 @@ impl Thread {
 }
 
 /// Apply one command; `false` when it closes the call.
-pub(crate) fn apply_to(bridge: &mut Bridge, c: Command) -> bool {
+fn apply_to(bridge: &mut Bridge, c: Command) -> bool {
     match c {
         Command::Stream(leg, st) => bridge.set_stream(leg, st, Instant::now()),
         Command::Feed(leg, feed) => bridge.set_feed(leg, feed),

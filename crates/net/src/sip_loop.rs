@@ -214,7 +214,7 @@ pub async fn run(
     let messages = media.as_ref().map(|m| m.messages.clone());
     let (media, mut media_rx) = match media {
         Some(m) => (Some(MediaDriver::new(m.ip, m.timeout, m.threads)), m.events),
-        // no media: a receiver that never yields
+        // no media: a closed receiver, whose select branch never matches
         None => (None, mpsc::unbounded_channel().1),
     };
     let mut lp = Loop {

@@ -230,8 +230,8 @@ impl Stream {
     }
 }
 
-fn first_audio(sdp: &SessionDescription) -> Option<&MediaDescription> {
-    sdp.media_descriptions.iter().find(|m| m.media.media_type == MediaType::Audio && m.media.port != 0)
+fn first_audio(sdp: &SessionDescription) -> Option<(usize, &MediaDescription)> {
+    sdp.media_descriptions.iter().enumerate().find(|(_, m)| m.media.media_type == MediaType::Audio && m.media.port != 0)
 }
 
 /// telephone-event's payload type, when the stream lists it (an `rtpmap` for a format
@@ -262,7 +262,7 @@ pub fn stream(body: &str, supported: &[Codec]) -> Result<Stream, SdpError> {
 /// # Errors
 /// As [`stream`].
 pub fn stream_of(sdp: &SessionDescription, supported: &[Codec]) -> Result<Stream, SdpError> {
-    let m = first_audio(sdp).ok_or(SdpError::NoAudio)?;
+    let (_, m) = first_audio(sdp).ok_or(SdpError::NoAudio)?;
     let codecs: Vec<(u8, Codec)> = m
         .media
         .fmts
@@ -322,25 +322,18 @@ pub fn anchor_parsed(
     local: SocketAddr,
     supported: &[Codec],
 ) -> Result<String, SdpError> {
-    let mut anchored = None;
-    for (i, m) in sdp.media_descriptions.iter().enumerate() {
-        if m.media.media_type == MediaType::Audio && m.media.port != 0 {
-            let dtmf = dtmf_of(m);
-            let keep: Vec<u8> = m
-                .media
-                .fmts
-                .iter()
-                .copied()
-                .filter(|&pt| Some(pt) == dtmf || codec_of(m, pt).is_some_and(|c| supported.contains(&c)))
-                .collect();
-            if keep.iter().all(|&pt| Some(pt) == dtmf) {
-                return Err(SdpError::NoCommonCodec(m.media.fmts.clone()));
-            }
-            anchored = Some((i, keep));
-            break;
-        }
+    let (audio, m) = first_audio(sdp).ok_or(SdpError::NoAudio)?;
+    let dtmf = dtmf_of(m);
+    let keep: Vec<u8> = m
+        .media
+        .fmts
+        .iter()
+        .copied()
+        .filter(|&pt| Some(pt) == dtmf || codec_of(m, pt).is_some_and(|c| supported.contains(&c)))
+        .collect();
+    if keep.iter().all(|&pt| Some(pt) == dtmf) {
+        return Err(SdpError::NoCommonCodec(m.media.fmts.clone()));
     }
-    let Some((audio, keep)) = anchored else { return Err(SdpError::NoAudio) };
     let family = if local.is_ipv4() { "IP4" } else { "IP6" };
     // svar's address as the o= and c= lines end, formatted once
     let address = format!("IN {family} {}", local.ip());
