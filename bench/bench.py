@@ -11,6 +11,7 @@ Prints a table and svar/Kamailio ratios. Usage: python3 bench/bench.py --help
 """
 import argparse
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -83,8 +84,12 @@ class Svar(Server):
             if media == "direct":
                 f.write('[media]\nanchor = false\n')
             else:
-                # two port pairs per call: room for the concurrent phase, clear of SIPp's ports
-                f.write('[media]\nports = [30000, 59999]\n')
+                # two port pairs per call: room for the concurrent phase, clear of SIPp's ports,
+                # and no more ports than svar may hold sockets open (it keeps an ended call's
+                # sockets bound for the next call; a deployment raises the limit instead)
+                limit = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+                last = 30000 + min(30000, limit - 300) - 1
+                f.write(f'[media]\nports = [30000, {last}]\n')
             for i in range(users):
                 f.write(f'[[users]]\nextension = "u{i:05d}"\nname = "U {i}"\npassword = "{PASSWORD}"\n')
             f.write(f'[[users]]\nextension = "uas"\nname = "UAS"\npassword = "{PASSWORD}"\n')

@@ -47,10 +47,10 @@ pub(crate) enum Command {
 /// What a media thread is told.
 #[derive(Debug)]
 pub(crate) enum Message {
-    /// A new call: its four sockets (RTP A, RTP B, RTCP A, RTCP B) and its bridge.
+    /// A new call: its four sockets and its bridge.
     Start {
         call: u64,
-        sockets: [UdpSocket; 4],
+        sockets: CallSockets,
         bridge: Box<Bridge>,
     },
     Commands {
@@ -75,6 +75,25 @@ impl Message {
             }),
         }
     }
+}
+
+/// A call's sockets in the order of the epoll data's index: RTP A, RTP B, RTCP A, RTCP B,
+/// with the ports they are bound to. When the call ends they go back to the driver
+/// still bound, for the next call given those ports.
+#[derive(Debug)]
+pub(crate) struct CallSockets {
+    pub(crate) ports: [u16; 4],
+    pub(crate) sockets: [UdpSocket; 4],
+}
+
+/// What becomes of an ended call's sockets, told to the driver, which counts the sockets
+/// open.
+#[derive(Debug)]
+pub(crate) enum Returned {
+    /// Out of the thread's epoll set, still bound, for reuse.
+    Parked(CallSockets),
+    /// Closed here (they could not leave the epoll set, or never joined it).
+    Closed,
 }
 
 /// epoll data of the eventfd; a socket's is `call << 2 | index`, and call ids stay far
@@ -108,12 +127,17 @@ impl ThreadHandle {
 }
 
 /// Start one media thread named `name`, reporting to `events`.
-pub(crate) fn spawn(name: String, events: UnboundedSender<MediaEvent>) -> std::io::Result<ThreadHandle> {
+pub(crate) fn spawn(
+    name: String,
+    events: UnboundedSender<MediaEvent>,
+    returned: Sender<Returned>,
+) -> std::io::Result<ThreadHandle> {
     let poll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
     let wake = Arc::new(eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?);
     epoll::add(&poll, &*wake, epoll::EventData::new_u64(WAKE), epoll::EventFlags::IN)?;
     let (tx, rx) = std::sync::mpsc::channel();
-    let thread = Thread { poll, wake: wake.clone(), rx, events, calls: HashMap::new(), timers: BinaryHeap::new() };
+    let thread =
+        Thread { poll, wake: wake.clone(), rx, events, returned, calls: HashMap::new(), timers: BinaryHeap::new() };
     std::thread::Builder::new().name(name).spawn(move || thread.run())?;
     Ok(ThreadHandle { tx, wake })
 }
@@ -121,8 +145,7 @@ pub(crate) fn spawn(name: String, events: UnboundedSender<MediaEvent>) -> std::i
 /// One call on a media thread.
 struct CallMedia {
     bridge: Box<Bridge>,
-    /// RTP A, RTP B, RTCP A, RTCP B (the order of the epoll data's index).
-    sockets: [UdpSocket; 4],
+    sockets: CallSockets,
     /// The earliest time this call has in the timer heap (later entries are stale).
     armed: Option<Instant>,
 }
@@ -132,6 +155,8 @@ struct Thread {
     wake: Arc<OwnedFd>,
     rx: Receiver<Vec<Message>>,
     events: UnboundedSender<MediaEvent>,
+    /// Where an ended call's sockets go back to the driver.
+    returned: Sender<Returned>,
     calls: HashMap<u64, CallMedia>,
     /// Bridges' deadlines. An entry is live only while it is its call's `armed`: a
     /// deadline that moves later (the media timeout, on every packet) leaves the entry
@@ -179,7 +204,7 @@ impl Thread {
     fn readable(&mut self, call: u64, index: usize, buf: &mut [u8]) {
         // a call closed earlier in this round: its sockets are gone
         let Some(c) = self.calls.get_mut(&call) else { return };
-        let (n, from) = match c.sockets[index].recv_from(buf) {
+        let (n, from) = match c.sockets.sockets[index].recv_from(buf) {
             Ok(r) => r,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
             Err(e) => {
@@ -269,13 +294,15 @@ impl Thread {
         true
     }
 
-    fn start(&mut self, call: u64, sockets: [UdpSocket; 4], bridge: Box<Bridge>) {
-        for (i, s) in sockets.iter().enumerate() {
+    fn start(&mut self, call: u64, sockets: CallSockets, bridge: Box<Bridge>) {
+        for (i, s) in sockets.sockets.iter().enumerate() {
             let data = epoll::EventData::new_u64(call << 2 | i as u64);
             if let Err(e) = epoll::add(&self.poll, s, data, epoll::EventFlags::IN) {
                 let error = format!("cannot register RTP sockets: {e}");
                 let _ = self.events.send(MediaEvent::Failed { call, error });
                 // closing the sockets takes them out of the epoll set
+                drop(sockets);
+                let _ = self.returned.send(Returned::Closed);
                 return;
             }
         }
@@ -283,18 +310,29 @@ impl Thread {
         self.settle(call);
     }
 
-    /// End a call's media: what it was recording is reported, its sockets close.
+    /// End a call's media: what it was recording is reported, its sockets leave the epoll
+    /// set and go back to the driver (a socket that cannot leave the set is closed, which
+    /// takes it out).
     fn close(&mut self, call: u64) {
-        if let Some(mut c) = self.calls.remove(&call) {
-            c.bridge.stop_recording();
-            report(call, &mut c, &self.events);
+        if let Some(c) = self.end(call) {
+            let out = c.sockets.sockets.iter().all(|s| epoll::delete(&self.poll, s).is_ok());
+            // the driver may be gone (shutdown): the sockets close
+            let _ = self.returned.send(if out { Returned::Parked(c.sockets) } else { Returned::Closed });
         }
     }
 
+    fn end(&mut self, call: u64) -> Option<CallMedia> {
+        let mut c = self.calls.remove(&call)?;
+        c.bridge.stop_recording();
+        report(call, &mut c, &self.events);
+        Some(c)
+    }
+
+    /// Shutdown: every call ends and its sockets close.
     fn close_all(&mut self) {
         let calls: Vec<u64> = self.calls.keys().copied().collect();
         for call in calls {
-            self.close(call);
+            self.end(call);
         }
     }
 }
@@ -318,13 +356,13 @@ fn report(call: u64, c: &mut CallMedia, events: &UnboundedSender<MediaEvent>) {
     for o in c.bridge.outputs() {
         let event = match o {
             Output::Send { leg, to, data } => {
-                if let Err(e) = c.sockets[index(leg)].send_to(&data, to) {
+                if let Err(e) = c.sockets.sockets[index(leg)].send_to(&data, to) {
                     debug!(call, error = %e, "RTP send failed");
                 }
                 continue;
             }
             Output::SendRtcp { leg, to, data } => {
-                if let Err(e) = c.sockets[2 + index(leg)].send_to(&data, to) {
+                if let Err(e) = c.sockets.sockets[2 + index(leg)].send_to(&data, to) {
                     debug!(call, error = %e, "RTCP send failed");
                 }
                 continue;

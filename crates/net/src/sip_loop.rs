@@ -197,6 +197,9 @@ pub struct MediaSetup {
     pub threads: MediaThreads,
     /// What they report.
     pub events: mpsc::UnboundedReceiver<pbx::MediaEvent>,
+    /// The most RTP and RTCP sockets held open at once (ended calls' sockets are kept
+    /// bound for reuse up to this).
+    pub max_sockets: usize,
     /// Where recorded messages go (to be stored and become obligations).
     pub messages: mpsc::UnboundedSender<pbx::ivr_setup::Recording>,
 }
@@ -213,7 +216,7 @@ pub async fn run(
     let (tcp_events, mut tcp_rx) = mpsc::unbounded_channel();
     let messages = media.as_ref().map(|m| m.messages.clone());
     let (media, mut media_rx) = match media {
-        Some(m) => (Some(MediaDriver::new(m.ip, m.timeout, m.threads)), m.events),
+        Some(m) => (Some(MediaDriver::new(m.ip, m.timeout, m.threads, m.max_sockets)), m.events),
         // no media: a closed receiver, whose select branch never matches
         None => (None, mpsc::unbounded_channel().1),
     };

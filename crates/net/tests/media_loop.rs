@@ -1,6 +1,6 @@
 //! The media driver on real sockets: two phones (UDP sockets on loopback) talk through
-//! svar's ports; a prompt plays to one of them; a silent answered leg is reported; closing
-//! unbinds the ports.
+//! svar's ports; a prompt plays to one of them; a silent answered leg is reported; an
+//! ended call's ports serve the next call without what the old call's phones still sent.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -53,8 +53,12 @@ async fn next_event(events: &mut mpsc::UnboundedReceiver<MediaEvent>, secs: u64)
 }
 
 fn driver(timeout: Duration) -> (MediaDriver, mpsc::UnboundedReceiver<MediaEvent>) {
+    driver_holding(timeout, 1_000)
+}
+
+fn driver_holding(timeout: Duration, max_sockets: usize) -> (MediaDriver, mpsc::UnboundedReceiver<MediaEvent>) {
     let (threads, events) = MediaThreads::start(1).expect("media threads");
-    (MediaDriver::new("127.0.0.1".parse().expect("ip"), timeout, threads), events)
+    (MediaDriver::new("127.0.0.1".parse().expect("ip"), timeout, threads, max_sockets), events)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -108,17 +112,41 @@ async fn two_phones_talk_through_svar_and_hear_its_prompts() {
     driver.apply(MediaOp::Close { call: 7 });
     driver.commit();
     assert_eq!(driver.calls(), 0);
-    // the task lets go of the sockets: the ports can be bound again
-    let mut rebound = false;
-    for _ in 0..50 {
-        if std::net::UdpSocket::bind(("127.0.0.1", pa)).is_ok() && std::net::UdpSocket::bind(("127.0.0.1", pb)).is_ok()
-        {
-            rebound = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+    // the thread takes the close within its lazy round (50 ms) and parks the sockets
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // A's phone goes on sending after the call ended; the next call given these ports
+    // hears none of it, only its own phones.
+    for seq in 100..105u16 {
+        phone_a.send_to(&rtp(0, seq, &[0x11; 160]), ("127.0.0.1", pa)).await.expect("send");
     }
-    assert!(rebound, "RTP and RTCP ports unbound after Close");
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let phone_c = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let phone_d = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    driver.apply(MediaOp::Open {
+        call: 8,
+        ports: (pa, pb),
+        a: leg(phone_c.local_addr().expect("addr"), Codec::Pcmu, 0, 0xCCCC),
+        b: leg(phone_d.local_addr().expect("addr"), Codec::Pcmu, 0, 0xDDDD),
+    });
+    driver.apply(MediaOp::Feed { call: 8, leg: Leg::B, feed: Feed::Bridged });
+    driver.apply(MediaOp::Feed { call: 8, leg: Leg::A, feed: Feed::Bridged });
+    driver.commit();
+    match tokio::time::timeout(Duration::from_millis(100), events.recv()).await {
+        Err(_) => {}
+        Ok(other) => panic!("the parked ports serve the next call, got {other:?}"),
+    }
+    for seq in 0..3u16 {
+        phone_c.send_to(&rtp(0, seq, &[0x80; 160]), ("127.0.0.1", pa)).await.expect("send");
+    }
+    let at_d = receive(&phone_d, 3).await;
+    assert_eq!(at_d.len(), 3, "the new call is relayed on the reused ports");
+    for p in &at_d {
+        assert_eq!(RtpPacket::parse(p).expect("RTP").payload()[0], 0x80, "only the new call's audio");
+    }
+    let mut buf = [0u8; 2048];
+    let late = tokio::time::timeout(Duration::from_millis(200), phone_d.recv_from(&mut buf)).await;
+    assert!(late.is_err(), "nothing of the old call relayed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -145,16 +173,56 @@ async fn an_answered_leg_that_goes_silent_is_reported_and_a_taken_port_is_a_fail
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_call_opened_and_closed_in_one_turn_never_starts_and_lets_its_ports_go() {
+async fn a_call_opened_and_closed_in_one_turn_never_starts_and_its_ports_serve_the_next() {
     let phone = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
-    let (mut driver, _events) = driver(Duration::from_secs(30));
+    let other = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let (mut driver, mut events) = driver(Duration::from_secs(30));
     let a = leg(phone.local_addr().expect("addr"), Codec::Pcmu, 0, 1);
-    driver.apply(MediaOp::Open { call: 9, ports: (31_030, 31_032), a: a.clone(), b: a });
+    driver.apply(MediaOp::Open { call: 9, ports: (31_030, 31_032), a: a.clone(), b: a.clone() });
     driver.apply(MediaOp::Feed { call: 9, leg: Leg::A, feed: Feed::Bridged });
     driver.apply(MediaOp::Close { call: 9 });
     driver.commit();
     assert_eq!(driver.calls(), 0);
-    for p in [31_030, 31_031, 31_032, 31_033] {
-        assert!(std::net::UdpSocket::bind(("127.0.0.1", p)).is_ok(), "port {p} free at once");
+    // the next turn's call takes the same ports at once
+    let b = leg(other.local_addr().expect("addr"), Codec::Pcmu, 0, 2);
+    driver.apply(MediaOp::Open { call: 10, ports: (31_030, 31_032), a, b });
+    driver.apply(MediaOp::Feed { call: 10, leg: Leg::B, feed: Feed::Bridged });
+    driver.commit();
+    assert_eq!(driver.calls(), 1);
+    phone.send_to(&rtp(0, 1, &[0x80; 160]), ("127.0.0.1", 31_030)).await.expect("send");
+    assert_eq!(receive(&other, 1).await.len(), 1, "relayed on the same ports");
+    match tokio::time::timeout(Duration::from_millis(100), events.recv()).await {
+        Err(_) => {}
+        Ok(e) => panic!("no failure expected, got {e:?}"),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ended_calls_sockets_close_when_keeping_them_would_pass_the_limit() {
+    let phone = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    // room for one call's four sockets, not for a second call's spares beside it
+    let (mut driver, _events) = driver_holding(Duration::from_secs(30), 7);
+    let a = leg(phone.local_addr().expect("addr"), Codec::Pcmu, 0, 1);
+    driver.apply(MediaOp::Open { call: 1, ports: (31_040, 31_042), a: a.clone(), b: a.clone() });
+    driver.apply(MediaOp::Open { call: 2, ports: (31_044, 31_046), a: a.clone(), b: a });
+    driver.apply(MediaOp::Close { call: 2 });
+    driver.commit();
+    for p in [31_044, 31_045, 31_046, 31_047] {
+        assert!(std::net::UdpSocket::bind(("127.0.0.1", p)).is_ok(), "port {p} closed at once");
+    }
+    assert_eq!(driver.calls(), 1);
+
+    // call 1 ends and its four sockets wait as spares; a call on other ports binds four
+    // new ones, and one spare closes so that no more than seven are open
+    driver.apply(MediaOp::Close { call: 1 });
+    driver.commit();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let spare_bound = |p: u16| std::net::UdpSocket::bind(("127.0.0.1", p)).is_err();
+    assert!([31_040, 31_041, 31_042, 31_043].into_iter().all(spare_bound), "kept for reuse");
+    let b = leg(phone.local_addr().expect("addr"), Codec::Pcmu, 0, 2);
+    driver.apply(MediaOp::Open { call: 3, ports: (31_048, 31_050), a: b.clone(), b });
+    driver.commit();
+    assert_eq!(driver.calls(), 1);
+    let closed = [31_040, 31_041, 31_042, 31_043].into_iter().filter(|&p| !spare_bound(p)).count();
+    assert_eq!(closed, 1, "one spare closed for the new call");
 }

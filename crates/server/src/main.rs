@@ -213,21 +213,34 @@ fn print_or_fail(what: &str, out: Result<String>) -> ExitCode {
 /// Anchored calls hold four sockets each (RTP and RTCP per leg): raise the soft limit
 /// on open files to the hard limit (a common default soft limit of 1,024 would stop
 /// svar at about 250 calls), and say so when even that is below what the RTP port range
-/// could use.
-fn raise_open_files_limit(cfg: &Config) {
-    let Some(m) = cfg.pbx.media.as_ref() else { return };
-    // every port of the range may be open at once, plus the SIP, HTTP and store sockets
-    let want = u64::from(m.last_port - m.first_port) + 1 + 256;
-    match rlimit::increase_nofile_limit(want) {
-        Ok(got) if got < want => warn!(
-            open_files = got,
-            needed = want,
-            calls = got.saturating_sub(256) / 4,
-            "the open-files limit caps anchored calls; raise the hard limit (ulimit -Hn) to use the whole RTP range"
-        ),
-        Ok(got) => info!(open_files = got, "open-files limit"),
-        Err(e) => warn!(error = %e, "cannot read or raise the open-files limit"),
-    }
+/// could use. Returns how many RTP and RTCP sockets svar may hold open.
+fn raise_open_files_limit(cfg: &Config) -> usize {
+    /// Kept for the SIP, HTTP and store sockets and files.
+    const RESERVE: u64 = 256;
+    let Some(m) = cfg.pbx.media.as_ref() else { return 0 };
+    // every port of the range may be open at once
+    let range = u64::from(m.last_port - m.first_port) + 1;
+    let want = range + RESERVE;
+    let got = match rlimit::increase_nofile_limit(want) {
+        Ok(got) if got < want => {
+            warn!(
+                open_files = got,
+                needed = want,
+                calls = got.saturating_sub(RESERVE) / 4,
+                "the open-files limit caps anchored calls; raise the hard limit (ulimit -Hn) to use the whole RTP range"
+            );
+            got
+        }
+        Ok(got) => {
+            info!(open_files = got, "open-files limit");
+            got
+        }
+        Err(e) => {
+            warn!(error = %e, "cannot read or raise the open-files limit");
+            1024
+        }
+    };
+    usize::try_from(got.saturating_sub(RESERVE).min(range)).unwrap_or(usize::MAX)
 }
 
 /// The media threads: each owns its calls' sockets, timers and bridges alone (no work
@@ -366,7 +379,7 @@ async fn serve(cfg: Config) -> Result<()> {
     auth_cfg.max_failures = cfg.max_auth_failures;
     auth_cfg.algorithms = cfg.digest_algorithms.clone();
     let auth = Authenticator::new(auth_cfg, secret, Instant::now());
-    raise_open_files_limit(&cfg);
+    let max_sockets = raise_open_files_limit(&cfg);
     let mut pbx_cfg = cfg.pbx.clone();
     if let (Some(m), Some(settings)) = (&cfg.media, pbx_cfg.media.as_mut()) {
         settings.music_on_hold = media_config::load_music_on_hold(m).map_err(|e| anyhow::anyhow!(e))?;
@@ -398,7 +411,14 @@ async fn serve(cfg: Config) -> Result<()> {
     let media_setup = match (cfg.media_bind, cfg.pbx.media.as_ref()) {
         (Some(ip), Some(m)) => {
             let (threads, events) = media_threads()?;
-            Some(net::sip_loop::MediaSetup { ip, timeout: m.timeout, threads, events, messages: messages_tx })
+            Some(net::sip_loop::MediaSetup {
+                ip,
+                timeout: m.timeout,
+                threads,
+                events,
+                messages: messages_tx,
+                max_sockets,
+            })
         }
         _ => None,
     };
