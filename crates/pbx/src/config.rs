@@ -208,6 +208,14 @@ impl PbxConfig {
         self.trunks.iter().find(|t| t.name == name)
     }
 
+    /// Our Contact for every transport, printed once.
+    #[must_use]
+    pub fn contacts(&self) -> Contacts {
+        Contacts(
+            [Transport::Udp, Transport::Tcp, Transport::Tls, Transport::Ws, Transport::Wss].map(|t| self.contact(t)),
+        )
+    }
+
     /// Our Contact for a transport.
     #[must_use]
     pub fn contact(&self, t: Transport) -> String {
@@ -222,5 +230,17 @@ impl PbxConfig {
             Transport::Udp => format!("<sip:svar@{host}:{}>", addr.port()),
             other => format!("<sip:svar@{host}:{};transport={}>", addr.port(), other.via_token().to_ascii_lowercase()),
         }
+    }
+}
+
+/// Our Contact header value per transport, in the order of [`Transport`]'s variants.
+#[derive(Debug, Clone)]
+pub struct Contacts([String; 5]);
+
+impl Contacts {
+    /// The value for `t`.
+    #[must_use]
+    pub fn get(&self, t: Transport) -> String {
+        self.0[t as usize].clone()
     }
 }

@@ -105,6 +105,10 @@ struct TrunkReg {
 #[derive(Debug)]
 pub struct Pbx {
     ep: Endpoint,
+    /// Our Contact per transport, printed once at start (it was a `format!` per use).
+    contacts: crate::config::Contacts,
+    /// The Allow header's value, printed once at start.
+    allow: String,
     cfg: PbxConfig,
     auth: Authenticator,
     registrar: Registrar,
@@ -151,7 +155,11 @@ impl Pbx {
             })
             .collect();
         let ports = cfg.media.as_ref().map(|m| media::ports::PortPool::new(m.first_port, m.last_port));
+        let contacts = cfg.contacts();
+        let allow = ep.config().allow_header();
         Self {
+            contacts,
+            allow,
             hung_up_recordings: fast_map(seed),
             ended_conversations: fast_map(seed),
             ports,
@@ -316,10 +324,6 @@ impl Pbx {
         }
     }
 
-    fn contact(&self, t: Transport) -> String {
-        self.cfg.contact(t)
-    }
-
     fn respond(&mut self, now: Instant, tx: ServerTxId, resp: Response) {
         if let Err(e) = self.ep.respond(now, tx, resp) {
             debug!(error = %e, "response not sent");
@@ -364,7 +368,7 @@ impl Pbx {
             Method::Register => self.on_register(now, tx, &req, &core, source),
             Method::Options => {
                 let mut r = Response::to_request(&req, 200);
-                r.headers.push(HeaderName::Allow, self.ep.config().allow_header());
+                r.headers.push(HeaderName::Allow, self.allow.clone());
                 r.headers.push(HeaderName::Accept, "application/sdp");
                 self.respond(now, tx, r);
             }
@@ -756,8 +760,8 @@ impl Pbx {
             r.headers.push(HeaderName::To, format!("<sip:{callee}@{to_host}>"));
             r.headers.push(HeaderName::CallId, call.b_call_id.as_str());
             r.headers.push(HeaderName::CSeq, "1 INVITE");
-            r.headers.push(HeaderName::Contact, self.contact(peer.transport));
-            r.headers.push(HeaderName::Allow, self.ep.config().allow_header());
+            r.headers.push(HeaderName::Contact, self.contacts.get(peer.transport));
+            r.headers.push(HeaderName::Allow, self.allow.clone());
             if !fork_body.is_empty() {
                 let ct = call.a_invite.headers.get(&HeaderName::ContentType).unwrap_or("application/sdp").to_owned();
                 r.set_body(Some(&ct), fork_body.clone());
@@ -843,7 +847,7 @@ impl Pbx {
                         if delayed_offer {
                             l.ack_waits_for_answer = true;
                         } else {
-                            let contact = self.cfg.contact(l.dialog.peer.transport);
+                            let contact = self.contacts.get(l.dialog.peer.transport);
                             let ack = l.dialog.make_ack(l.invite_seq, &contact);
                             let peer = l.dialog.peer;
                             let _ = self.ep.send_ack(ack, peer, None);
@@ -869,7 +873,7 @@ impl Pbx {
                     r.set_body(ct.as_deref(), body);
                 }
                 if request.method == Method::Invite || request.method == Method::Update {
-                    r.headers.push(HeaderName::Contact, self.contact(request_transport(&request)));
+                    r.headers.push(HeaderName::Contact, self.contacts.get(request_transport(&request)));
                 }
                 self.respond(now, stx, r);
             }
@@ -896,7 +900,7 @@ impl Pbx {
                 if same {
                     // retransmitted 2xx: our ACK was lost
                     if let Some(b) = &call.b {
-                        let ack = b.dialog.make_ack(b.invite_seq, &self.cfg.contact(fork_peer.transport));
+                        let ack = b.dialog.make_ack(b.invite_seq, &self.contacts.get(fork_peer.transport));
                         let _ = self.ep.send_ack(ack, fork_peer, None);
                     }
                 } else {
@@ -925,7 +929,7 @@ impl Pbx {
                 let mut r = Response::to_request(&call.a_invite, status);
                 r.reason = resp.reason.clone();
                 let _ = r.ensure_to_tag(&call.a_tag);
-                r.headers.push(HeaderName::Contact, self.cfg.contact(call.a_source.transport));
+                r.headers.push(HeaderName::Contact, self.contacts.get(call.a_source.transport));
                 let tx = call.a_tx;
                 if !resp.body.is_empty() && is_sdp(&resp.headers) {
                     // early media (a 183 with an answer)
@@ -1009,7 +1013,7 @@ impl Pbx {
         call.state = CallState::Answered;
         call.ring_deadline = None;
         call.record.answered_ms = Some(self.wall_ms);
-        let b_contact = self.cfg.contact(fork_peer.transport);
+        let b_contact = self.contacts.get(fork_peer.transport);
         if call.late_offer {
             call.pending_b_ack = Some(Bytes::new());
         } else {
@@ -1021,8 +1025,8 @@ impl Pbx {
         // the caller's leg
         let mut r = Response::to_request(&call.a_invite, 200);
         let _ = r.ensure_to_tag(&call.a_tag);
-        r.headers.push(HeaderName::Contact, self.cfg.contact(call.a_source.transport));
-        r.headers.push(HeaderName::Allow, self.ep.config().allow_header());
+        r.headers.push(HeaderName::Contact, self.contacts.get(call.a_source.transport));
+        r.headers.push(HeaderName::Allow, self.allow.clone());
         if let Some(body) = body {
             let ct = resp.headers.get(&HeaderName::ContentType).map(str::to_owned);
             r.set_body(ct.as_deref(), body);
@@ -1062,7 +1066,7 @@ impl Pbx {
             r
         };
         let mut d = Dialog::as_uac(&req, &resp, core, peer);
-        let contact = self.cfg.contact(peer.transport);
+        let contact = self.contacts.get(peer.transport);
         let ack = d.make_ack(core.cseq.seq, &contact);
         let _ = self.ep.send_ack(ack, peer, None);
         let bye = d.make_request(Method::Bye, &contact);
@@ -1241,7 +1245,7 @@ impl Pbx {
         }
         if let Some(l) = call.leg_mut(side.other()) {
             l.ack_waits_for_answer = false;
-            let mut ack = l.dialog.make_ack(l.invite_seq, &self.cfg.contact(l.dialog.peer.transport));
+            let mut ack = l.dialog.make_ack(l.invite_seq, &self.contacts.get(l.dialog.peer.transport));
             if !body.is_empty() {
                 let ct = req.headers.get(&HeaderName::ContentType).map(str::to_owned);
                 ack.set_body(ct.as_deref(), body);
@@ -1333,7 +1337,7 @@ impl Pbx {
             self.respond(now, stx, Response::to_request(&req, 481));
             return;
         };
-        let contact = self.cfg.contact(other.dialog.peer.transport);
+        let contact = self.contacts.get(other.dialog.peer.transport);
         let mut r = other.dialog.make_request(req.method.clone(), &contact);
         if req.method == Method::Invite {
             other.reinvite_out = true;
@@ -1394,7 +1398,7 @@ impl Pbx {
                 continue;
             }
             if let Some(leg) = call.leg_mut(side) {
-                let contact = self.cfg.contact(leg.dialog.peer.transport);
+                let contact = self.contacts.get(leg.dialog.peer.transport);
                 let bye = leg.dialog.make_request(Method::Bye, &contact);
                 let peer = leg.dialog.peer;
                 if let Ok(ctx) = self.ep.send_request(now, bye, peer) {
@@ -1446,7 +1450,7 @@ impl Pbx {
         r.headers.push(HeaderName::To, format!("<sip:{}@{host}>", creds.username));
         r.headers.push(HeaderName::CallId, reg.call_id.as_str());
         r.headers.push(HeaderName::CSeq, format!("{} REGISTER", reg.cseq));
-        r.headers.push(HeaderName::Contact, self.cfg.contact(trunk.transport));
+        r.headers.push(HeaderName::Contact, self.contacts.get(trunk.transport));
         r.headers.push(HeaderName::Expires, "600");
         if let Some((name, value)) = auth {
             r.headers.push(name, value);

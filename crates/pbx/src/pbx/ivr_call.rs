@@ -190,8 +190,8 @@ impl Pbx {
         };
         let mut r = Response::to_request(&req, 200);
         let _ = r.ensure_to_tag(&a_tag);
-        r.headers.push(HeaderName::Contact, self.cfg.contact(source.transport));
-        r.headers.push(HeaderName::Allow, self.ep.config().allow_header());
+        r.headers.push(HeaderName::Contact, self.contacts.get(source.transport));
+        r.headers.push(HeaderName::Allow, self.allow.clone());
         r.set_body(Some("application/sdp"), Bytes::from(answer));
         let a_dialog = Dialog::as_uas(&req, &core, &a_tag, source, true);
         self.by_dialog.insert((a_dialog.id.call_id.clone(), a_dialog.id.local_tag.clone()), (id, Side::A));
@@ -367,8 +367,8 @@ impl Pbx {
             r.headers.push(HeaderName::To, format!("<sip:{to_user}@{to_host}>"));
             r.headers.push(HeaderName::CallId, b_call_id.as_str());
             r.headers.push(HeaderName::CSeq, "1 INVITE");
-            r.headers.push(HeaderName::Contact, self.cfg.contact(peer.transport));
-            r.headers.push(HeaderName::Allow, self.ep.config().allow_header());
+            r.headers.push(HeaderName::Contact, self.contacts.get(peer.transport));
+            r.headers.push(HeaderName::Allow, self.allow.clone());
             r.set_body(Some("application/sdp"), offer.clone());
             match self.ep.send_request(now, r.clone(), peer) {
                 Ok(ctx) => {
@@ -433,7 +433,7 @@ impl Pbx {
             call.record.flow = Some(ivr.flow());
             call.flow_started = Some(ivr.started);
         }
-        let ack = b_dialog.make_ack(1, &self.cfg.contact(fork_peer.transport));
+        let ack = b_dialog.make_ack(1, &self.contacts.get(fork_peer.transport));
         let _ = self.ep.send_ack(ack, fork_peer, None);
         self.by_dialog.insert((b_dialog.id.call_id.clone(), b_dialog.id.local_tag.clone()), (id, Side::B));
         let Some(call) = self.calls.get_mut(&id) else { return };
