@@ -324,6 +324,15 @@ impl Pbx {
         }
     }
 
+    /// 400 for a request whose From or To address does not parse (its structure and tag
+    /// were checked on arrival; the address is parsed where it is used).
+    fn refuse_unparsable(&mut self, now: Instant, tx: ServerTxId, req: &Request, e: &sip_msg::ParseError) {
+        debug!(error = %e, "request refused: unparsable address");
+        let mut r = Response::to_request(req, 400);
+        r.reason = format!("Bad Request ({e})");
+        self.respond(now, tx, r);
+    }
+
     fn respond(&mut self, now: Instant, tx: ServerTxId, resp: Response) {
         if let Err(e) = self.ep.respond(now, tx, resp) {
             debug!(error = %e, "response not sent");
@@ -387,7 +396,14 @@ impl Pbx {
             .verify(now, source.addr.ip(), "REGISTER", authz.as_deref(), |u| cfg.user(u).map(|x| &x.credentials));
         match outcome {
             AuthOutcome::Authorized { username } => {
-                let aor = core.to.uri.as_sip().and_then(|u| u.user.clone()).unwrap_or_default();
+                let to = match core.to.addr() {
+                    Ok(to) => to,
+                    Err(e) => {
+                        self.refuse_unparsable(now, tx, req, &e);
+                        return;
+                    }
+                };
+                let aor = to.uri.as_sip().and_then(|u| u.user.clone()).unwrap_or_default();
                 if aor != username {
                     warn!(user = %Pii(&username), aor = %Pii(&aor), "REGISTER for another user's address refused");
                     let mut r = Response::to_request(req, 403);
@@ -475,7 +491,14 @@ impl Pbx {
             Uri::Tel(t) => t.digits(),
             Uri::Other { .. } => String::new(),
         };
-        let from_user = core.from.uri.as_sip().and_then(|u| u.user.clone()).unwrap_or_default();
+        let from = match core.from.addr() {
+            Ok(from) => from,
+            Err(e) => {
+                self.refuse_unparsable(now, tx, &req, &e);
+                return;
+            }
+        };
+        let from_user = from.uri.as_sip().and_then(|u| u.user.clone()).unwrap_or_default();
 
         // Who is calling: a trunk by address, or a user by digest.
         let trunk = self.cfg.trunk_by_source(source.addr).map(|t| t.name.clone());
@@ -553,7 +576,7 @@ impl Pbx {
         let mut targets: Vec<(Uri, Peer, Option<String>)> = Vec::new();
         let direction;
         let mut callee = dialled.clone();
-        let mut from_display = core.from.display.clone();
+        let mut from_display = from.display;
         let mut from_user_out = caller.clone();
         if let Some(ext) = target_user {
             direction = direction_in;

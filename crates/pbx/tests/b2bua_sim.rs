@@ -435,7 +435,7 @@ impl World {
             Event::Request { tx, request, core, .. } if request.method == Method::Invite && core.to.tag().is_none() => {
                 // svar calls out through the trunk: the far end answers at once
                 let now = self.now;
-                self.trunk_calls.push((request.uri.to_string(), core.from.uri.to_string()));
+                self.trunk_calls.push((request.uri.to_string(), core.from.addr().expect("From").uri.to_string()));
                 let mut ok = Response::to_request(&request, 200);
                 ok.headers.push(HeaderName::Contact, format!("<sip:far@{TRUNK}>"));
                 ok.set_body(Some("application/sdp"), phone_sdp(addr(TRUNK).ip(), "sendrecv"));

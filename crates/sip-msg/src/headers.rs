@@ -5,7 +5,7 @@ use std::fmt;
 
 use crate::error::ParseError;
 use crate::method::Method;
-use crate::name_addr::NameAddr;
+use crate::name_addr::{AddrField, NameAddr};
 use crate::text::{is_lws, split_commas, unfold};
 use crate::via::Via;
 
@@ -307,6 +307,18 @@ impl Headers {
             return Err(ParseError::InvalidHeader { header: "Call-ID", reason: "empty or contains whitespace" });
         }
         Ok(v)
+    }
+
+    /// From, its structure checked and its tag found.
+    pub fn from_field(&self) -> Result<AddrField, ParseError> {
+        let v = self.single(&HeaderName::From, "From")?.ok_or(ParseError::MissingHeader("From"))?;
+        AddrField::parse(v, "From")
+    }
+
+    /// To, its structure checked and its tag found.
+    pub fn to_field(&self) -> Result<AddrField, ParseError> {
+        let v = self.single(&HeaderName::To, "To")?.ok_or(ParseError::MissingHeader("To"))?;
+        AddrField::parse(v, "To")
     }
 
     /// From as name-addr.

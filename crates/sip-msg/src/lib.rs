@@ -32,7 +32,7 @@ pub use error::ParseError;
 pub use headers::{CSeq, Contacts, Header, HeaderName, Headers, parse_delta_seconds};
 pub use message::{Core, Message, Request, Response, default_reason};
 pub use method::Method;
-pub use name_addr::{NameAddr, has_header_param};
+pub use name_addr::{AddrField, NameAddr, has_header_param};
 pub use parse::{MAX_HEADERS, MAX_MESSAGE, StreamFrame, parse_datagram, parse_stream, salvage_headers};
 pub use pii::{Pii, mask};
 pub use text::Param;

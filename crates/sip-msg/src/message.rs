@@ -5,7 +5,7 @@ use bytes::Bytes;
 use crate::error::ParseError;
 use crate::headers::{CSeq, HeaderName, Headers};
 use crate::method::Method;
-use crate::name_addr::NameAddr;
+use crate::name_addr::AddrField;
 use crate::uri::Uri;
 use crate::via::Via;
 
@@ -51,17 +51,17 @@ pub struct Core {
     pub call_id: String,
     /// CSeq.
     pub cseq: CSeq,
-    /// From (with tag in any RFC 3261 request).
-    pub from: NameAddr,
+    /// From (with tag in any RFC 3261 request); [`AddrField::addr`] parses the address.
+    pub from: AddrField,
     /// To.
-    pub to: NameAddr,
+    pub to: AddrField,
     /// Top Via.
     pub via: Via,
 }
 
 impl Core {
     fn from_headers(h: &Headers) -> Result<Self, ParseError> {
-        Ok(Self { via: h.top_via()?, call_id: h.call_id()?, cseq: h.cseq()?, from: h.from_addr()?, to: h.to_addr()? })
+        Ok(Self { via: h.top_via()?, call_id: h.call_id()?, cseq: h.cseq()?, from: h.from_field()?, to: h.to_field()? })
     }
 }
 

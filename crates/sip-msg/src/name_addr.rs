@@ -10,7 +10,9 @@ use std::fmt;
 use crate::error::ParseError;
 use std::fmt::Write as _;
 
-use crate::text::{Param, find_param, fmt_params, is_lws, is_token, parse_params, parse_quoted, quote};
+use std::borrow::Cow;
+
+use crate::text::{Param, find_param, fmt_params, is_lws, is_token, params, parse_params, parse_quoted, quote};
 use crate::uri::Uri;
 
 /// A display name, URI and header parameters.
@@ -33,48 +35,11 @@ impl NameAddr {
 
     /// Parse one `name-addr` or `addr-spec` followed by parameters.
     pub fn parse(s: &str, header: &'static str) -> Result<Self, ParseError> {
-        let bad = |reason| ParseError::InvalidHeader { header, reason };
-        let s = s.trim_matches(is_lws);
-        let (display, after_display) = if s.starts_with('"') {
-            let (d, rest) = parse_quoted(s).ok_or_else(|| bad("unterminated quoted display name"))?;
-            let rest = rest.trim_start_matches(is_lws);
-            if !rest.starts_with('<') {
-                return Err(bad("display name not followed by <uri>"));
-            }
-            (Some(d.into_owned()), rest)
-        } else if let Some(lt) = s.find('<') {
-            let d = s[..lt].trim_matches(is_lws);
-            if d.is_empty() {
-                (None, &s[lt..])
-            } else {
-                // display-name = *(token LWS) (RFC 3261 §25.1)
-                if !d.split(is_lws).filter(|w| !w.is_empty()).all(is_token) {
-                    return Err(bad("display name has characters that need quoting"));
-                }
-                (Some(d.to_owned()), &s[lt..])
-            }
-        } else {
-            (None, s)
-        };
-
-        if let Some(inner) = after_display.strip_prefix('<') {
-            let end = inner.find('>').ok_or_else(|| bad("missing >"))?;
-            let uri: Uri = inner[..end].parse()?;
-            let rest = inner[end + 1..].trim_start_matches(is_lws);
-            let params = parse_header_params(rest).ok_or_else(|| bad("bad parameter"))?;
-            Ok(Self { display, uri, params })
-        } else {
-            let (uri_s, rest) = match s.find(';') {
-                Some(i) => (s[..i].trim_end_matches(is_lws), &s[i..]),
-                None => (s, ""),
-            };
-            if uri_s.contains('?') || uri_s.contains(',') || uri_s.bytes().any(|c| c == b' ' || c == b'\t') {
-                return Err(bad("addr-spec needs <> around a URI with ?, comma or spaces"));
-            }
-            let uri: Uri = uri_s.parse()?;
-            let params = parse_header_params(rest).ok_or_else(|| bad("bad parameter"))?;
-            Ok(Self { display: None, uri, params })
-        }
+        let parts = Parts::split(s, header)?;
+        let uri: Uri = parts.uri.parse()?;
+        let params =
+            parse_header_params(parts.params).ok_or(ParseError::InvalidHeader { header, reason: "bad parameter" })?;
+        Ok(Self { display: parts.display.map(Cow::into_owned), uri, params })
     }
 
     /// A header parameter by case-insensitive name.
@@ -111,6 +76,131 @@ pub fn has_header_param(value: &str, name: &str) -> bool {
         let n = item.split_once('=').map_or(item, |(n, _)| n);
         n.trim_matches(is_lws).eq_ignore_ascii_case(name)
     })
+}
+
+/// A `name-addr` or `addr-spec` cut into its pieces, nothing parsed further: the display
+/// name (unquoted), the URI's text and the header parameters' text (from the first `;`).
+struct Parts<'a> {
+    display: Option<Cow<'a, str>>,
+    uri: &'a str,
+    params: &'a str,
+}
+
+impl<'a> Parts<'a> {
+    fn split(s: &'a str, header: &'static str) -> Result<Self, ParseError> {
+        let bad = |reason| ParseError::InvalidHeader { header, reason };
+        let s = s.trim_matches(is_lws);
+        let (display, after_display) = if s.starts_with('"') {
+            let (d, rest) = parse_quoted(s).ok_or_else(|| bad("unterminated quoted display name"))?;
+            let rest = rest.trim_start_matches(is_lws);
+            if !rest.starts_with('<') {
+                return Err(bad("display name not followed by <uri>"));
+            }
+            (Some(d), rest)
+        } else if let Some(lt) = memchr::memchr(b'<', s.as_bytes()) {
+            let d = s[..lt].trim_matches(is_lws);
+            if d.is_empty() {
+                (None, &s[lt..])
+            } else {
+                // display-name = *(token LWS) (RFC 3261 §25.1)
+                if !d.split(is_lws).filter(|w| !w.is_empty()).all(is_token) {
+                    return Err(bad("display name has characters that need quoting"));
+                }
+                (Some(Cow::Borrowed(d)), &s[lt..])
+            }
+        } else {
+            (None, s)
+        };
+
+        if let Some(inner) = after_display.strip_prefix('<') {
+            let end = memchr::memchr(b'>', inner.as_bytes()).ok_or_else(|| bad("missing >"))?;
+            let params = inner[end + 1..].trim_start_matches(is_lws);
+            Ok(Self { display, uri: &inner[..end], params })
+        } else {
+            let (uri, params) = match memchr::memchr(b';', s.as_bytes()) {
+                Some(i) => (s[..i].trim_end_matches(is_lws), &s[i..]),
+                None => (s, ""),
+            };
+            if uri.bytes().any(|c| matches!(c, b'?' | b',' | b' ' | b'\t')) {
+                return Err(bad("addr-spec needs <> around a URI with ?, comma or spaces"));
+            }
+            Ok(Self { display: None, uri, params })
+        }
+    }
+}
+
+/// A From or To value as received: its structure checked and its tag found when the
+/// message arrives, the address parsed only when asked ([`AddrField::addr`]). Most
+/// messages need no more than the tag: parsing every From and To into a [`NameAddr`]
+/// was a tenth of svar's SIP work per call (BENCHMARKS.md, Session 6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddrField {
+    value: String,
+    /// Where the tag's value is in `value`.
+    tag: Option<(usize, usize)>,
+    header: &'static str,
+}
+
+impl AddrField {
+    /// Check a value's structure (display name, `<>`, header parameters) and find its tag.
+    pub fn parse(value: String, header: &'static str) -> Result<Self, ParseError> {
+        let parts = Parts::split(&value, header)?;
+        if parts.uri.is_empty() {
+            return Err(ParseError::InvalidHeader { header, reason: "empty URI" });
+        }
+        // the first `tag` parameter counts, as in `NameAddr::tag`; one without a value
+        // is no tag
+        let mut tag = None;
+        let mut seen_tag = false;
+        if !parts.params.is_empty() {
+            let bad = ParseError::InvalidHeader { header, reason: "bad parameter" };
+            let list = parts.params.strip_prefix(';').ok_or_else(|| bad.clone())?;
+            for p in params(list) {
+                let (name, v) = p.ok_or_else(|| bad.clone())?;
+                if !seen_tag && name.eq_ignore_ascii_case("tag") {
+                    seen_tag = true;
+                    // `v` lies inside `value`: the parts are slices of it
+                    tag = v.map(|v| {
+                        let start = v.as_ptr() as usize - value.as_ptr() as usize;
+                        (start, start + v.len())
+                    });
+                }
+            }
+        }
+        Ok(Self { value, tag, header })
+    }
+
+    /// The value as received (unfolded, trimmed).
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.value
+    }
+
+    /// The `tag` parameter (RFC 3261 §19.3).
+    #[must_use]
+    pub fn tag(&self) -> Option<&str> {
+        self.tag.map(|(a, b)| &self.value[a..b])
+    }
+
+    /// The whole address, parsed.
+    pub fn addr(&self) -> Result<NameAddr, ParseError> {
+        NameAddr::parse(&self.value, self.header)
+    }
+
+    /// The value with `tag` as its tag (replacing any other), as a dialog's local party.
+    #[must_use]
+    pub fn with_tag(&self, tag: &str) -> String {
+        match self.tag {
+            Some((a, b)) => format!("{}{tag}{}", &self.value[..a], &self.value[b..]),
+            None => {
+                let mut out = String::with_capacity(self.value.len() + tag.len() + 5);
+                out.push_str(&self.value);
+                out.push_str(";tag=");
+                out.push_str(tag);
+                out
+            }
+        }
+    }
 }
 
 fn parse_header_params(rest: &str) -> Option<Vec<Param>> {
@@ -166,5 +256,68 @@ mod tests {
         assert!(NameAddr::parse("sip:user@example.com?Route=%3Csip:x%3E", "Contact").is_err());
         assert!(NameAddr::parse("<sip:user@example.com?Route=%3Csip:x%3E>", "Contact").is_ok());
         assert!(NameAddr::parse("sip:user@example.com; tag=x y", "From").is_err());
+    }
+
+    #[test]
+    fn a_field_finds_its_tag_and_parses_its_address_on_demand() {
+        let f = AddrField::parse(r#""Anne" <sip:anne@kommune.example>;tag=9fx;x=1"#.to_owned(), "From").expect("from");
+        assert_eq!(f.tag(), Some("9fx"));
+        assert_eq!(f.addr().expect("addr").display.as_deref(), Some("Anne"));
+        let bare = AddrField::parse("sip:bob@x ; TAG = 1918".to_owned(), "To").expect("bare");
+        assert_eq!(bare.tag(), Some("1918"));
+        let none = AddrField::parse("<sip:bob@x>".to_owned(), "To").expect("no tag");
+        assert_eq!(none.tag(), None);
+    }
+
+    #[test]
+    fn a_dialogs_local_party_gets_our_tag_in_place_of_any_other() {
+        let none = AddrField::parse("<sip:bob@x>".to_owned(), "To").expect("to");
+        assert_eq!(none.with_tag("ab"), "<sip:bob@x>;tag=ab");
+        let tagged = AddrField::parse("<sip:bob@x>;tag=old;q=1".to_owned(), "To").expect("to");
+        assert_eq!(tagged.with_tag("new"), "<sip:bob@x>;tag=new;q=1");
+        let back = AddrField::parse(tagged.with_tag("new"), "To").expect("reparse");
+        assert_eq!(back.tag(), Some("new"));
+    }
+
+    #[test]
+    fn a_field_rejects_what_the_address_parser_rejects_in_its_structure() {
+        for bad in
+            [r#""unterminated <sip:a@b>"#, "Bob @ Home <sip:a@b>", "<sip:a@b", "<sip:a@b>;;", "<sip:a@b> x", "<>"]
+        {
+            assert!(AddrField::parse(bad.to_owned(), "From").is_err(), "{bad}");
+            assert!(NameAddr::parse(bad, "From").is_err(), "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Where the full parser accepts a value, the field finds the same tag.
+        #[test]
+        fn the_field_and_the_full_parser_agree_on_the_tag(
+            display in proptest::option::of("[A-Za-z]{1,8}"),
+            user in "[a-z0-9]{1,8}",
+            angle in proptest::bool::ANY,
+            params in proptest::collection::vec(("(tag|TAG|q|x)", proptest::option::of("[a-z0-9.]{1,6}")), 0..4),
+            space in "[ \t]{0,2}",
+        ) {
+            let mut v = String::new();
+            if let Some(d) = &display {
+                v.push_str(d);
+                v.push(' ');
+            }
+            let uri = format!("sip:{user}@example.com");
+            if angle || display.is_some() { v.push('<'); v.push_str(&uri); v.push('>'); } else { v.push_str(&uri); }
+            for (name, value) in &params {
+                v.push_str(&space);
+                v.push(';');
+                v.push_str(name);
+                if let Some(val) = value { v.push('='); v.push_str(val); }
+            }
+            let full = NameAddr::parse(&v, "From");
+            let field = AddrField::parse(v.clone(), "From");
+            proptest::prop_assert_eq!(full.is_ok(), field.is_ok(), "{}", v);
+            if let (Ok(full), Ok(field)) = (full, field) {
+                proptest::prop_assert_eq!(full.tag(), field.tag());
+            }
+        }
     }
 }

@@ -217,8 +217,13 @@ fn hex(c: u8) -> Option<u8> {
 /// case-insensitively by callers; values keep their original spelling.
 /// Returns `None` for an empty or non-token parameter name (RFC 4475 §3.1.2.1).
 pub fn parse_params(s: &str) -> Option<Vec<Param>> {
-    let mut out = Vec::new();
-    for item in split_semicolons(s) {
+    params(s).map(|p| p.map(|(name, value)| Param { name: name.to_owned(), value: value.map(str::to_owned) })).collect()
+}
+
+/// `;`-separated parameters, each checked and borrowed: `None` for one that is not
+/// `token [= token / quoted-string]` (an empty one included).
+pub fn params(s: &str) -> impl Iterator<Item = Option<(&str, Option<&str>)>> {
+    split_semicolons(s).map(|item| {
         let (name, value) = match item.split_once('=') {
             Some((n, v)) => (n.trim_matches(is_lws), Some(v.trim_matches(is_lws))),
             None => (item, None),
@@ -239,9 +244,8 @@ pub fn parse_params(s: &str) -> Option<Vec<Param>> {
                 return None;
             }
         }
-        out.push(Param { name: name.to_owned(), value: value.map(str::to_owned) });
-    }
-    Some(out)
+        Some((name, value))
+    })
 }
 
 /// A `generic-param`: `name` or `name=value`, value kept as written (quoted or not).

@@ -66,7 +66,7 @@ fn tortuous_but_valid_whitespace_folding_and_compact_forms() {
     assert_eq!(core.cseq.seq, 9);
     assert_eq!(core.from.tag(), Some("98asjd8"));
     assert_eq!(core.to.tag(), Some("1918181833n"));
-    assert_eq!(core.from.display.as_deref(), Some("J Rosenberg \\\""));
+    assert_eq!(core.from.addr().expect("From").display.as_deref(), Some("J Rosenberg \\\""));
     assert_eq!(req.headers.max_forwards().expect("mf"), Some(68));
     assert_eq!(core.via.branch(), Some("390skdjuw"));
     let contacts = req.headers.contacts().expect("contact").expect("present");

@@ -49,10 +49,11 @@ pub struct Dialog {
     pub id: DialogId,
     /// State.
     pub state: DialogState,
-    /// Our URI with our tag (From of our requests).
-    pub local: NameAddr,
-    /// Their URI with their tag (To of our requests).
-    pub remote: NameAddr,
+    /// Our address with our tag, as the From of our requests (the value as the dialog
+    /// began, so that it is printed without being parsed and formatted again).
+    pub local: String,
+    /// Their address with their tag, as the To of our requests.
+    pub remote: String,
     /// Where in-dialog requests go (their Contact).
     pub remote_target: Uri,
     /// Route set, in the order our requests carry it.
@@ -76,8 +77,7 @@ impl Dialog {
     /// The UAS side (§12.1.1), made when we answer `req` with a tag of ours.
     #[must_use]
     pub fn as_uas(req: &Request, core: &Core, local_tag: &str, peer: Peer, confirmed: bool) -> Self {
-        let mut local = core.to.clone();
-        local.set_param("tag", Some(local_tag));
+        let local = core.to.with_tag(local_tag);
         Self {
             id: DialogId {
                 call_id: core.call_id.clone(),
@@ -86,8 +86,11 @@ impl Dialog {
             },
             state: if confirmed { DialogState::Confirmed } else { DialogState::Early },
             local,
-            remote: core.from.clone(),
-            remote_target: first_contact(&req.headers).unwrap_or_else(|| core.from.uri.clone()),
+            remote: core.from.as_str().to_owned(),
+            // without a Contact (§8.1.1.8 requires one), the From's URI, or else ours
+            remote_target: first_contact(&req.headers)
+                .or_else(|| core.from.addr().ok().map(|a| a.uri))
+                .unwrap_or_else(|| req.uri.clone()),
             // §12.1.1: Record-Route in request order
             route_set: req.headers.values(&HeaderName::RecordRoute),
             local_seq: 0,
@@ -102,7 +105,7 @@ impl Dialog {
         let mut route_set = resp.headers.values(&HeaderName::RecordRoute);
         route_set.reverse();
         let local_seq = req.headers.cseq().map(|c| c.seq).unwrap_or(1);
-        let local = req.headers.from_addr().unwrap_or_else(|_| core.from.clone());
+        let local = req.headers.from_field().unwrap_or_else(|_| core.from.clone());
         Self {
             id: DialogId {
                 call_id: core.call_id.clone(),
@@ -110,8 +113,8 @@ impl Dialog {
                 remote_tag: core.to.tag().unwrap_or_default().to_owned(),
             },
             state: if resp.status >= 200 { DialogState::Confirmed } else { DialogState::Early },
-            local,
-            remote: core.to.clone(),
+            local: local.as_str().to_owned(),
+            remote: core.to.as_str().to_owned(),
             remote_target: first_contact(&resp.headers).unwrap_or_else(|| req.uri.clone()),
             route_set,
             local_seq,
@@ -174,8 +177,8 @@ impl Dialog {
             _ => (self.remote_target.clone(), self.route_set.clone()),
         };
         let mut r = Request::new(method.clone(), uri);
-        r.headers.push(HeaderName::From, self.local.to_string());
-        r.headers.push(HeaderName::To, self.remote.to_string());
+        r.headers.push(HeaderName::From, self.local.as_str());
+        r.headers.push(HeaderName::To, self.remote.as_str());
         r.headers.push(HeaderName::CallId, self.id.call_id.as_str());
         r.headers.push(HeaderName::CSeq, format!("{seq} {method}"));
         for route in routes {
