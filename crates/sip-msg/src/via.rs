@@ -5,7 +5,7 @@ use std::fmt;
 use crate::error::ParseError;
 use std::fmt::Write as _;
 
-use crate::text::{Param, find_param, fmt_decimal, fmt_params, is_lws, is_token, parse_params};
+use crate::text::{Param, find_param, fmt_decimal, fmt_params, is_lws, is_token, parse_params, split_semicolons};
 use crate::uri::{Host, split_host_port};
 
 /// The magic cookie that marks an RFC 3261 branch (§8.1.1.7).
@@ -96,6 +96,38 @@ impl Via {
     }
 }
 
+/// A Via value as written with one parameter set: the first parameter of that name gets
+/// the value, or `;name=value` is appended. Everything else stays as received, so a
+/// stamped Via (`received`, `rport`, RFC 3581 §4) is not printed anew.
+#[must_use]
+pub fn set_param_text(via: &str, name: &str, value: &str) -> String {
+    let mut out = String::with_capacity(via.len() + name.len() + value.len() + 2);
+    // sent-by holds no `;`: the parameters start at the first one
+    if let Some(first) = memchr::memchr(b';', via.as_bytes()) {
+        for item in split_semicolons(&via[first + 1..]) {
+            let n = item.split_once('=').map_or(item, |(n, _)| n).trim_matches(is_lws);
+            if n.eq_ignore_ascii_case(name) {
+                // `item` lies inside `via`
+                let start = item.as_ptr() as usize - via.as_ptr() as usize;
+                out.push_str(&via[..start]);
+                push_param(&mut out, name, value);
+                out.push_str(&via[start + item.len()..]);
+                return out;
+            }
+        }
+    }
+    out.push_str(via.trim_end_matches(is_lws));
+    out.push(';');
+    push_param(&mut out, name, value);
+    out
+}
+
+fn push_param(out: &mut String, name: &str, value: &str) {
+    out.push_str(name);
+    out.push('=');
+    out.push_str(value);
+}
+
 impl fmt::Display for Via {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SIP/2.0/")?;
@@ -135,5 +167,27 @@ mod tests {
     fn ipv6_sent_by() {
         let v = Via::parse("SIP/2.0/TCP [2001:db8::9]:5070;branch=z9hG4bK1").expect("v6");
         assert_eq!(v.to_string(), "SIP/2.0/TCP [2001:db8::9]:5070;branch=z9hG4bK1");
+    }
+
+    #[test]
+    fn setting_a_parameter_in_the_text_agrees_with_parsing_setting_and_printing() {
+        for (via, name, value) in [
+            ("SIP/2.0/UDP 10.0.0.5:5060;rport;branch=z9hG4bK1", "rport", "5062"),
+            ("SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bK1;rport", "received", "192.0.2.7"),
+            ("SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bK1;received=1.2.3.4", "received", "192.0.2.7"),
+            ("SIP/2.0/UDP host.example", "received", "192.0.2.7"),
+            ("SIP / 2.0 / UDP 10.0.0.5 ; RPORT ; branch=z9hG4bK1", "rport", "9"),
+        ] {
+            let text = set_param_text(via, name, value);
+            let mut parsed = Via::parse(via).expect("via");
+            parsed.set_param(name, Some(value));
+            let reparsed = Via::parse(&text).expect("stamped via parses");
+            assert_eq!(reparsed.params.len(), parsed.params.len(), "{text}");
+            for p in &parsed.params {
+                let q = reparsed.param(&p.name).expect("param kept");
+                assert_eq!(q.value, p.value, "{text}");
+            }
+            assert_eq!((reparsed.host, reparsed.port), (parsed.host, parsed.port));
+        }
     }
 }

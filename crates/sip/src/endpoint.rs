@@ -84,10 +84,6 @@ impl EndpointConfig {
     pub fn allow_header(&self) -> String {
         self.allow.iter().map(Method::as_str).collect::<Vec<_>>().join(", ")
     }
-
-    fn via_addr(&self, t: Transport) -> Option<SocketAddr> {
-        self.via_addrs.iter().find(|(k, _)| *k == t).map(|(_, a)| *a)
-    }
 }
 
 /// An input to the engine.
@@ -290,6 +286,8 @@ enum TxRef {
 /// The sans-IO SIP transaction layer.
 #[derive(Debug)]
 pub struct Endpoint {
+    /// Our Via up to the branch's value, per transport, printed once.
+    via_prefixes: Vec<(Transport, String)>,
     cfg: EndpointConfig,
     ids: IdGen,
     next_id: u64,
@@ -308,7 +306,18 @@ impl Endpoint {
     /// A new engine.
     #[must_use]
     pub fn new(cfg: EndpointConfig) -> Self {
+        // Our Via up to the branch value, per transport: `SIP/2.0/UDP host:port;branch=`
+        let via_prefixes = cfg
+            .via_addrs
+            .iter()
+            .map(|&(t, addr)| {
+                let via = Via::new(t.via_token(), Host::from(addr.ip()), Some(addr.port()), "").to_string();
+                let prefix = via.strip_suffix(";rport").unwrap_or(&via).to_owned();
+                (t, prefix)
+            })
+            .collect();
         Self {
+            via_prefixes,
             ids: IdGen::new(cfg.seed),
             next_id: 1,
             servers: fast_map(cfg.seed),
@@ -768,9 +777,12 @@ impl Endpoint {
     }
 
     fn push_via(&self, req: &mut Request, t: Transport, branch: &str) -> Result<(), EngineError> {
-        let addr = self.cfg.via_addr(t).ok_or(EngineError::NoLocalAddress(t))?;
-        let via = Via::new(t.via_token(), Host::from(addr.ip()), Some(addr.port()), branch);
-        req.headers.push_front(HeaderName::Via, via.to_string());
+        let (_, prefix) = self.via_prefixes.iter().find(|(k, _)| *k == t).ok_or(EngineError::NoLocalAddress(t))?;
+        let mut via = String::with_capacity(prefix.len() + branch.len() + 6);
+        via.push_str(prefix);
+        via.push_str(branch);
+        via.push_str(";rport");
+        req.headers.push_front(HeaderName::Via, via);
         Ok(())
     }
 
@@ -912,8 +924,19 @@ fn stamp_received(req: &mut Request, mut core: Core, peer: Peer) -> Core {
         changed = true;
     }
     if changed {
-        // Only the top value changes; the rest of its line and later Via lines stay.
-        req.headers.replace_first_value(&HeaderName::Via, &core.via.to_string());
+        // Only the top value changes, and only the stamped parameters in it; the rest of
+        // its line and later Via lines stay as received.
+        let mut top = req
+            .headers
+            .get(&HeaderName::Via)
+            .map(|v| sip_msg::text::split_commas(&sip_msg::text::unfold(v)).next().unwrap_or_default().to_owned())
+            .unwrap_or_default();
+        for name in ["received", "rport"] {
+            if let Some(Some(value)) = core.via.param(name).map(|p| p.value.as_deref()) {
+                top = sip_msg::set_via_param_text(&top, name, value);
+            }
+        }
+        req.headers.replace_first_value(&HeaderName::Via, &top);
     }
     core
 }
