@@ -7,7 +7,7 @@ use crate::error::ParseError;
 use crate::method::Method;
 use crate::name_addr::{AddrField, NameAddr};
 use crate::text::{is_lws, split_commas, unfold};
-use crate::via::Via;
+use crate::via::{Via, ViaField};
 
 macro_rules! header_names {
     ($( $variant:ident => $canon:literal $(, $compact:literal)? ;)*) => {
@@ -284,6 +284,14 @@ impl Headers {
     /// Every Via value, top first.
     pub fn vias(&self) -> Result<Vec<Via>, ParseError> {
         self.values(&HeaderName::Via).iter().map(|v| Via::parse(v)).collect()
+    }
+
+    /// The top Via, checked, as its text.
+    pub fn top_via_field(&self) -> Result<ViaField, ParseError> {
+        let first = self.get(&HeaderName::Via).ok_or(ParseError::MissingHeader("Via"))?;
+        let first = unfold(first);
+        let top = split_commas(&first).next().unwrap_or_default();
+        ViaField::parse(top.to_owned())
     }
 
     /// The top Via.

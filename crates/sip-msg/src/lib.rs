@@ -37,4 +37,4 @@ pub use parse::{MAX_HEADERS, MAX_MESSAGE, StreamFrame, parse_datagram, parse_str
 pub use pii::{Pii, mask};
 pub use text::Param;
 pub use uri::{Host, Scheme, SipUri, TelUri, Uri};
-pub use via::{BRANCH_MAGIC, Via, set_param_text as set_via_param_text};
+pub use via::{BRANCH_MAGIC, Via, ViaField};

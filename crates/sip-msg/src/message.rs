@@ -7,7 +7,7 @@ use crate::headers::{CSeq, HeaderName, Headers};
 use crate::method::Method;
 use crate::name_addr::AddrField;
 use crate::uri::Uri;
-use crate::via::Via;
+use crate::via::ViaField;
 
 /// A SIP request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,13 +55,19 @@ pub struct Core {
     pub from: AddrField,
     /// To.
     pub to: AddrField,
-    /// Top Via.
-    pub via: Via,
+    /// Top Via; [`ViaField::via`] parses it whole.
+    pub via: ViaField,
 }
 
 impl Core {
     fn from_headers(h: &Headers) -> Result<Self, ParseError> {
-        Ok(Self { via: h.top_via()?, call_id: h.call_id()?, cseq: h.cseq()?, from: h.from_field()?, to: h.to_field()? })
+        Ok(Self {
+            via: h.top_via_field()?,
+            call_id: h.call_id()?,
+            cseq: h.cseq()?,
+            from: h.from_field()?,
+            to: h.to_field()?,
+        })
     }
 }
 

@@ -16,7 +16,8 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use sip_msg::{
-    Core, HeaderName, Host, Message, Method, ParseError, Request, Response, Via, parse_datagram, salvage_headers,
+    Core, HeaderName, Host, Message, Method, ParseError, Request, Response, Via, ViaField, parse_datagram,
+    salvage_headers,
 };
 
 use crate::checks::{Refusal, check_request};
@@ -916,34 +917,24 @@ fn stamp_received(req: &mut Request, mut core: Core, peer: Peer) -> Core {
             std::net::IpAddr::V4(a) => Host::V4(a).to_string(),
             std::net::IpAddr::V6(a) => a.to_string(),
         };
-        core.via.set_param("received", Some(&received));
+        core.via.set_param("received", &received);
         changed = true;
     }
     if core.via.rport() == Some(None) {
-        core.via.set_param("rport", Some(&peer.addr.port().to_string()));
+        core.via.set_param("rport", &peer.addr.port().to_string());
         changed = true;
     }
     if changed {
-        // Only the top value changes, and only the stamped parameters in it; the rest of
-        // its line and later Via lines stay as received.
-        let mut top = req
-            .headers
-            .get(&HeaderName::Via)
-            .map(|v| sip_msg::text::split_commas(&sip_msg::text::unfold(v)).next().unwrap_or_default().to_owned())
-            .unwrap_or_default();
-        for name in ["received", "rport"] {
-            if let Some(Some(value)) = core.via.param(name).map(|p| p.value.as_deref()) {
-                top = sip_msg::set_via_param_text(&top, name, value);
-            }
-        }
-        req.headers.replace_first_value(&HeaderName::Via, &top);
+        // Only the top value changes, and only the stamped parameters in its text; the
+        // rest of its line and later Via lines stay as received.
+        req.headers.replace_first_value(&HeaderName::Via, core.via.as_str());
     }
     core
 }
 
 /// Where responses go (§18.2.2, RFC 3581 §4): reliable transports answer on the same
 /// connection; with rport to the source; otherwise to `received` and the sent-by port.
-fn response_destination(via: &Via, peer: Peer) -> Peer {
+fn response_destination(via: &ViaField, peer: Peer) -> Peer {
     if peer.transport.is_reliable() || via.rport().is_some() {
         return peer;
     }
@@ -980,7 +971,7 @@ fn server_key(req: &Request, core: &Core, method: &Method) -> ServerKey {
             call_id: core.call_id.clone(),
             from_tag: core.from.tag().unwrap_or_default().to_owned(),
             cseq: core.cseq.seq,
-            via: core.via.to_string(),
+            via: core.via.as_str().to_owned(),
             method: method.clone(),
         }
     }
