@@ -87,27 +87,27 @@ impl Credentials {
 
 /// Parsed `Digest` credentials from an Authorization header.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DigestResponse {
+pub struct DigestResponse<'a> {
     /// username
-    pub username: String,
+    pub username: Cow<'a, str>,
     /// realm
-    pub realm: String,
+    pub realm: Cow<'a, str>,
     /// nonce
-    pub nonce: String,
+    pub nonce: Cow<'a, str>,
     /// digest-uri
-    pub uri: String,
+    pub uri: Cow<'a, str>,
     /// response
-    pub response: String,
+    pub response: Cow<'a, str>,
     /// algorithm (MD5 when absent)
-    pub algorithm: Option<String>,
+    pub algorithm: Option<Cow<'a, str>>,
     /// cnonce
-    pub cnonce: Option<String>,
+    pub cnonce: Option<Cow<'a, str>>,
     /// qop
-    pub qop: Option<String>,
+    pub qop: Option<Cow<'a, str>>,
     /// nonce-count, 8 hex digits
-    pub nc: Option<String>,
+    pub nc: Option<Cow<'a, str>>,
     /// opaque
-    pub opaque: Option<String>,
+    pub opaque: Option<Cow<'a, str>>,
 }
 
 /// Why an Authorization header could not be used.
@@ -125,7 +125,8 @@ pub enum DigestParseError {
 }
 
 /// Parse `Digest k=v, k="v", ...`.
-pub fn parse_authorization(value: &str) -> Result<DigestResponse, DigestParseError> {
+/// The values are borrowed from `value` unless they hold escapes.
+pub fn parse_authorization(value: &str) -> Result<DigestResponse<'_>, DigestParseError> {
     let value = value.trim();
     let (scheme, rest) = value.split_once([' ', '\t']).ok_or(DigestParseError::NotDigest)?;
     if !scheme.eq_ignore_ascii_case("Digest") {
@@ -140,8 +141,7 @@ pub fn parse_authorization(value: &str) -> Result<DigestResponse, DigestParseErr
             slots[i] = Some(value);
         }
     }
-    let [username, realm, nonce, uri, response, algorithm, cnonce, qop, nc, opaque] =
-        slots.map(|v| v.map(Cow::into_owned));
+    let [username, realm, nonce, uri, response, algorithm, cnonce, qop, nc, opaque] = slots;
     Ok(DigestResponse {
         username: username.ok_or(DigestParseError::Missing("username"))?,
         realm: realm.ok_or(DigestParseError::Missing("realm"))?,
@@ -392,14 +392,14 @@ impl Authenticator {
         if now >= expires {
             return AuthOutcome::Challenge { stale: true, failed: false };
         }
-        let entry = self.counts.entry(d.nonce.clone()).or_insert((0, expires));
+        let entry = self.counts.entry(d.nonce.into_owned()).or_insert((0, expires));
         if nc_val <= entry.0 {
             // replayed request or reused count
             return self.fail(now, source);
         }
         entry.0 = nc_val;
         self.failures.remove(&source);
-        AuthOutcome::Authorized { username: d.username }
+        AuthOutcome::Authorized { username: d.username.into_owned() }
     }
 
     fn fail(&mut self, now: Instant, source: IpAddr) -> AuthOutcome {
