@@ -128,10 +128,8 @@ pub struct ViaField {
     text: String,
     /// The transport token as written.
     transport: (usize, usize),
-    /// sent-by host.
-    pub host: Host,
-    /// sent-by port.
-    pub port: Option<u16>,
+    host: Host,
+    port: Option<u16>,
     /// Where the parameters' text starts (after the first `;`), if there are any.
     params: Option<usize>,
     /// Where the branch's value is in `text`.
@@ -179,6 +177,18 @@ impl ViaField {
     #[must_use]
     pub fn as_str(&self) -> &str {
         &self.text
+    }
+
+    /// sent-by host.
+    #[must_use]
+    pub fn host(&self) -> &Host {
+        &self.host
+    }
+
+    /// sent-by port.
+    #[must_use]
+    pub fn port(&self) -> Option<u16> {
+        self.port
     }
 
     /// The transport token as written (`UDP`, `tcp`, ...).
@@ -351,7 +361,7 @@ mod tests {
             let full = Via::parse(v).expect("via");
             let mut field = ViaField::parse(v.to_owned()).expect("field");
             assert_eq!((field.branch(), field.rport()), (full.branch(), full.rport()), "{v}");
-            assert_eq!((&field.host, field.port), (&full.host, full.port), "{v}");
+            assert_eq!((field.host(), field.port()), (&full.host, full.port), "{v}");
             assert_eq!(field.transport().to_ascii_uppercase(), full.transport);
             assert_eq!(field.has_rfc3261_branch(), full.has_rfc3261_branch());
             field.set_param("received", "192.0.2.7");

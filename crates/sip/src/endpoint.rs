@@ -911,7 +911,7 @@ fn method_label(m: &Method) -> &'static str {
 fn stamp_received(req: &mut Request, mut core: Core, peer: Peer) -> Core {
     let ip = peer.addr.ip();
     let mut changed = false;
-    if core.via.host.ip() != Some(ip) {
+    if core.via.host().ip() != Some(ip) {
         // received is a bare address, IPv6 without brackets (§20.42, RFC 5118 §4.5)
         let received = match ip {
             std::net::IpAddr::V4(a) => Host::V4(a).to_string(),
@@ -938,7 +938,7 @@ fn response_destination(via: &ViaField, peer: Peer) -> Peer {
     if peer.transport.is_reliable() || via.rport().is_some() {
         return peer;
     }
-    let port = via.port.unwrap_or(5060);
+    let port = via.port().unwrap_or(5060);
     Peer { transport: peer.transport, addr: SocketAddr::new(peer.addr.ip(), port) }
 }
 
@@ -953,14 +953,14 @@ const MANDATORY: [(HeaderName, &str); 5] = [
 
 fn server_key(req: &Request, core: &Core, method: &Method) -> ServerKey {
     if core.via.has_rfc3261_branch() {
-        let host = match &core.via.host {
+        let host = match core.via.host() {
             Host::Domain(d) if d.bytes().any(|c| c.is_ascii_uppercase()) => Host::Domain(d.to_ascii_lowercase()),
             h => h.clone(),
         };
         ServerKey::Rfc3261 {
             branch: core.via.branch().unwrap_or_default().to_owned(),
             host,
-            port: core.via.port.unwrap_or(5060),
+            port: core.via.port().unwrap_or(5060),
             method: method.clone(),
         }
     } else {
