@@ -217,8 +217,7 @@ impl PbxConfig {
     }
 
     /// Our Contact for a transport.
-    #[must_use]
-    pub fn contact(&self, t: Transport) -> String {
+    fn contact(&self, t: Transport) -> String {
         let addr = self
             .contact_addrs
             .iter()

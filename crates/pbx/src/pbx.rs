@@ -1556,5 +1556,5 @@ fn is_sdp(headers: &sip_msg::Headers) -> bool {
 }
 
 fn request_transport(req: &Request) -> Transport {
-    req.headers.top_via().ok().and_then(|v| Transport::from_token(&v.transport)).unwrap_or(Transport::Udp)
+    req.headers.top_via_field().ok().and_then(|v| Transport::from_token(v.transport())).unwrap_or(Transport::Udp)
 }

@@ -281,6 +281,11 @@ impl Headers {
         Ok(Some(unfold(first).trim_matches(is_lws).to_owned()))
     }
 
+    /// The single value of a mandatory header (RFC 3261 §8.1.1): missing is an error.
+    fn required(&self, name: &HeaderName, label: &'static str) -> Result<String, ParseError> {
+        self.single(name, label)?.ok_or(ParseError::MissingHeader(label))
+    }
+
     /// Every Via value, top first.
     pub fn vias(&self) -> Result<Vec<Via>, ParseError> {
         self.values(&HeaderName::Via).iter().map(|v| Via::parse(v)).collect()
@@ -288,29 +293,30 @@ impl Headers {
 
     /// The top Via, checked, as its text.
     pub fn top_via_field(&self) -> Result<ViaField, ParseError> {
-        let first = self.get(&HeaderName::Via).ok_or(ParseError::MissingHeader("Via"))?;
-        let first = unfold(first);
-        let top = split_commas(&first).next().unwrap_or_default();
-        ViaField::parse(top.to_owned())
+        ViaField::parse(self.top_via_text()?)
     }
 
     /// The top Via.
     pub fn top_via(&self) -> Result<Via, ParseError> {
+        Via::parse(&self.top_via_text()?)
+    }
+
+    /// The first value of the first Via line, unfolded.
+    fn top_via_text(&self) -> Result<String, ParseError> {
         let first = self.get(&HeaderName::Via).ok_or(ParseError::MissingHeader("Via"))?;
         let first = unfold(first);
-        let top = split_commas(&first).next().unwrap_or_default();
-        Via::parse(top)
+        Ok(split_commas(&first).next().unwrap_or_default().to_owned())
     }
 
     /// Parsed CSeq.
     pub fn cseq(&self) -> Result<CSeq, ParseError> {
-        let v = self.single(&HeaderName::CSeq, "CSeq")?.ok_or(ParseError::MissingHeader("CSeq"))?;
+        let v = self.required(&HeaderName::CSeq, "CSeq")?;
         CSeq::parse(&v)
     }
 
     /// Call-ID value.
     pub fn call_id(&self) -> Result<String, ParseError> {
-        let v = self.single(&HeaderName::CallId, "Call-ID")?.ok_or(ParseError::MissingHeader("Call-ID"))?;
+        let v = self.required(&HeaderName::CallId, "Call-ID")?;
         if v.is_empty() || v.bytes().any(|c| c == b' ' || c == b'\t') {
             return Err(ParseError::InvalidHeader { header: "Call-ID", reason: "empty or contains whitespace" });
         }
@@ -319,25 +325,25 @@ impl Headers {
 
     /// From, its structure checked and its tag found.
     pub fn from_field(&self) -> Result<AddrField, ParseError> {
-        let v = self.single(&HeaderName::From, "From")?.ok_or(ParseError::MissingHeader("From"))?;
+        let v = self.required(&HeaderName::From, "From")?;
         AddrField::parse(v, "From")
     }
 
     /// To, its structure checked and its tag found.
     pub fn to_field(&self) -> Result<AddrField, ParseError> {
-        let v = self.single(&HeaderName::To, "To")?.ok_or(ParseError::MissingHeader("To"))?;
+        let v = self.required(&HeaderName::To, "To")?;
         AddrField::parse(v, "To")
     }
 
     /// From as name-addr.
     pub fn from_addr(&self) -> Result<NameAddr, ParseError> {
-        let v = self.single(&HeaderName::From, "From")?.ok_or(ParseError::MissingHeader("From"))?;
+        let v = self.required(&HeaderName::From, "From")?;
         NameAddr::parse(&v, "From")
     }
 
     /// To as name-addr.
     pub fn to_addr(&self) -> Result<NameAddr, ParseError> {
-        let v = self.single(&HeaderName::To, "To")?.ok_or(ParseError::MissingHeader("To"))?;
+        let v = self.required(&HeaderName::To, "To")?;
         NameAddr::parse(&v, "To")
     }
 

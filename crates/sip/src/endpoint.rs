@@ -16,8 +16,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use sip_msg::{
-    Core, HeaderName, Host, Message, Method, ParseError, Request, Response, Via, ViaField, parse_datagram,
-    salvage_headers,
+    Core, HeaderName, Host, Message, Method, ParseError, Request, Response, ViaField, parse_datagram, salvage_headers,
 };
 
 use crate::checks::{Refusal, check_request};
@@ -312,9 +311,7 @@ impl Endpoint {
             .via_addrs
             .iter()
             .map(|&(t, addr)| {
-                let via = Via::new(t.via_token(), Host::from(addr.ip()), Some(addr.port()), "").to_string();
-                let prefix = via.strip_suffix(";rport").unwrap_or(&via).to_owned();
-                (t, prefix)
+                (t, format!("SIP/2.0/{} {}:{};branch=", t.via_token(), Host::from(addr.ip()), addr.port()))
             })
             .collect();
         Self {

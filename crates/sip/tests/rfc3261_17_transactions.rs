@@ -362,3 +362,19 @@ fn reordered_and_tampered_datagrams_never_break_the_rules() {
         assert_eq!(net.nodes[1].ep.transaction_count(), (0, 0), "seed {seed}: server transactions leak");
     }
 }
+
+#[test]
+fn a_sent_request_carries_our_via_with_a_fresh_rfc3261_branch_and_rport() {
+    // §8.1.1.7 (branch with the magic cookie), RFC 3581 §3 (rport without a value)
+    let mut net = SimNet::new(2, 9, Transport::Udp);
+    let uas = net.peer(1);
+    let now = net.now;
+    net.nodes[0].ep.send_request(now, request(Method::Options, uas.addr, "c9", 1), uas).expect("send");
+    net.run_until(ms(1));
+    let sent = String::from_utf8_lossy(&net.nodes[0].sent[0].1).into_owned();
+    let via = sent.lines().find_map(|l| l.strip_prefix("Via: ")).expect("a Via line");
+    let prefix = "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK";
+    assert!(via.starts_with(prefix) && via.ends_with(";rport"), "{via}");
+    let branch = &via[prefix.len() - "z9hG4bK".len()..via.len() - ";rport".len()];
+    assert!(branch.len() > "z9hG4bK".len() && sip_msg::text::is_token(branch), "{via}");
+}
