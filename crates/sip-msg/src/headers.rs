@@ -1,6 +1,7 @@
 //! Header fields kept as raw text with typed views on demand. A header we do not know is
 //! stored and printed byte for byte; a header we know is parsed only when asked.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use crate::error::ParseError;
@@ -286,6 +287,30 @@ impl Headers {
         self.single(name, label)?.ok_or(ParseError::MissingHeader(label))
     }
 
+    /// The lines of the headers every message must carry, found in one pass over the
+    /// header section (a search per header was 5 % of the engine's instructions).
+    pub(crate) fn mandatory(&self) -> Mandatory<'_> {
+        let mut m = Mandatory::default();
+        for h in &self.0 {
+            let slot = match h.name {
+                HeaderName::Via => {
+                    m.via.get_or_insert(&h.value);
+                    continue;
+                }
+                HeaderName::CallId => &mut m.call_id,
+                HeaderName::CSeq => &mut m.cseq,
+                HeaderName::From => &mut m.from,
+                HeaderName::To => &mut m.to,
+                _ => continue,
+            };
+            *slot = match slot {
+                Line::Missing => Line::One(&h.value),
+                _ => Line::Repeated,
+            };
+        }
+        m
+    }
+
     /// Every Via value, top first.
     pub fn vias(&self) -> Result<Vec<Via>, ParseError> {
         self.values(&HeaderName::Via).iter().map(|v| Via::parse(v)).collect()
@@ -303,9 +328,7 @@ impl Headers {
 
     /// The first value of the first Via line, unfolded.
     fn top_via_text(&self) -> Result<String, ParseError> {
-        let first = self.get(&HeaderName::Via).ok_or(ParseError::MissingHeader("Via"))?;
-        let first = unfold(first);
-        Ok(split_commas(&first).next().unwrap_or_default().to_owned())
+        top_via_text(self.get(&HeaderName::Via))
     }
 
     /// Parsed CSeq.
@@ -316,11 +339,7 @@ impl Headers {
 
     /// Call-ID value.
     pub fn call_id(&self) -> Result<String, ParseError> {
-        let v = self.required(&HeaderName::CallId, "Call-ID")?;
-        if v.is_empty() || v.bytes().any(|c| c == b' ' || c == b'\t') {
-            return Err(ParseError::InvalidHeader { header: "Call-ID", reason: "empty or contains whitespace" });
-        }
-        Ok(v)
+        check_call_id(self.required(&HeaderName::CallId, "Call-ID")?)
     }
 
     /// From, its structure checked and its tag found.
@@ -463,4 +482,52 @@ mod tests {
         h.push(HeaderName::Contact, "<sip:a@b>");
         assert!(h.contacts().is_err());
     }
+}
+
+/// One mandatory header's lines (see [`Headers::mandatory`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) enum Line<'a> {
+    #[default]
+    Missing,
+    One(&'a str),
+    Repeated,
+}
+
+impl<'a> Line<'a> {
+    /// The value, unfolded and trimmed, as [`Headers::single`] gives it; missing or
+    /// repeated is an error.
+    pub(crate) fn value(self, label: &'static str) -> Result<Cow<'a, str>, ParseError> {
+        match self {
+            Line::One(v) => Ok(match unfold(v) {
+                Cow::Borrowed(b) => Cow::Borrowed(b.trim_matches(is_lws)),
+                Cow::Owned(o) => Cow::Owned(o.trim_matches(is_lws).to_owned()),
+            }),
+            Line::Missing => Err(ParseError::MissingHeader(label)),
+            Line::Repeated => Err(ParseError::MultipleValues(label)),
+        }
+    }
+}
+
+/// The lines of Via (the first), Call-ID, CSeq, From and To.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Mandatory<'a> {
+    pub(crate) via: Option<&'a str>,
+    pub(crate) call_id: Line<'a>,
+    pub(crate) cseq: Line<'a>,
+    pub(crate) from: Line<'a>,
+    pub(crate) to: Line<'a>,
+}
+
+/// The first value of the first Via line, unfolded.
+pub(crate) fn top_via_text(first_line: Option<&str>) -> Result<String, ParseError> {
+    let first = unfold(first_line.ok_or(ParseError::MissingHeader("Via"))?);
+    Ok(split_commas(&first).next().unwrap_or_default().to_owned())
+}
+
+/// A Call-ID value must be a non-empty word (RFC 3261 §25.1 `callid`).
+pub(crate) fn check_call_id(v: String) -> Result<String, ParseError> {
+    if v.is_empty() || v.bytes().any(|c| c == b' ' || c == b'\t') {
+        return Err(ParseError::InvalidHeader { header: "Call-ID", reason: "empty or contains whitespace" });
+    }
+    Ok(v)
 }

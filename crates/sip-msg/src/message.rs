@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use crate::error::ParseError;
-use crate::headers::{CSeq, HeaderName, Headers};
+use crate::headers::{CSeq, HeaderName, Headers, check_call_id, top_via_text};
 use crate::method::Method;
 use crate::name_addr::AddrField;
 use crate::uri::Uri;
@@ -61,12 +61,14 @@ pub struct Core {
 
 impl Core {
     fn from_headers(h: &Headers) -> Result<Self, ParseError> {
+        // the checks in the order of the single-header accessors, so the same error wins
+        let m = h.mandatory();
         Ok(Self {
-            via: h.top_via_field()?,
-            call_id: h.call_id()?,
-            cseq: h.cseq()?,
-            from: h.from_field()?,
-            to: h.to_field()?,
+            via: ViaField::parse(top_via_text(m.via)?)?,
+            call_id: check_call_id(m.call_id.value("Call-ID")?.into_owned())?,
+            cseq: CSeq::parse(&m.cseq.value("CSeq")?)?,
+            from: AddrField::parse(m.from.value("From")?.into_owned(), "From")?,
+            to: AddrField::parse(m.to.value("To")?.into_owned(), "To")?,
         })
     }
 }

@@ -11,7 +11,7 @@ use memchr::memmem;
 use crate::error::ParseError;
 use crate::headers::{Header, HeaderName, Headers};
 use crate::message::{Message, Request, Response};
-use crate::text::{is_lws, is_token, split_commas, unfold};
+use crate::text::{is_lws, is_token, is_token_char, split_commas, unfold};
 
 /// Largest message we accept (the UDP maximum; RFC 3261 §18.1.1 wants TCP above MTU).
 pub const MAX_MESSAGE: usize = 65_535;
@@ -145,11 +145,14 @@ fn parse_head(head: &[u8]) -> Result<(StartLine<'_>, Headers), ParseError> {
             last.value.push_str(line);
             continue;
         }
-        let colon = memchr::memchr(b':', line.as_bytes()).ok_or(ParseError::HeaderLine)?;
-        let name = line[..colon].trim_end_matches(is_lws);
-        if !is_token(name) {
+        // One pass over the name: token characters, optional LWS, then the colon.
+        let bytes = line.as_bytes();
+        let name_end = bytes.iter().position(|&c| !is_token_char(c)).unwrap_or(bytes.len());
+        let colon = name_end + bytes[name_end..].iter().take_while(|&&c| c == b' ' || c == b'\t').count();
+        if name_end == 0 || bytes.get(colon) != Some(&b':') {
             return Err(ParseError::HeaderLine);
         }
+        let name = &line[..name_end];
         if headers.len() == MAX_HEADERS {
             return Err(ParseError::TooManyHeaders { max: MAX_HEADERS, found: head.split("\r\n").count() - 1 });
         }
@@ -175,14 +178,15 @@ impl<'a> Iterator for Lines<'a> {
             return None;
         }
         let bytes = self.rest.as_bytes();
-        let (line, rest) = match memchr::memchr(b'\n', bytes) {
-            Some(lf) if lf > 0 && bytes[lf - 1] == b'\r' => (&self.rest[..lf - 1], &self.rest[lf + 1..]),
+        // The first CR or LF must be a CRLF: one search finds the line end and rules out a
+        // lone CR or LF inside the line.
+        let (line, rest) = match memchr::memchr2(b'\r', b'\n', bytes) {
+            Some(cr) if bytes[cr] == b'\r' && bytes.get(cr + 1) == Some(&b'\n') => {
+                (&self.rest[..cr], &self.rest[cr + 2..])
+            }
             Some(_) => return Some(Err(ParseError::HeaderLine)),
             None => (self.rest, ""),
         };
-        if memchr::memchr(b'\r', line.as_bytes()).is_some() {
-            return Some(Err(ParseError::HeaderLine));
-        }
         // The head ends before the blank line, so it never ends in CRLF: no empty last line.
         self.rest = rest;
         Some(Ok(line))
