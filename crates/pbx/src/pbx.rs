@@ -726,7 +726,8 @@ impl Pbx {
         let id = self.alloc_call();
         let a_tag = self.ep.ids().tag();
         let b_tag = self.ep.ids().tag();
-        let b_call_id = format!("{}@svar", self.ep.ids().call_id());
+        let mut b_call_id = self.ep.ids().call_id();
+        b_call_id.push_str("@svar");
         let late_offer = req.body.is_empty();
         let record = CallRecord {
             call_id: core.call_id.clone(),
@@ -769,18 +770,23 @@ impl Pbx {
             self.open_media(id, ports, a_stream.as_ref());
             call.media = Some(Anchor { ports, a: a_stream, b: None, offerer: Side::A, held_by: None });
         }
+        // built by pushes: these were three `format!`s per call
         let from_hdr = {
-            let host = &self.cfg.domain;
-            match &from_display {
-                Some(d) => format!("{} <sip:{from_user_out}@{host}>;tag={}", sip_msg::text::quote(d), call.b_tag),
-                None => format!("<sip:{from_user_out}@{host}>;tag={}", call.b_tag),
+            let mut h = String::with_capacity(64);
+            if let Some(d) = &from_display {
+                h.push_str(&sip_msg::text::quote(d));
+                h.push(' ');
             }
+            for part in ["<sip:", &from_user_out, "@", &self.cfg.domain, ">;tag=", &call.b_tag] {
+                h.push_str(part);
+            }
+            h
         };
+        let to_hdr = ["<sip:", &callee, "@", &self.cfg.domain, ">"].concat();
         for (i, (uri, peer, trunk_name)) in targets.into_iter().enumerate() {
             let mut r = Request::new(Method::Invite, uri.clone());
             r.headers.push(HeaderName::From, from_hdr.as_str());
-            let to_host = self.cfg.domain.clone();
-            r.headers.push(HeaderName::To, format!("<sip:{callee}@{to_host}>"));
+            r.headers.push(HeaderName::To, to_hdr.as_str());
             r.headers.push(HeaderName::CallId, call.b_call_id.as_str());
             r.headers.push(HeaderName::CSeq, "1 INVITE");
             r.headers.push(HeaderName::Contact, self.contacts.get(peer.transport));

@@ -148,6 +148,29 @@ impl CSeq {
     }
 }
 
+impl CSeq {
+    /// The header value, `seq METHOD` (built directly: a `format!` per request sent).
+    #[must_use]
+    pub fn value(seq: u32, method: &Method) -> String {
+        let method = method.as_str();
+        let mut out = String::with_capacity(11 + method.len());
+        let mut digits = [0u8; 10];
+        let (mut n, mut at) = (seq, digits.len());
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        out.extend(digits[at..].iter().map(|&d| char::from(d)));
+        out.push(' ');
+        out.push_str(method);
+        out
+    }
+}
+
 impl fmt::Display for CSeq {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.seq, self.method)
@@ -445,6 +468,15 @@ pub fn parse_delta_seconds(v: &str, header: &'static str) -> Result<u32, ParseEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cseq_value_prints_as_display_does() {
+        for seq in [0, 1, 9, 10, 4711, (1 << 31) - 1, u32::MAX] {
+            let built = CSeq::value(seq, &Method::Invite);
+            assert_eq!(built, CSeq { seq, method: Method::Invite }.to_string());
+        }
+        assert_eq!(CSeq::value(2, &"FOO".parse().expect("extension method")), "2 FOO");
+    }
 
     #[test]
     fn compact_and_case_insensitive_names() {

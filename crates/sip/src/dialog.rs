@@ -5,7 +5,7 @@
 //! a 2xx. Requests inside it take their Request-URI from the remote target and their
 //! Route headers from the route set (§12.2.1.1); the remote CSeq must grow (§12.2.2).
 
-use sip_msg::{Core, HeaderName, Method, NameAddr, Request, Response, Uri};
+use sip_msg::{CSeq, Core, HeaderName, Method, NameAddr, Request, Response, Uri};
 
 use crate::transport::Peer;
 
@@ -180,7 +180,7 @@ impl Dialog {
         r.headers.push(HeaderName::From, self.local.as_str());
         r.headers.push(HeaderName::To, self.remote.as_str());
         r.headers.push(HeaderName::CallId, self.id.call_id.as_str());
-        r.headers.push(HeaderName::CSeq, format!("{seq} {method}"));
+        r.headers.push(HeaderName::CSeq, CSeq::value(seq, &method));
         for route in routes {
             r.headers.push(HeaderName::Route, route);
         }

@@ -16,7 +16,8 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use sip_msg::{
-    Core, HeaderName, Host, Message, Method, ParseError, Request, Response, ViaField, parse_datagram, salvage_headers,
+    CSeq, Core, HeaderName, Host, Message, Method, ParseError, Request, Response, ViaField, parse_datagram,
+    salvage_headers,
 };
 
 use crate::checks::{Refusal, check_request};
@@ -1005,7 +1006,7 @@ fn same_transaction_request(original: &Request, method: Method, to: Option<&str>
         r.headers.push(HeaderName::CallId, cid);
     }
     if let Ok(cseq) = original.headers.cseq() {
-        r.headers.push(HeaderName::CSeq, format!("{} {method}", cseq.seq));
+        r.headers.push(HeaderName::CSeq, CSeq::value(cseq.seq, &method));
     }
     for route in original.headers.get_all(&HeaderName::Route) {
         r.headers.push(HeaderName::Route, route);
