@@ -67,10 +67,14 @@ pub struct Dialog {
 }
 
 fn first_contact(h: &sip_msg::Headers) -> Option<Uri> {
-    match h.contacts() {
-        Ok(Some(sip_msg::Contacts::List(l))) => l.into_iter().next().map(|c| c.uri),
-        _ => None,
+    // Only the first value is the target: reading every contact into a list first cost
+    // a string per contact on every dialog-forming message.
+    let line = sip_msg::text::unfold(h.get(&HeaderName::Contact)?);
+    let first = sip_msg::text::split_commas(&line).next()?;
+    if first == "*" {
+        return None;
     }
+    NameAddr::parse(first, "Contact").ok().map(|c| c.uri)
 }
 
 impl Dialog {
