@@ -14,6 +14,11 @@ use std::net::{IpAddr, SocketAddr};
 use bytesstr::BytesStr;
 use ezk_sdp_types::{Connection, Direction, MediaDescription, MediaType, RtpMap, SessionDescription, TaggedAddress};
 
+pub mod read;
+mod text;
+
+pub use read::{Media, Sdp};
+
 /// A codec svar speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Codec {
@@ -88,26 +93,46 @@ pub enum SdpError {
     NoAddress,
 }
 
-/// Parse an SDP body.
+/// Read an SDP body: what anchoring needs, borrowed from the text (see [`Sdp`]).
 ///
 /// # Errors
 /// Not SDP.
-pub fn parse(body: &str) -> Result<SessionDescription, SdpError> {
+pub fn parse(body: &str) -> Result<Sdp<'_>, SdpError> {
+    read::read(body)
+}
+
+/// The whole description, for building an answer from an offer.
+fn parse_description(body: &str) -> Result<SessionDescription, SdpError> {
     SessionDescription::parse(&BytesStr::from(body)).map_err(|e| SdpError::Parse(e.to_string()))
 }
 
-fn codec_of(m: &MediaDescription, pt: u8) -> Option<Codec> {
-    let by_map = m.rtpmap.iter().find(|r| r.payload == pt).map(|r| (r.encoding.to_ascii_uppercase(), r.clock_rate));
-    match (pt, by_map) {
-        (_, Some((name, 8000))) if name == "PCMU" => Some(Codec::Pcmu),
-        (_, Some((name, 8000))) if name == "PCMA" => Some(Codec::Pcma),
+/// The codec of payload type `pt` by its `a=rtpmap` (or the static type without one).
+fn codec_by_map(pt: u8, map: Option<(&str, u32)>) -> Option<Codec> {
+    match (pt, map) {
+        (_, Some((name, 8000))) if name.eq_ignore_ascii_case("PCMU") => Some(Codec::Pcmu),
+        (_, Some((name, 8000))) if name.eq_ignore_ascii_case("PCMA") => Some(Codec::Pcma),
         (0, None) => Some(Codec::Pcmu),
         (8, None) => Some(Codec::Pcma),
         _ => None,
     }
 }
 
-fn address(sdp: &SessionDescription, m: &MediaDescription) -> Option<IpAddr> {
+fn codec_of(m: &Media<'_>, pt: u8) -> Option<Codec> {
+    codec_by_map(pt, m.rtpmap.iter().find(|r| r.payload == pt).map(|r| (r.encoding, r.clock_rate)))
+}
+
+fn codec_of_description(m: &MediaDescription, pt: u8) -> Option<Codec> {
+    codec_by_map(pt, m.rtpmap.iter().find(|r| r.payload == pt).map(|r| (r.encoding.as_ref(), r.clock_rate)))
+}
+
+fn address(sdp: &Sdp<'_>, m: &Media<'_>) -> Option<IpAddr> {
+    match m.connection.or(sdp.connection)? {
+        read::Connection::Ip(ip) => Some(ip),
+        read::Connection::Name => None,
+    }
+}
+
+fn address_of_description(sdp: &SessionDescription, m: &MediaDescription) -> Option<IpAddr> {
     let c = m.connection.as_ref().or(sdp.connection.as_ref())?;
     match &c.address {
         TaggedAddress::IP4(a) => Some(IpAddr::V4(*a)),
@@ -138,7 +163,7 @@ pub fn answer(
     supported: &[Codec],
     session_id: u64,
 ) -> Result<(String, Negotiated), SdpError> {
-    let offer = parse(offer)?;
+    let offer = parse_description(offer)?;
     let mut answer = offer.clone();
     answer.origin.username = BytesStr::from("svar");
     answer.origin.session_id = BytesStr::from(session_id.to_string());
@@ -157,14 +182,17 @@ pub fn answer(
             continue;
         }
         audio_seen = Some(m.media.fmts.clone());
-        let Some((pt, codec)) =
-            m.media.fmts.iter().find_map(|&pt| codec_of(m, pt).filter(|c| supported.contains(c)).map(|c| (pt, c)))
+        let Some((pt, codec)) = m
+            .media
+            .fmts
+            .iter()
+            .find_map(|&pt| codec_of_description(m, pt).filter(|c| supported.contains(c)).map(|c| (pt, c)))
         else {
             answer.media_descriptions[i] = MediaDescription::rejected(MediaType::Audio);
             continue;
         };
-        let dtmf = dtmf_of(m);
-        let remote_ip = address(&offer, m).ok_or(SdpError::NoAddress)?;
+        let dtmf = dtmf_of_description(m);
+        let remote_ip = address_of_description(&offer, m).ok_or(SdpError::NoAddress)?;
         let direction = answer_direction(m.direction);
         let mut a = MediaDescription::rejected(MediaType::Audio);
         a.media.port = local.port();
@@ -230,13 +258,22 @@ impl Stream {
     }
 }
 
-fn first_audio(sdp: &SessionDescription) -> Option<(usize, &MediaDescription)> {
-    sdp.media_descriptions.iter().enumerate().find(|(_, m)| m.media.media_type == MediaType::Audio && m.media.port != 0)
+fn first_audio<'s, 'a>(sdp: &'s Sdp<'a>) -> Option<(usize, &'s Media<'a>)> {
+    sdp.media.iter().enumerate().find(|(_, m)| m.kind == "audio" && m.port != 0)
 }
 
 /// telephone-event's payload type, when the stream lists it (an `rtpmap` for a format
 /// the `m=` line does not list is not an offer of it).
-fn dtmf_of(m: &MediaDescription) -> Option<u8> {
+fn dtmf_of(m: &Media<'_>) -> Option<u8> {
+    m.rtpmap
+        .iter()
+        .find(|r| {
+            r.encoding.eq_ignore_ascii_case("telephone-event") && r.clock_rate == 8000 && m.fmts.contains(&r.payload)
+        })
+        .map(|r| r.payload)
+}
+
+fn dtmf_of_description(m: &MediaDescription) -> Option<u8> {
     m.rtpmap
         .iter()
         .find(|r| {
@@ -261,25 +298,20 @@ pub fn stream(body: &str, supported: &[Codec]) -> Result<Stream, SdpError> {
 ///
 /// # Errors
 /// As [`stream`].
-pub fn stream_of(sdp: &SessionDescription, supported: &[Codec]) -> Result<Stream, SdpError> {
+pub fn stream_of(sdp: &Sdp<'_>, supported: &[Codec]) -> Result<Stream, SdpError> {
     let (_, m) = first_audio(sdp).ok_or(SdpError::NoAudio)?;
-    let codecs: Vec<(u8, Codec)> = m
-        .media
-        .fmts
-        .iter()
-        .filter_map(|&pt| codec_of(m, pt).filter(|c| supported.contains(c)).map(|c| (pt, c)))
-        .collect();
+    let codecs: Vec<(u8, Codec)> =
+        m.fmts.iter().filter_map(|&pt| codec_of(m, pt).filter(|c| supported.contains(c)).map(|c| (pt, c))).collect();
     if codecs.is_empty() {
-        return Err(SdpError::NoCommonCodec(m.media.fmts.clone()));
+        return Err(SdpError::NoCommonCodec(m.fmts.clone()));
     }
     let ip = address(sdp, m).ok_or(SdpError::NoAddress)?;
-    let direction = if m.direction == Direction::SendRecv { sdp.direction } else { m.direction };
-    Ok(Stream {
-        remote: SocketAddr::new(ip, m.media.port),
-        codecs,
-        dtmf_payload_type: dtmf_of(m),
-        direction: MediaDirection::of(&direction),
-    })
+    // a stream's own sendrecv defers to the session's direction, as RFC 4566 §6 reads
+    let direction = match m.direction {
+        Some(d) if d != MediaDirection::SendRecv => d,
+        _ => sdp.direction,
+    };
+    Ok(Stream { remote: SocketAddr::new(ip, m.port), codecs, dtmf_payload_type: dtmf_of(m), direction })
 }
 
 /// The same SDP (offer or answer) with svar's address and port in place of its
@@ -316,27 +348,25 @@ pub fn stream_and_anchor(body: &str, local: SocketAddr, supported: &[Codec]) -> 
 ///
 /// # Errors
 /// As [`anchor`].
-pub fn anchor_parsed(
-    sdp: &SessionDescription,
-    body: &str,
-    local: SocketAddr,
-    supported: &[Codec],
-) -> Result<String, SdpError> {
+pub fn anchor_parsed(sdp: &Sdp<'_>, body: &str, local: SocketAddr, supported: &[Codec]) -> Result<String, SdpError> {
     let (audio, m) = first_audio(sdp).ok_or(SdpError::NoAudio)?;
     let dtmf = dtmf_of(m);
     let keep: Vec<u8> = m
-        .media
         .fmts
         .iter()
         .copied()
         .filter(|&pt| Some(pt) == dtmf || codec_of(m, pt).is_some_and(|c| supported.contains(&c)))
         .collect();
     if keep.iter().all(|&pt| Some(pt) == dtmf) {
-        return Err(SdpError::NoCommonCodec(m.media.fmts.clone()));
+        return Err(SdpError::NoCommonCodec(m.fmts.clone()));
     }
     let family = if local.is_ipv4() { "IP4" } else { "IP6" };
     // svar's address as the o= and c= lines end, formatted once
-    let address = format!("IN {family} {}", local.ip());
+    let mut address = String::with_capacity(48);
+    address.push_str("IN ");
+    address.push_str(family);
+    address.push(' ');
+    push_ip(&mut address, local.ip());
     let mut out = String::with_capacity(body.len() + 48);
     let mut line_out = |parts: &[&str]| {
         for p in parts {
@@ -346,7 +376,7 @@ pub fn anchor_parsed(
     };
     let mut section: Option<usize> = None;
     let mut session_c = false;
-    for line in body.split('\n') {
+    for line in text::split(body, b'\n') {
         let line = line.strip_suffix('\r').unwrap_or(line);
         let Some((kind, value)) = line.split_at_checked(2) else { continue };
         if section.is_none() && !session_c && matches!(kind, "b=" | "t=" | "z=" | "k=" | "a=" | "m=") {
@@ -356,7 +386,7 @@ pub fn anchor_parsed(
         match (section, kind) {
             (None, "o=") => {
                 // username, session id and version stay; the address is svar's
-                let mut t = value.splitn(4, ' ');
+                let mut t = text::split(value, b' ');
                 let (user, id, version) = (t.next().unwrap_or("-"), t.next().unwrap_or("0"), t.next().unwrap_or("0"));
                 line_out(&["o=", user, " ", id, " ", version, " ", &address]);
             }
@@ -368,17 +398,22 @@ pub fn anchor_parsed(
             (_, "m=") => {
                 let index = section.map_or(0, |i| i + 1);
                 section = Some(index);
-                let mut t = value.splitn(3, ' ');
-                let (media, port, rest) = (t.next().unwrap_or(""), t.next().unwrap_or("0"), t.next().unwrap_or(""));
+                let (media, port, rest) = match text::split_once(value, b' ') {
+                    None => (value, "0", ""),
+                    Some((media, after)) => {
+                        let (port, rest) = text::split_once(after, b' ').unwrap_or((after, ""));
+                        (media, port, rest)
+                    }
+                };
                 if index == audio {
-                    let proto = rest.split(' ').next().unwrap_or("");
+                    let proto = text::split(rest, b' ').next().unwrap_or("");
                     let mut fmts = String::with_capacity(4 * keep.len());
                     for pt in &keep {
                         fmts.push(' ');
                         fmts.push_str(&pt.to_string());
                     }
                     line_out(&["m=", media, " ", &local.port().to_string(), " ", proto, &fmts]);
-                } else if port.split('/').next().is_some_and(|p| p != "0") {
+                } else if text::split(port, b'/').next().is_some_and(|p| p != "0") {
                     line_out(&["m=", media, " 0 ", rest]);
                 } else {
                     line_out(&[line]);
@@ -390,6 +425,28 @@ pub fn anchor_parsed(
         }
     }
     Ok(out)
+}
+
+/// Print an address; an IPv4 address octet by octet (its `Display` went through the
+/// formatter, about 1,600 instructions per anchored SDP).
+fn push_ip(out: &mut String, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                if octet >= 100 {
+                    out.push(char::from(b'0' + octet / 100));
+                }
+                if octet >= 10 {
+                    out.push(char::from(b'0' + octet / 10 % 10));
+                }
+                out.push(char::from(b'0' + octet % 10));
+            }
+        }
+        IpAddr::V6(v6) => out.push_str(&v6.to_string()),
+    }
 }
 
 /// An attribute of the anchored stream that goes: the map or parameters of a format
@@ -428,4 +485,20 @@ pub fn offer(local: SocketAddr, codecs: &[Codec], dtmf: Option<u8>, session_id: 
         "v=0\r\no=svar {session_id} {session_id} IN {family} {ip}\r\ns=svar\r\nc=IN {family} {ip}\r\nt=0 0\r\nm=audio {} RTP/AVP{fmts}\r\n{maps}a=ptime:20\r\na=sendrecv\r\n",
         local.port()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn push_ip_prints_as_display(a in any::<[u8; 4]>(), b in any::<[u8; 16]>()) {
+            for ip in [std::net::IpAddr::from(a), std::net::IpAddr::from(b)] {
+                let mut out = String::new();
+                super::push_ip(&mut out, ip);
+                prop_assert_eq!(out, ip.to_string());
+            }
+        }
+    }
 }
