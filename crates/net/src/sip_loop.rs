@@ -147,16 +147,16 @@ impl Loop {
     fn snapshot(&self) -> Snapshot {
         let p = self.pbx.stats();
         let e = self.pbx.endpoint_stats();
-        let sorted = |m: &HashMap<&'static str, u64>| {
+        fn sorted<S>(m: &HashMap<&'static str, u64, S>) -> Vec<(String, u64)> {
             let mut v: Vec<(String, u64)> = m.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
             v.sort();
             v
-        };
-        let sorted_u16 = |m: &HashMap<u16, u64>| {
+        }
+        fn sorted_u16<S>(m: &HashMap<u16, u64, S>) -> Vec<(u16, u64)> {
             let mut v: Vec<(u16, u64)> = m.iter().map(|(k, v)| (*k, *v)).collect();
             v.sort();
             v
-        };
+        }
         let mut parse: Vec<(String, u64)> = e.parse_errors.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
         for (k, v) in &p.rejected {
             if !e.parse_errors.contains_key(k) {

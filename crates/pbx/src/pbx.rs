@@ -1,7 +1,7 @@
 //! The B2BUA engine.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -65,13 +65,13 @@ struct CallRefusal<'a> {
 #[derive(Debug, Default, Clone)]
 pub struct PbxStats {
     /// Calls ended, by outcome.
-    pub calls_by_outcome: HashMap<&'static str, u64>,
+    pub calls_by_outcome: sip::fastmap::FastMap<&'static str, u64>,
     /// Failed digest attempts.
     pub auth_failures: u64,
     /// Requests refused for a blocked source.
     pub auth_blocked: u64,
     /// Refusals by the UAS checks and parse errors, by code.
-    pub rejected: HashMap<&'static str, u64>,
+    pub rejected: sip::fastmap::FastMap<&'static str, u64>,
 }
 
 #[derive(Debug, Clone)]

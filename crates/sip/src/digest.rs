@@ -307,7 +307,8 @@ pub struct Authenticator {
     epoch: Instant,
     ids: IdGen,
     /// Highest nonce-count seen per nonce, with the nonce's expiry.
-    counts: HashMap<String, (u32, Instant)>,
+    /// Nonce counts by nonce (only nonces whose MAC checked, so only ones we issued).
+    counts: crate::fastmap::FastMap<String, (u32, Instant)>,
     failures: HashMap<IpAddr, Failures>,
     last_sweep: Instant,
     dummy: Credentials,
@@ -327,7 +328,7 @@ impl Authenticator {
             secret,
             epoch,
             ids: IdGen::new(seed ^ 0x5eed),
-            counts: HashMap::new(),
+            counts: crate::fastmap::FastMap::default(),
             failures: HashMap::new(),
             last_sweep: epoch,
             dummy,
@@ -348,11 +349,12 @@ impl Authenticator {
             .algorithms
             .iter()
             .map(|alg| {
-                let mut s = format!(
-                    "Digest realm=\"{}\", nonce=\"{nonce}\", algorithm={}, qop=\"auth\"",
-                    self.cfg.realm,
-                    alg.token()
-                );
+                let mut s = String::with_capacity(96 + self.cfg.realm.len());
+                for part in ["Digest realm=\"", &self.cfg.realm, "\", nonce=\"", &nonce, "\", algorithm=", alg.token()]
+                {
+                    s.push_str(part);
+                }
+                s.push_str(", qop=\"auth\"");
                 if stale {
                     s.push_str(", stale=true");
                 }
@@ -372,7 +374,11 @@ impl Authenticator {
     fn make_nonce(&mut self, now: Instant) -> String {
         let issued = now.saturating_duration_since(self.epoch).as_secs();
         let rand = self.ids.next_u64();
-        format!("{issued:012x}{rand:016x}{}", self.mac(issued, rand))
+        let mut nonce = String::with_capacity(12 + 16 + 24);
+        crate::rng::push_hex(&mut nonce, issued, 12);
+        crate::rng::push_hex(&mut nonce, rand, 16);
+        nonce.push_str(&self.mac(issued, rand));
+        nonce
     }
 
     /// `Some(issued)` when the nonce is one of ours.

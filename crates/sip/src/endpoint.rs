@@ -11,7 +11,7 @@
 //! ```
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -216,19 +216,20 @@ pub enum EngineError {
     Parse(#[from] ParseError),
 }
 
-/// Counters for metrics, kept by the engine so drivers need not parse.
+/// Counters for metrics, kept by the engine so drivers need not parse. Counted on every
+/// message: the fast hasher (keys are svar's own static names and status codes).
 #[derive(Debug, Default, Clone)]
 pub struct EndpointStats {
     /// Requests received, by method (extension methods counted as `other`).
-    pub requests_in: HashMap<&'static str, u64>,
+    pub requests_in: FastMap<&'static str, u64>,
     /// Responses sent, by status.
-    pub responses_out: HashMap<u16, u64>,
+    pub responses_out: FastMap<u16, u64>,
     /// Responses received, by status.
-    pub responses_in: HashMap<u16, u64>,
+    pub responses_in: FastMap<u16, u64>,
     /// Requests sent, by method.
-    pub requests_out: HashMap<&'static str, u64>,
+    pub requests_out: FastMap<&'static str, u64>,
     /// Parse errors by code.
-    pub parse_errors: HashMap<&'static str, u64>,
+    pub parse_errors: FastMap<&'static str, u64>,
     /// Retransmissions sent.
     pub retransmissions: u64,
 }
