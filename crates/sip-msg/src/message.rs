@@ -1,5 +1,7 @@
 //! Requests, responses and their printing. Parsing lives in [`crate::parse`].
 
+use std::fmt;
+
 use bytes::Bytes;
 
 use crate::error::ParseError;
@@ -77,7 +79,8 @@ impl Request {
     /// A request with no headers and an empty body.
     #[must_use]
     pub fn new(method: Method, uri: Uri) -> Self {
-        Self { method, uri, headers: Headers::new(), body: Bytes::new() }
+        // room for a request's usual lines, so building one does not regrow the list
+        Self { method, uri, headers: Headers::with_capacity(12), body: Bytes::new() }
     }
 
     /// Parse and check the mandatory headers; the CSeq method must match the
@@ -99,7 +102,8 @@ impl Request {
         let mut out = Vec::with_capacity(512 + self.body.len());
         out.extend_from_slice(self.method.as_str().as_bytes());
         out.push(b' ');
-        out.extend_from_slice(self.uri.to_string().as_bytes());
+        // printed straight into the buffer (a `to_string` was a growing string per request)
+        let _ = fmt::Write::write_fmt(&mut BytesWriter(&mut out), format_args!("{}", self.uri));
         out.extend_from_slice(b" SIP/2.0\r\n");
         self.headers.write_to(&mut out);
         out.extend_from_slice(b"\r\n");
@@ -124,7 +128,8 @@ impl Response {
     /// start line could not be parsed, to answer 400/505).
     #[must_use]
     pub fn from_headers(req: &Headers, status: u16) -> Self {
-        let mut headers = Headers::new();
+        // room for the copied lines, Content-Length and the few a server adds
+        let mut headers = Headers::with_capacity(10);
         for h in req.iter() {
             if matches!(
                 h.name,
@@ -285,5 +290,15 @@ pub fn default_reason(status: u16) -> &'static str {
             5 => "Server Error",
             _ => "Global Failure",
         },
+    }
+}
+
+/// `fmt::Write` into a byte buffer, for printing a URI straight into a message.
+struct BytesWriter<'a>(&'a mut Vec<u8>);
+
+impl fmt::Write for BytesWriter<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
     }
 }

@@ -67,13 +67,23 @@ impl Algorithm {
                 }
                 h.update(p);
             }
-            hex::encode(h.finalize())
+            hex_lower(&h.finalize())
         }
         match self {
             Self::Md5 => feed(Md5::new(), parts),
             Self::Sha256 => feed(Sha256::new(), parts),
         }
     }
+}
+
+/// Lower-case hex of `bytes`, into a string of the right size (`hex::encode` collected
+/// characters one by one, growing the string).
+fn hex_lower(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(2 * bytes.len());
+    for &b in bytes {
+        crate::rng::push_hex(&mut out, u64::from(b), 2);
+    }
+    out
 }
 
 /// A user's precomputed HA1 values (`H(username:realm:password)`), built once at load.
@@ -368,7 +378,7 @@ impl Authenticator {
         h.update(self.secret);
         h.update(issued.to_be_bytes());
         h.update(rand.to_be_bytes());
-        hex::encode(&h.finalize()[..12])
+        hex_lower(&h.finalize()[..12])
     }
 
     fn make_nonce(&mut self, now: Instant) -> String {
@@ -585,6 +595,18 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn hashes_print_as_lower_hex() {
+        assert_eq!(hex_lower(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        // RFC 1321 §A.5 and FIPS 180-2 test vectors
+        assert_eq!(Algorithm::Md5.hash_hex(b"abc"), "900150983cd24fb0d6963f7d28e17f72");
+        assert_eq!(Algorithm::Sha256.hash_joined(&[b"a", b"c"]), Algorithm::Sha256.hash_hex(b"a:c"),);
+        assert_eq!(
+            Algorithm::Sha256.hash_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]
