@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 cargo build --locked --bins
-for target in parse_message endpoint; do
+for target in parse_message endpoint parse_sdp; do
     files=(seeds/$target/*)
     [ -d "corpus/$target" ] && files+=(corpus/$target/*)
     ./target/debug/$target -runs=0 "${files[@]}" 2>&1 | tail -n 2
