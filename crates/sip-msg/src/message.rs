@@ -103,7 +103,7 @@ impl Request {
         out.extend_from_slice(self.method.as_str().as_bytes());
         out.push(b' ');
         // printed straight into the buffer (a `to_string` was a growing string per request)
-        let _ = fmt::Write::write_fmt(&mut BytesWriter(&mut out), format_args!("{}", self.uri));
+        let _ = self.uri.write_into(&mut BytesWriter(&mut out));
         out.extend_from_slice(b" SIP/2.0\r\n");
         self.headers.write_to(&mut out);
         out.extend_from_slice(b"\r\n");
