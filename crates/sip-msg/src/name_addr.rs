@@ -68,14 +68,13 @@ impl NameAddr {
 /// To was parsed already.
 #[must_use]
 pub fn has_header_param(value: &str, name: &str) -> bool {
-    let params = match value.rfind('>') {
-        Some(gt) => &value[gt + 1..],
-        None => value.split_once(';').map_or("", |(_, p)| p),
+    let params = match memchr::memrchr(b'>', value.as_bytes()) {
+        Some(gt) => value[gt + 1..].trim_start_matches(is_lws).strip_prefix(';').unwrap_or(""),
+        None => memchr::memchr(b';', value.as_bytes()).map_or("", |i| &value[i + 1..]),
     };
-    crate::text::split_semicolons(params).any(|item| {
-        let n = item.split_once('=').map_or(item, |(n, _)| n);
-        n.trim_matches(is_lws).eq_ignore_ascii_case(name)
-    })
+    // the one-pass scanner, up to a malformed parameter (a From/To/Contact that reached
+    // here passed `AddrField::parse`, which checks the whole list)
+    crate::text::params(params).map_while(|p| p).any(|(n, _)| n.eq_ignore_ascii_case(name))
 }
 
 /// A `name-addr` or `addr-spec` cut into its pieces, nothing parsed further: the display
