@@ -154,17 +154,8 @@ impl CSeq {
     pub fn value(seq: u32, method: &Method) -> String {
         let method = method.as_str();
         let mut out = String::with_capacity(11 + method.len());
-        let mut digits = [0u8; 10];
-        let (mut n, mut at) = (seq, digits.len());
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        out.extend(digits[at..].iter().map(|&d| char::from(d)));
+        // writing into a String cannot fail
+        let _ = crate::text::fmt_decimal(&mut out, seq);
         out.push(' ');
         out.push_str(method);
         out

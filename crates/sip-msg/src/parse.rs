@@ -11,7 +11,7 @@ use memchr::memmem;
 use crate::error::ParseError;
 use crate::headers::{Header, HeaderName, Headers};
 use crate::message::{Message, Request, Response};
-use crate::text::{is_lws, is_token, is_token_char, split_commas, unfold};
+use crate::text::{is_lws, is_token, skip_lws, split_commas, token_end, unfold};
 
 /// Largest message we accept (the UDP maximum; RFC 3261 §18.1.1 wants TCP above MTU).
 pub const MAX_MESSAGE: usize = 65_535;
@@ -147,8 +147,8 @@ fn parse_head(head: &[u8]) -> Result<(StartLine<'_>, Headers), ParseError> {
         }
         // One pass over the name: token characters, optional LWS, then the colon.
         let bytes = line.as_bytes();
-        let name_end = bytes.iter().position(|&c| !is_token_char(c)).unwrap_or(bytes.len());
-        let colon = name_end + bytes[name_end..].iter().take_while(|&&c| c == b' ' || c == b'\t').count();
+        let name_end = token_end(bytes, 0);
+        let colon = skip_lws(bytes, name_end);
         if name_end == 0 || bytes.get(colon) != Some(&b':') {
             return Err(ParseError::HeaderLine);
         }

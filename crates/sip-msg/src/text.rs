@@ -235,8 +235,17 @@ pub struct Params<'a> {
     rest: Option<&'a str>,
 }
 
-fn skip_lws(b: &[u8], mut i: usize) -> usize {
+/// The index of the first byte at or after `i` that is not SP or HT.
+pub(crate) fn skip_lws(b: &[u8], mut i: usize) -> usize {
     while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
+        i += 1;
+    }
+    i
+}
+
+/// The index of the first byte at or after `i` that is not a `token` character.
+pub(crate) fn token_end(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && is_token_char(b[i]) {
         i += 1;
     }
     i
@@ -254,10 +263,7 @@ impl<'a> Iterator for Params<'a> {
         let s = self.rest.take()?;
         let b = s.as_bytes();
         let name_start = skip_lws(b, 0);
-        let mut i = name_start;
-        while i < b.len() && is_token_char(b[i]) {
-            i += 1;
-        }
+        let mut i = token_end(b, name_start);
         let name = &s[name_start..i];
         i = skip_lws(b, i);
         let mut value = None;

@@ -6,7 +6,7 @@ use crate::error::ParseError;
 use std::fmt::Write as _;
 
 use crate::text::{
-    Param, find_param, fmt_decimal, fmt_params, is_lws, is_token_char, params, parse_params, split_semicolons,
+    Param, find_param, fmt_decimal, fmt_params, is_lws, params, parse_params, skip_lws, split_semicolons, token_end,
 };
 use crate::uri::{Host, split_host_port};
 
@@ -100,42 +100,30 @@ impl<'a> Parts<'a> {
     fn split(s: &'a str) -> Result<Self, ParseError> {
         let bad = |reason| ParseError::InvalidHeader { header: "Via", reason };
         let b = s.as_bytes();
-        let token_end = |mut i: usize| {
-            while i < b.len() && is_token_char(b[i]) {
-                i += 1;
-            }
-            i
-        };
-        let skip_lws = |mut i: usize| {
-            while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
-                i += 1;
-            }
-            i
-        };
-        let name_at = skip_lws(0);
-        let name_end = token_end(name_at);
-        let slash = skip_lws(name_end);
+        let name_at = skip_lws(b, 0);
+        let name_end = token_end(b, name_at);
+        let slash = skip_lws(b, name_end);
         if b.get(slash) != Some(&b'/') {
             return Err(bad("missing protocol version"));
         }
-        let version_at = skip_lws(slash + 1);
-        let version_end = token_end(version_at);
-        let slash = skip_lws(version_end);
+        let version_at = skip_lws(b, slash + 1);
+        let version_end = token_end(b, version_at);
+        let slash = skip_lws(b, version_end);
         if b.get(slash) != Some(&b'/') {
             return Err(bad("missing transport"));
         }
         if !s[name_at..name_end].eq_ignore_ascii_case("SIP") || &s[version_at..version_end] != "2.0" {
             return Err(bad("protocol is not SIP/2.0"));
         }
-        let transport_at = skip_lws(slash + 1);
-        let transport_end = token_end(transport_at);
+        let transport_at = skip_lws(b, slash + 1);
+        let transport_end = token_end(b, transport_at);
         let transport = &s[transport_at..transport_end];
         match b.get(transport_end) {
             Some(b' ' | b'\t') if !transport.is_empty() => {}
             None | Some(b' ' | b'\t') => return Err(bad("missing sent-by")),
             Some(_) => return Err(bad("transport is not a token")),
         }
-        let rest = &s[skip_lws(transport_end)..];
+        let rest = &s[skip_lws(b, transport_end)..];
         let (sent_by, params) = match memchr::memchr(b';', rest.as_bytes()) {
             Some(i) => (rest[..i].trim_end_matches(is_lws), Some(&rest[i + 1..])),
             None => (rest.trim_end_matches(is_lws), None),
