@@ -265,23 +265,20 @@ fn first_audio<'s, 'a>(sdp: &'s Sdp<'a>) -> Option<(usize, &'s Media<'a>)> {
 /// telephone-event's payload type, when the stream lists it (an `rtpmap` for a format
 /// the `m=` line does not list is not an offer of it).
 fn dtmf_of(m: &Media<'_>) -> Option<u8> {
-    m.rtpmap
-        .iter()
-        .find(|r| {
-            r.encoding.eq_ignore_ascii_case("telephone-event") && r.clock_rate == 8000 && m.fmts.contains(&r.payload)
-        })
-        .map(|r| r.payload)
+    dtmf_in(m.rtpmap.iter().map(|r| (r.payload, r.encoding, r.clock_rate)), &m.fmts)
 }
 
 fn dtmf_of_description(m: &MediaDescription) -> Option<u8> {
-    m.rtpmap
-        .iter()
-        .find(|r| {
-            r.encoding.eq_ignore_ascii_case("telephone-event")
-                && r.clock_rate == 8000
-                && m.media.fmts.contains(&r.payload)
-        })
-        .map(|r| r.payload)
+    dtmf_in(m.rtpmap.iter().map(|r| (r.payload, r.encoding.as_ref(), r.clock_rate)), &m.media.fmts)
+}
+
+/// The payload type of an 8 kHz telephone-event among `maps` (payload, encoding, rate)
+/// that the stream's formats `fmts` list.
+fn dtmf_in<'x>(mut maps: impl Iterator<Item = (u8, &'x str, u32)>, fmts: &[u8]) -> Option<u8> {
+    maps.find(|&(pt, encoding, rate)| {
+        encoding.eq_ignore_ascii_case("telephone-event") && rate == 8000 && fmts.contains(&pt)
+    })
+    .map(|(pt, _, _)| pt)
 }
 
 /// Read the audio stream of an offer or an answer, keeping only what svar speaks.
