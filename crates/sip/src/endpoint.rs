@@ -274,7 +274,10 @@ struct ServerEntry {
 struct ClientEntry {
     tx: ClientTx,
     key: ClientKey,
-    request: Request,
+    /// The request as sent, for the ACK of a non-2xx final and for a CANCEL; dropped
+    /// when the final response arrives. Boxed so that the entries lingering through
+    /// Timer D, K or M (64·T1 at 1,000 calls/s is 64,000 of them) stay small.
+    request: Option<Box<Request>>,
     /// The time of this transaction's live entry in the timer heap (see `reschedule`).
     scheduled: Option<Instant>,
 }
@@ -567,8 +570,13 @@ impl Endpoint {
             return;
         };
         let cfg = self.cfg.timers;
-        let original = &entry.request;
-        let actions = entry.tx.on_response(resp, now, &cfg, |r| build_ack(original, r).to_bytes());
+        let original = entry.request.as_deref();
+        // the closure runs only on the first final response, while the request is kept
+        let actions =
+            entry.tx.on_response(resp, now, &cfg, |r| original.map(|o| build_ack(o, r).to_bytes()).unwrap_or_default());
+        if !entry.tx.awaits_final() {
+            entry.request = None;
+        }
         let send_cancel = entry.tx.cancel_pending && entry.tx.got_provisional();
         self.apply_client(id, actions, Some(core), now);
         if send_cancel {
@@ -651,7 +659,7 @@ impl Endpoint {
         let (tx, actions) = ClientTx::new(&req.method, dest, req.to_bytes(), now, &self.cfg.timers);
         let key = ClientKey { branch, method: req.method.clone() };
         self.client_keys.insert(key.clone(), id);
-        self.clients.insert(id, ClientEntry { tx, key, request: req, scheduled: None });
+        self.clients.insert(id, ClientEntry { tx, key, request: Some(Box::new(req)), scheduled: None });
         self.apply_client(id, actions, None, now);
         Ok(ClientTxId(id))
     }
@@ -681,16 +689,20 @@ impl Endpoint {
     /// as soon as one does; ignored once a final response arrived.
     pub fn send_cancel(&mut self, now: Instant, tx: ClientTxId) -> Result<(), EngineError> {
         let entry = self.clients.get_mut(&tx.0).ok_or(EngineError::NoSuchClientTx(tx))?;
-        if entry.request.method != Method::Invite {
+        if entry.key.method != Method::Invite {
             return Ok(());
         }
         if !entry.tx.got_provisional() {
             entry.tx.cancel_pending = !entry.tx.is_terminated();
             return Ok(());
         }
+        // kept until the final response, and a provisional means none came yet
+        let Some(invite) = entry.request.as_deref() else {
+            return Ok(());
+        };
+        let cancel = build_cancel(invite);
         entry.tx.cancel_pending = false;
         entry.tx.on_cancel_sent(now, &self.cfg.timers);
-        let cancel = build_cancel(&entry.request);
         let peer = entry.tx.peer;
         // CANCEL carries the INVITE's top Via, branch included (§9.1)
         let branch = entry.key.branch.clone();
@@ -700,7 +712,7 @@ impl Endpoint {
         let (ctx, actions) = ClientTx::new(&Method::Cancel, peer, cancel.to_bytes(), now, &self.cfg.timers);
         let key = ClientKey { branch, method: Method::Cancel };
         self.client_keys.insert(key.clone(), id);
-        self.clients.insert(id, ClientEntry { tx: ctx, key, request: cancel, scheduled: None });
+        self.clients.insert(id, ClientEntry { tx: ctx, key, request: Some(Box::new(cancel)), scheduled: None });
         self.apply_client(id, actions, None, now);
         Ok(())
     }

@@ -84,6 +84,9 @@ pub enum NonInviteClientState {
 #[derive(Debug)]
 pub(crate) struct ClientTx {
     pub(crate) peer: Peer,
+    /// The request's bytes for retransmission; emptied when the final response arrives,
+    /// since nothing is retransmitted after it and the transaction lingers (Timer D, K,
+    /// M: up to 64·T1) only to absorb retransmitted responses.
     pub(crate) request: Vec<u8>,
     pub(crate) kind: ClientKind,
     pub(crate) timers: Armed,
@@ -172,12 +175,14 @@ impl ClientTx {
                 }
                 (InviteClientState::Calling | InviteClientState::Proceeding, 200..=299) => {
                     self.timers.clear_all();
+                    self.request = Vec::new();
                     self.timers.set(TsxTimer::M, now + cfg.t1x64());
                     self.kind = ClientKind::Invite(InviteClientState::Accepted);
                     vec![Action::DeliverResponse(resp)]
                 }
                 (InviteClientState::Calling | InviteClientState::Proceeding, _) => {
                     self.timers.clear_all();
+                    self.request = Vec::new();
                     let bytes = ack(&resp);
                     self.ack = Some(bytes.clone());
                     if reliable {
@@ -201,6 +206,7 @@ impl ClientTx {
                 }
                 (NonInviteClientState::Trying | NonInviteClientState::Proceeding, _) => {
                     self.timers.clear_all();
+                    self.request = Vec::new();
                     if reliable {
                         self.kind = ClientKind::NonInvite(NonInviteClientState::Terminated);
                     } else {
@@ -329,6 +335,9 @@ pub(crate) enum ServerKind {
 pub(crate) struct ServerTx {
     pub(crate) reply_to: Peer,
     pub(crate) kind: ServerKind,
+    /// The last response, re-sent for a retransmitted request; for an INVITE dropped
+    /// once the ACK arrives (nothing is re-sent after it; RFC 6026 §7.1 absorbs later
+    /// INVITE retransmissions in Accepted).
     pub(crate) last_response: Option<Vec<u8>>,
     pub(crate) timers: Armed,
     interval: Duration,
@@ -433,6 +442,7 @@ impl ServerTx {
         match self.kind {
             ServerKind::Invite(InviteServerState::Completed) => {
                 self.timers.clear_all();
+                self.last_response = None;
                 if self.reply_to.transport.is_reliable() {
                     self.kind = ServerKind::Invite(InviteServerState::Terminated);
                 } else {
@@ -444,6 +454,7 @@ impl ServerTx {
                 // stop retransmitting the 2xx; Timer L keeps absorbing INVITE retransmits
                 self.timers.clear(TsxTimer::Retransmit2xx);
                 self.ack_key = None;
+                self.last_response = None;
             }
             _ => {}
         }

@@ -378,3 +378,72 @@ fn a_sent_request_carries_our_via_with_a_fresh_rfc3261_branch_and_rport() {
     let branch = &via[prefix.len() - "z9hG4bK".len()..via.len() - ";rport".len()];
     assert!(branch.len() > "z9hG4bK".len() && sip_msg::text::is_token(branch), "{via}");
 }
+
+/// A datagram `from` node to node `to`, delivered now (a retransmission the network
+/// would carry).
+fn replay(net: &mut SimNet, from: usize, to: usize, data: &[u8]) {
+    let now = net.now;
+    let peer = net.peer(from);
+    net.nodes[to].ep.handle_input(sip::Input::Datagram { now, peer, data });
+}
+
+fn sent_starting(net: &SimNet, node: usize, prefix: &[u8]) -> Vec<Vec<u8>> {
+    net.nodes[node].sent.iter().filter(|(_, d)| d.starts_with(prefix)).map(|(_, d)| d.clone()).collect()
+}
+
+#[test]
+fn after_the_ack_of_a_non_2xx_a_retransmitted_final_is_re_acked_and_the_invite_absorbed() {
+    // The transactions keep only what they still need after the ACK (the client its ACK,
+    // the server nothing to re-send): a late retransmission on either side must still
+    // get the RFC's answer (§17.1.1.2: re-ACK; §17.2.1: Confirmed absorbs).
+    let mut net = SimNet::new(2, 31, Transport::Udp);
+    let uas = net.peer(1);
+    let now = net.now;
+    net.nodes[0].ep.send_request(now, request(Method::Invite, uas.addr, "late1", 1), uas).expect("send");
+    net.run_until(ms(50));
+    answer(&mut net, 486);
+    net.run_until(Duration::from_secs(1));
+    let invite = sent_starting(&net, 0, b"INVITE ").remove(0);
+    let busy = sent_starting(&net, 1, b"SIP/2.0 486").remove(0);
+    let acks = sent_starting(&net, 0, b"ACK ");
+    assert_eq!(acks.len(), 1);
+    let uas_sent = net.nodes[1].sent.len();
+    replay(&mut net, 1, 0, &busy);
+    replay(&mut net, 0, 1, &invite);
+    net.run_until(Duration::from_secs(2));
+    let acks_now = sent_starting(&net, 0, b"ACK ");
+    assert_eq!(acks_now.len(), 2, "the retransmitted 486 is ACKed again");
+    assert_eq!(acks_now[1], acks[0], "with the same ACK");
+    assert_eq!(net.nodes[1].sent.len(), uas_sent, "the INVITE retransmission after the ACK is absorbed");
+    assert!(net.take_events(1).is_empty(), "nothing reaches the UAS's TU");
+}
+
+#[test]
+fn after_the_ack_of_a_2xx_a_retransmitted_invite_is_absorbed_and_the_2xx_still_reaches_the_tu() {
+    let mut net = SimNet::new(2, 32, Transport::Udp);
+    let uas = net.peer(1);
+    let now = net.now;
+    net.nodes[0].ep.send_request(now, request(Method::Invite, uas.addr, "late2", 1), uas).expect("send");
+    net.run_until(ms(50));
+    answer(&mut net, 200);
+    net.run_until(ms(100));
+    let mut ack = request(Method::Ack, uas.addr, "late2", 1);
+    ack.headers.set(sip_msg::HeaderName::To, format!("<sip:svar@{}>;tag=uas1", uas.addr));
+    net.nodes[0].ep.send_ack(ack, uas, None).expect("ack");
+    net.run_until(Duration::from_secs(1));
+    net.take_events(0);
+    net.take_events(1);
+    let invite = sent_starting(&net, 0, b"INVITE ").remove(0);
+    let ok = sent_starting(&net, 1, b"SIP/2.0 200").remove(0);
+    let uas_sent = net.nodes[1].sent.len();
+    replay(&mut net, 0, 1, &invite);
+    replay(&mut net, 1, 0, &ok);
+    net.run_until(Duration::from_secs(2));
+    assert_eq!(net.nodes[1].sent.len(), uas_sent, "Accepted absorbs the INVITE (RFC 6026 §7.1)");
+    assert!(net.take_events(1).is_empty(), "and does not pass it to the TU");
+    let oks = net.take_events(0);
+    assert!(
+        matches!(&oks[..], [(_, Event::Response { response, .. })] if response.status == 200),
+        "a 2xx retransmission still reaches the UAC's TU (RFC 6026 §7.2): {oks:?}"
+    );
+}
