@@ -234,6 +234,14 @@ impl Pbx {
         self.calls.len()
     }
 
+    /// Requests of svar's own that call control still follows (forks, relayed requests,
+    /// BYEs, trunk registrations): none once every call has ended and its requests are
+    /// answered, however many calls went before (a leak check).
+    #[must_use]
+    pub fn tracked_requests(&self) -> usize {
+        self.by_ctx.len()
+    }
+
     /// RTP port pairs held by calls (anchored media).
     #[must_use]
     pub fn media_ports_in_use(&self) -> usize {
@@ -1145,10 +1153,21 @@ impl Pbx {
         self.fail_call(now, id, status, outcome);
     }
 
+    /// The call is gone: stop following its forks that have their final response. An
+    /// answered fork is kept while the call lives (a retransmitted 2xx is ACKed again,
+    /// §13.2.2.4) and would otherwise stay for good; a fork still waiting keeps its
+    /// entry, so an answer that crosses our CANCEL is still ACKed and hung up.
+    fn forget_answered_forks(&mut self, call: &Call) {
+        for f in call.forks.iter().filter(|f| f.status.is_some()) {
+            self.by_ctx.remove(&f.tx);
+        }
+    }
+
     fn fail_call(&mut self, now: Instant, id: u64, status: u16, outcome: Outcome) {
         let Some(mut call) = self.calls.remove(&id) else {
             return;
         };
+        self.forget_answered_forks(&call);
         let mut r = Response::to_request(&call.a_invite, status);
         let _ = r.ensure_to_tag(&call.a_tag);
         if status == 480 && outcome == Outcome::NoAnswer {
@@ -1416,6 +1435,7 @@ impl Pbx {
         let Some(mut call) = self.calls.remove(&id) else {
             return;
         };
+        self.forget_answered_forks(&call);
         if call.state == CallState::Ivr {
             for f in call.forks.iter().filter(|f| f.status.is_none()) {
                 let _ = self.ep.send_cancel(now, f.tx);

@@ -796,6 +796,7 @@ proptest! {
         let w = run(seed, &callees, plan);
         prop_assert_eq!(w.records.len(), 1, "records: {:?}", w.records);
         prop_assert_eq!(w.pbx.active_calls(), 0);
+        prop_assert_eq!(w.pbx.tracked_requests(), 0, "call control forgets an ended call's requests");
         prop_assert_eq!(w.caller_finals.len(), 1, "caller finals {:?}", w.caller_finals);
         let r = &w.records[0];
         let answered = w.caller_finals[0] == 200;
