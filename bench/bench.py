@@ -6,7 +6,8 @@ Measures, for each server:
   - CPU time per call (INVITE/407/INVITE/180/200/ACK/BYE, SIPp UAC -> server -> SIPp UAS),
   - the highest call rate with zero failed calls,
   - call-setup time through the server (authenticated INVITE -> 200, p50/p99),
-  - memory per registered user and per active call.
+  - memory per registered user and per active call,
+  - with --phases soak (not in the default set): memory growth per call over a long run.
 Prints a table and svar/Kamailio ratios. Usage: python3 bench/bench.py --help
 """
 import argparse
@@ -236,6 +237,31 @@ def bench_concurrent(server, work, concurrent, port):
     return {"concurrent": concurrent, "bytes_per_call": (peak - before) * 1024 / concurrent}
 
 
+def bench_soak(server, work, rate, seconds, port):
+    """Calls at a steady rate for a long while, memory read every 5 s: after the first
+    40 s (64·T1 = 32 s is the longest a finished transaction lingers) memory should hold
+    level; what still grows, divided by the calls made meanwhile, is state kept per call
+    for good (a leak) or for longer than the run."""
+    inf = users_file(work, 1, 1)
+    total = rate * seconds
+    proc = subprocess.Popen(["timeout", str(seconds + 60), "sipp", "-sf", os.path.join(HERE, "bench_uac.xml"), "-inf", inf,
+                             "-s", "uas", f"127.0.0.1:{server.port}", "-r", str(rate), "-m", str(total), "-d", "0",
+                             "-p", str(port), "-l", str(rate * 5), "-nostdin", "-default_behaviors", "all,-abortunexp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work)
+    start = time.time()
+    samples = []
+    while proc.poll() is None and time.time() - start < seconds + 60:
+        time.sleep(5)
+        samples.append((time.time() - start, server.memory_kb()))
+    proc.wait()
+    settled = [(t, kb) for t, kb in samples if 40 <= t <= seconds]
+    if len(settled) < 2:
+        return {"rate": rate, "seconds": seconds, "error": "run too short to settle"}
+    (t0, kb0), (t1, kb1) = settled[0], settled[-1]
+    return {"rate": rate, "seconds": seconds, "kb_at_40s": kb0, "kb_at_end": kb1,
+            "bytes_per_call_after_40s": (kb1 - kb0) * 1024 / max((t1 - t0) * rate, 1)}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--svar", default=os.path.join(ROOT, "target/release/svar"))
@@ -246,6 +272,8 @@ def main():
     ap.add_argument("--ramp", default="500,1000,1500,2000,2500", help="rates tried for the highest clean rate")
     ap.add_argument("--ramp-seconds", type=int, default=30)
     ap.add_argument("--concurrent", type=int, default=5000)
+    ap.add_argument("--soak-rate", type=int, default=500, help="call rate of the soak phase")
+    ap.add_argument("--soak-seconds", type=int, default=180, help="length of the soak phase")
     ap.add_argument("--only", choices=["svar", "kamailio"], default=None)
     ap.add_argument("--phases", default="register,calls,ramp,concurrent")
     ap.add_argument("--media", choices=["anchored", "direct"], default="anchored",
@@ -280,6 +308,9 @@ def main():
                     r["ramp"].append(res)
                     if res["failed"] > 0 or res["calls"] < rate * a.ramp_seconds:
                         break
+            if "soak" in phases:
+                r["soak"] = bench_soak(server, work, a.soak_rate, a.soak_seconds, port + 70)
+                print(kind, "soak", r["soak"], flush=True)
             if "concurrent" in phases:
                 r["concurrent"] = bench_concurrent(server, work, a.concurrent, port + 60)
                 print(kind, "concurrent", r["concurrent"], flush=True)
@@ -313,6 +344,8 @@ def main():
     row(f"highest clean rate, {a.ramp_seconds} s (calls/s)", clean, "{}")
     row("memory per registration (bytes)", lambda r: r["register"]["bytes_per_registration"], "{:.0f}")
     row(f"memory per active call at {a.concurrent} (bytes)", lambda r: r["concurrent"]["bytes_per_call"], "{:.0f}")
+    row(f"memory growth per call after 40 s at {a.soak_rate}/s (bytes)",
+        lambda r: r["soak"]["bytes_per_call_after_40s"], "{:.1f}")
 
 
 if __name__ == "__main__":

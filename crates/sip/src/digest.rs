@@ -309,6 +309,13 @@ struct Failures {
     blocked_until: Option<Instant>,
 }
 
+/// Names a nonce we issued: seconds since the authenticator's epoch and the random part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct NonceId {
+    issued: u64,
+    rand: u64,
+}
+
 /// Server-side digest authenticator.
 #[derive(Debug)]
 pub struct Authenticator {
@@ -316,9 +323,11 @@ pub struct Authenticator {
     secret: [u8; 32],
     epoch: Instant,
     ids: IdGen,
-    /// Highest nonce-count seen per nonce, with the nonce's expiry.
-    /// Nonce counts by nonce (only nonces whose MAC checked, so only ones we issued).
-    counts: crate::fastmap::FastMap<String, (u32, Instant)>,
+    /// Highest nonce-count seen per nonce, with the nonce's expiry. Only nonces whose
+    /// MAC checked (ones we issued) get here, so a nonce is named by its issue time and
+    /// random part: a fixed-size key, where the whole nonce text was an allocation per
+    /// authenticated request, kept for the nonce's lifetime (five minutes).
+    counts: crate::fastmap::FastMap<NonceId, (u32, Instant)>,
     failures: HashMap<IpAddr, Failures>,
     last_sweep: Instant,
     dummy: Credentials,
@@ -392,14 +401,15 @@ impl Authenticator {
     }
 
     /// `Some(issued)` when the nonce is one of ours.
-    fn check_nonce(&self, nonce: &str) -> Option<u64> {
+    /// The nonce's issue time and random part, if its MAC shows we issued it.
+    fn check_nonce(&self, nonce: &str) -> Option<NonceId> {
         if nonce.len() != 12 + 16 + 24 || !nonce.is_ascii() {
             return None;
         }
         let issued = u64::from_str_radix(&nonce[..12], 16).ok()?;
         let rand = u64::from_str_radix(&nonce[12..28], 16).ok()?;
         let mac = self.mac(issued, rand);
-        bool::from(mac.as_bytes().ct_eq(&nonce.as_bytes()[28..])).then_some(issued)
+        bool::from(mac.as_bytes().ct_eq(&nonce.as_bytes()[28..])).then_some(NonceId { issued, rand })
     }
 
     /// Check the credentials of a request from `source` against `lookup`.
@@ -431,7 +441,7 @@ impl Authenticator {
         if d.realm != self.cfg.realm {
             return AuthOutcome::Challenge { stale: false, failed: false };
         }
-        let Some(issued) = self.check_nonce(&d.nonce) else {
+        let Some(nonce_id) = self.check_nonce(&d.nonce) else {
             // not our nonce (or from before a restart): a fresh challenge, not a failure
             return AuthOutcome::Challenge { stale: true, failed: false };
         };
@@ -460,11 +470,11 @@ impl Authenticator {
         if !right || known.is_none() {
             return self.fail(now, source);
         }
-        let expires = self.epoch + Duration::from_secs(issued) + self.cfg.nonce_ttl;
+        let expires = self.epoch + Duration::from_secs(nonce_id.issued) + self.cfg.nonce_ttl;
         if now >= expires {
             return AuthOutcome::Challenge { stale: true, failed: false };
         }
-        let entry = self.counts.entry(d.nonce.into_owned()).or_insert((0, expires));
+        let entry = self.counts.entry(nonce_id).or_insert((0, expires));
         if nc_val <= entry.0 {
             // replayed request or reused count
             return self.fail(now, source);
@@ -706,6 +716,25 @@ mod tests {
                 "nc {nc}"
             );
         }
+    }
+
+    #[test]
+    fn each_nonce_keeps_its_own_count_and_expired_ones_are_forgotten() {
+        let (mut a, t0) = setup();
+        // two nonces issued in the same second: a count used on one is free on the other
+        let first = a.challenges(t0, false)[1].clone();
+        let second = a.challenges(t0, false)[1].clone();
+        for ch in [&first, &second] {
+            let h = answer_challenge(ch, "REGISTER", "sip:kommune.example", "anne", "hemmelig", "c", 1).expect("a");
+            assert!(matches!(a.verify(t0, IP, "REGISTER", Some(&h), lookup), AuthOutcome::Authorized { .. }));
+        }
+        assert_eq!(a.tracked_nonces(), 2);
+        let h = answer_challenge(&first, "REGISTER", "sip:kommune.example", "anne", "hemmelig", "c", 1).expect("a");
+        assert!(matches!(a.verify(t0, IP, "REGISTER", Some(&h), lookup), AuthOutcome::Challenge { failed: true, .. }));
+        // past the nonces' lifetime the counts are swept
+        let later = t0 + Duration::from_secs(302);
+        let _ = a.verify(later, IP, "REGISTER", None, lookup);
+        assert_eq!(a.tracked_nonces(), 0);
     }
 
     #[test]
