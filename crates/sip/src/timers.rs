@@ -58,3 +58,11 @@ pub enum TsxTimer {
     /// UAS core 2xx retransmission until ACK (RFC 3261 §13.3.1.4).
     Retransmit2xx,
 }
+
+impl TsxTimer {
+    /// A timer that re-sends a message (the rest end a state or the transaction).
+    #[must_use]
+    pub fn retransmits(self) -> bool {
+        matches!(self, Self::A | Self::E | Self::G | Self::Retransmit2xx)
+    }
+}

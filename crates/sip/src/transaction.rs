@@ -25,30 +25,52 @@ pub(crate) enum Action {
     AckMissing,
 }
 
-/// The timers one transaction has armed.
+/// The timers one transaction has armed, kept inline: no state of the four machines arms
+/// more than two at once (A and B, E and F, G and H, the 2xx retransmission and L), and a
+/// list on the heap was an allocation per transaction and two per timer fired.
 #[derive(Debug, Default, Clone)]
-pub(crate) struct Armed(Vec<(TsxTimer, Instant)>);
+pub(crate) struct Armed([Option<(TsxTimer, Instant)>; 4]);
 
 impl Armed {
     pub(crate) fn set(&mut self, t: TsxTimer, at: Instant) {
         self.clear(t);
-        self.0.push((t, at));
+        let free = self.0.iter_mut().find(|s| s.is_none());
+        debug_assert!(free.is_some(), "more than four transaction timers armed");
+        // unreachable by the state machines; were it reached, the timer firing last
+        // gives way, so no retransmission or timeout is ever later than armed
+        let slot = match free {
+            Some(slot) => slot,
+            None => match self.0.iter_mut().max_by_key(|s| s.map(|(_, a)| a)) {
+                Some(slot) => slot,
+                None => return,
+            },
+        };
+        *slot = Some((t, at));
     }
     pub(crate) fn clear(&mut self, t: TsxTimer) {
-        self.0.retain(|(k, _)| *k != t);
+        for s in &mut self.0 {
+            if s.is_some_and(|(k, _)| k == t) {
+                *s = None;
+            }
+        }
     }
     pub(crate) fn clear_all(&mut self) {
-        self.0.clear();
+        self.0 = [None; 4];
     }
-    /// Timers due at `now`, removed.
-    pub(crate) fn take_due(&mut self, now: Instant) -> Vec<TsxTimer> {
-        let mut due: Vec<(TsxTimer, Instant)> = self.0.iter().copied().filter(|(_, at)| *at <= now).collect();
-        due.sort_by_key(|(_, at)| *at);
-        self.0.retain(|(_, at)| *at > now);
-        due.into_iter().map(|(t, _)| t).collect()
+    /// Timers due at `now`, removed, earliest first; at the same instant a timeout comes
+    /// before a retransmission (sending once more as the transaction ends helps nobody).
+    pub(crate) fn take_due(&mut self, now: Instant) -> impl Iterator<Item = TsxTimer> + use<> {
+        let mut due = [None; 4];
+        for (slot, d) in self.0.iter_mut().zip(&mut due) {
+            if slot.is_some_and(|(_, at)| at <= now) {
+                *d = slot.take().map(|(t, at)| (at, t.retransmits(), t));
+            }
+        }
+        due.sort_unstable();
+        due.into_iter().flatten().map(|(_, _, t)| t)
     }
     pub(crate) fn next(&self) -> Option<Instant> {
-        self.0.iter().map(|(_, at)| *at).min()
+        self.0.iter().flatten().map(|(_, at)| *at).min()
     }
 }
 
@@ -494,5 +516,31 @@ impl ServerTx {
             }
             _ => Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn armed_timers_fire_in_order_timeouts_first_on_a_tie_and_once() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let mut armed = Armed::default();
+        armed.set(TsxTimer::B, t0 + s(32));
+        armed.set(TsxTimer::A, t0 + s(1));
+        armed.set(TsxTimer::A, t0 + s(32)); // moved: one A, not two
+        assert_eq!(armed.next(), Some(t0 + s(32)));
+        assert_eq!(armed.take_due(t0 + s(31)).count(), 0);
+        assert_eq!(armed.take_due(t0 + s(32)).collect::<Vec<_>>(), vec![TsxTimer::B, TsxTimer::A]);
+        assert_eq!(armed.next(), None, "fired timers are gone");
+        armed.set(TsxTimer::G, t0 + s(2));
+        armed.set(TsxTimer::H, t0 + s(1));
+        armed.clear(TsxTimer::H);
+        assert_eq!(armed.take_due(t0 + s(5)).collect::<Vec<_>>(), vec![TsxTimer::G]);
+        armed.set(TsxTimer::J, t0 + s(3));
+        armed.clear_all();
+        assert_eq!(armed.next(), None);
     }
 }
