@@ -400,7 +400,6 @@ impl Authenticator {
         nonce
     }
 
-    /// `Some(issued)` when the nonce is one of ours.
     /// The nonce's issue time and random part, if its MAC shows we issued it.
     fn check_nonce(&self, nonce: &str) -> Option<NonceId> {
         if nonce.len() != 12 + 16 + 24 || !nonce.is_ascii() {

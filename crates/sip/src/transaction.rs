@@ -34,18 +34,12 @@ pub(crate) struct Armed([Option<(TsxTimer, Instant)>; 4]);
 impl Armed {
     pub(crate) fn set(&mut self, t: TsxTimer, at: Instant) {
         self.clear(t);
-        let free = self.0.iter_mut().find(|s| s.is_none());
+        let free = self.0.iter().position(Option::is_none);
         debug_assert!(free.is_some(), "more than four transaction timers armed");
-        // unreachable by the state machines; were it reached, the timer firing last
-        // gives way, so no retransmission or timeout is ever later than armed
-        let slot = match free {
-            Some(slot) => slot,
-            None => match self.0.iter_mut().max_by_key(|s| s.map(|(_, a)| a)) {
-                Some(slot) => slot,
-                None => return,
-            },
-        };
-        *slot = Some((t, at));
+        // unreachable by the state machines; were it reached, the timer due last would
+        // be dropped for the new one
+        let i = free.unwrap_or_else(|| (0..self.0.len()).max_by_key(|&i| self.0[i].map(|(_, a)| a)).unwrap_or(0));
+        self.0[i] = Some((t, at));
     }
     pub(crate) fn clear(&mut self, t: TsxTimer) {
         for s in &mut self.0 {
@@ -173,6 +167,13 @@ impl ClientTx {
         )
     }
 
+    /// The final response arrived: no timer of the waiting states runs on, and the
+    /// request is never sent again.
+    fn final_arrived(&mut self) {
+        self.timers.clear_all();
+        self.request = Vec::new();
+    }
+
     /// A response matched this transaction. `ack` builds the ACK for a non-2xx final.
     pub(crate) fn on_response(
         &mut self,
@@ -196,15 +197,13 @@ impl ClientTx {
                     vec![Action::DeliverResponse(resp)]
                 }
                 (InviteClientState::Calling | InviteClientState::Proceeding, 200..=299) => {
-                    self.timers.clear_all();
-                    self.request = Vec::new();
+                    self.final_arrived();
                     self.timers.set(TsxTimer::M, now + cfg.t1x64());
                     self.kind = ClientKind::Invite(InviteClientState::Accepted);
                     vec![Action::DeliverResponse(resp)]
                 }
                 (InviteClientState::Calling | InviteClientState::Proceeding, _) => {
-                    self.timers.clear_all();
-                    self.request = Vec::new();
+                    self.final_arrived();
                     let bytes = ack(&resp);
                     self.ack = Some(bytes.clone());
                     if reliable {
@@ -227,8 +226,7 @@ impl ClientTx {
                     vec![Action::DeliverResponse(resp)]
                 }
                 (NonInviteClientState::Trying | NonInviteClientState::Proceeding, _) => {
-                    self.timers.clear_all();
-                    self.request = Vec::new();
+                    self.final_arrived();
                     if reliable {
                         self.kind = ClientKind::NonInvite(NonInviteClientState::Terminated);
                     } else {
