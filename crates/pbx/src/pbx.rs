@@ -590,7 +590,7 @@ impl Pbx {
             direction = direction_in;
             callee = ext.clone();
             for b in self.registrar.lookup(&ext, self.wall_ms / 1000) {
-                targets.push((b.contact.clone(), b.source, None));
+                targets.push((b.contact.uri().clone(), b.source, None));
             }
             if targets.is_empty() {
                 info!(callee = %Pii(&ext), "callee has no registered phone");

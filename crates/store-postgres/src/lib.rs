@@ -2,7 +2,6 @@
 //! for scaling out. Migrations are embedded and run at connect; a schema can be given so
 //! that tests (and several installations) share one server.
 
-use std::collections::HashMap;
 use std::str::FromStr;
 
 use pbx::record::CallRecord;
@@ -65,26 +64,7 @@ impl Store for PostgresStore {
         // Coalesce: only the last change of each binding in the batch matters. Then one
         // multi-row upsert and one delete per removed binding, in one transaction: one
         // round trip to the database thread instead of one per row.
-        let mut last: HashMap<(&str, String), &BindingChange> = HashMap::new();
-        let mut order: Vec<(&str, String)> = Vec::new();
-        for c in changes {
-            let key = match c {
-                BindingChange::Upsert(b) => (b.aor.as_str(), b.key()),
-                BindingChange::Remove { aor, key } => (aor.as_str(), key.clone()),
-            };
-            if last.insert(key.clone(), c).is_none() {
-                order.push(key);
-            }
-        }
-        let mut upserts: Vec<BindingRow> = Vec::new();
-        let mut removes: Vec<(&str, String)> = Vec::new();
-        for k in order {
-            match last.get(&k) {
-                Some(BindingChange::Upsert(b)) => upserts.push(BindingRow::from_binding(b)),
-                Some(BindingChange::Remove { .. }) => removes.push(k),
-                None => {}
-            }
-        }
+        let (upserts, removes) = store::coalesce_bindings(changes);
         let mut tx = self.pool.begin().await.map_err(db)?;
         for chunk in upserts.chunks(500) {
             let mut q = QueryBuilder::<Postgres>::new(

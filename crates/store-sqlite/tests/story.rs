@@ -70,7 +70,7 @@ async fn bindings_and_call_records_survive_a_reopen() {
     assert_eq!(recs[0].call_id, "c2");
     assert_eq!(recs[0].outcome, Outcome::Busy);
     assert_eq!(recs[1].hangup_by, Some(Party::Callee));
-    let key = loaded[0].key();
+    let key = loaded[0].key().to_owned();
     s.apply_bindings(&[BindingChange::Remove { aor: "1001".into(), key }]).await.expect("rm");
     assert!(s.load_bindings().await.expect("load").is_empty());
     let _ = std::fs::remove_dir_all(&dir);
@@ -82,5 +82,39 @@ async fn the_shared_story_passes_on_sqlite() {
     let _ = std::fs::remove_dir_all(&dir);
     let s = SqliteStore::open_dir(&dir).await.expect("open");
     store::story::run(&s).await.expect("story");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A batch is written as statements of a few fixed row counts: every size, including ones
+/// that are not a sum of a single statement size, lands whole, and the last change of a
+/// binding within a batch wins.
+#[tokio::test]
+async fn batches_of_any_size_are_written_whole() {
+    let dir = std::env::temp_dir().join(format!("svar-store-batches-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let s = SqliteStore::open_dir(&dir).await.expect("open");
+    let mut written = 0;
+    for size in [1usize, 3, 4, 5, 17, 63, 64, 65, 150] {
+        let mut batch: Vec<BindingChange> = (0..size)
+            .map(|i| {
+                let mut b = binding(&format!("sip:1001@192.0.2.7:{}", 10_000 + written + i), 5000);
+                b.params.clear();
+                b.aor = format!("u{}", written + i);
+                BindingChange::Upsert(b)
+            })
+            .collect();
+        // a second change of the first binding in the same batch: it is the one kept
+        if let Some(BindingChange::Upsert(first)) = batch.first().cloned() {
+            let mut later = first;
+            later.expires_at = 7000;
+            batch.push(BindingChange::Upsert(later));
+        }
+        s.apply_bindings(&batch).await.expect("write");
+        written += size;
+        let loaded = s.load_bindings().await.expect("load");
+        assert_eq!(loaded.len(), written, "after a batch of {size}");
+        let first = loaded.iter().find(|b| b.aor == format!("u{}", written - size)).expect("first of the batch");
+        assert_eq!(first.expires_at, 7000, "the batch's last change of a binding wins");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

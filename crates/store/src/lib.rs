@@ -61,8 +61,8 @@ impl BindingRow {
         sip_msg::text::write_params(&mut params, &b.params);
         Self {
             aor: b.aor.clone(),
-            key: b.key(),
-            contact: b.contact.to_string(),
+            key: b.key().to_owned(),
+            contact: b.contact.as_str().to_owned(),
             params,
             q: f64::from(b.q),
             expires_at: b.expires_at,
@@ -96,6 +96,35 @@ impl BindingRow {
             user_agent: self.user_agent,
         })
     }
+}
+
+/// A batch of binding changes reduced to what the store must do: the rows to upsert and
+/// the (address-of-record, key) pairs to delete, in first-seen order. Only the last change
+/// of each binding in the batch counts.
+#[must_use]
+pub fn coalesce_bindings(changes: &[BindingChange]) -> (Vec<BindingRow>, Vec<(&str, &str)>) {
+    let mut last: std::collections::HashMap<(&str, &str), &BindingChange> =
+        std::collections::HashMap::with_capacity(changes.len());
+    let mut order: Vec<(&str, &str)> = Vec::with_capacity(changes.len());
+    for c in changes {
+        let key = match c {
+            BindingChange::Upsert(b) => (b.aor.as_str(), b.key()),
+            BindingChange::Remove { aor, key } => (aor.as_str(), key.as_str()),
+        };
+        if last.insert(key, c).is_none() {
+            order.push(key);
+        }
+    }
+    let mut upserts = Vec::with_capacity(order.len());
+    let mut removes = Vec::new();
+    for k in order {
+        match last.get(&k) {
+            Some(BindingChange::Upsert(b)) => upserts.push(BindingRow::from_binding(b)),
+            Some(BindingChange::Remove { .. }) => removes.push(k),
+            None => {}
+        }
+    }
+    (upserts, removes)
 }
 
 /// Parse stored enum names back.

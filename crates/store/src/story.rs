@@ -38,7 +38,9 @@ pub async fn run<S: Store + ObligationStore + PresenceStore + OrganisationStore>
     s.apply_bindings(&[BindingChange::Upsert(binding(6000, 8)?)]).await.map_err(|e| e.to_string())?;
     let loaded = s.load_bindings().await.map_err(|e| e.to_string())?;
     check(loaded == vec![binding(6000, 8)?], "binding updated in place")?;
-    s.apply_bindings(&[BindingChange::Remove { aor: "1001".into(), key: b.key() }]).await.map_err(|e| e.to_string())?;
+    s.apply_bindings(&[BindingChange::Remove { aor: "1001".into(), key: b.key().to_owned() }])
+        .await
+        .map_err(|e| e.to_string())?;
     check(s.load_bindings().await.map_err(|e| e.to_string())?.is_empty(), "binding removed")?;
 
     // call records: newest first

@@ -332,7 +332,7 @@ impl Pbx {
                     self.registrar.lookup(e, wall_s).into_iter().map(|b| Destination {
                         to_user: e.clone(),
                         to_host: self.cfg.domain.clone(),
-                        uri: b.contact.clone(),
+                        uri: b.contact.uri().clone(),
                         peer: b.source,
                         trunk: None,
                         from_user: None,
