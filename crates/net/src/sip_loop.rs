@@ -78,7 +78,7 @@ struct Loop {
     udp: UdpSocket,
     tcp_conns: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
     tcp_events: mpsc::UnboundedSender<TcpEvent>,
-    persist: mpsc::UnboundedSender<Persist>,
+    persist: std::sync::mpsc::Sender<Persist>,
     media: Option<MediaDriver>,
     messages: Option<mpsc::UnboundedSender<pbx::ivr_setup::Recording>>,
     draining: bool,
@@ -208,7 +208,7 @@ pub struct MediaSetup {
 pub async fn run(
     pbx: Pbx,
     sockets: SipSockets,
-    persist: mpsc::UnboundedSender<Persist>,
+    persist: std::sync::mpsc::Sender<Persist>,
     control: mpsc::Receiver<Control>,
     media: Option<MediaSetup>,
 ) -> Pbx {

@@ -397,8 +397,14 @@ async fn serve(cfg: Config) -> Result<()> {
     pbx_cfg.contact_addrs = vec![(Transport::Udp, contact), (Transport::Tcp, contact)];
     let pbx = Pbx::new(endpoint, pbx_cfg, auth, registrar);
 
-    let (persist_tx, persist_rx) = mpsc::unbounded_channel();
-    let writer = tokio::spawn(net::writer::run(store.clone(), persist_rx));
+    let (persist_tx, persist_rx) = std::sync::mpsc::channel();
+    let record_writer = store_sqlite::RecordWriter::open_dir(&cfg.data_dir)
+        .with_context(|| format!("cannot open the store in {}", cfg.data_dir.display()))?;
+    let (writer_done_tx, writer_done_rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::Builder::new().name("svar-writer".into()).spawn(move || {
+        net::writer::run(record_writer, persist_rx);
+        let _ = writer_done_tx.send(());
+    })?;
     let (control_tx, control_rx) = mpsc::channel(64);
     // The SIP engine gets a thread of its own with a single-threaded runtime: every
     // datagram is handled where it was read, with no work-stealing hop (Kamailio's worker
@@ -508,7 +514,7 @@ async fn serve(cfg: Config) -> Result<()> {
         warn!("SIP loop ended abnormally");
     }
     // the SIP loop dropped its sender: the writer flushes what is left and ends
-    if let Err(e) = writer.await {
+    if let Err(e) = writer_done_rx.await {
         warn!(error = %e, "store writer ended abnormally");
     }
     let _ = http_stop_tx.send(());

@@ -1,5 +1,10 @@
 //! SQLite backend of [`store::Store`]: one file in the data directory, WAL journal,
-//! migrations embedded in the binary and run at open.
+//! migrations embedded in the binary and run at open. The store writer's batches go
+//! through [`RecordWriter`], a connection of its own.
+
+mod records;
+
+pub use records::RecordWriter;
 
 use std::path::Path;
 use std::str::FromStr;

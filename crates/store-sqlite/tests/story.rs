@@ -118,3 +118,48 @@ async fn batches_of_any_size_are_written_whole() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The store writer's connection writes what the sqlx store reads back: bindings (the
+/// last change of each in a batch; removals), and call records, a batch per transaction.
+#[tokio::test]
+async fn the_record_writer_writes_what_the_store_reads() {
+    use store::RecordSink;
+    let dir = std::env::temp_dir().join(format!("svar-store-writer-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let s = SqliteStore::open_dir(&dir).await.expect("open");
+    let mut w = store_sqlite::RecordWriter::open_dir(&dir).expect("writer");
+    let a = binding("sip:1001@192.0.2.7:5062;transport=udp", 5000);
+    let mut b = binding("sip:1001@192.0.2.8:5062", 5000);
+    b.params.clear();
+    b.aor = "1002".into();
+    let mut a_later = a.clone();
+    a_later.expires_at = 6000;
+    a_later.cseq = 8;
+    let rec = CallRecord {
+        call_id: "c1".into(),
+        direction: Direction::Inbound,
+        caller: "+4512345678".into(),
+        callee: "1001".into(),
+        trunk: Some("provider".into()),
+        started_ms: 1,
+        answered_ms: Some(2),
+        ended_ms: 3,
+        outcome: Outcome::Answered,
+        status: 200,
+        hangup_by: Some(Party::Caller),
+        flow: Some("ivr:1".into()),
+    };
+    w.write(
+        &[BindingChange::Upsert(a.clone()), BindingChange::Upsert(b.clone()), BindingChange::Upsert(a_later.clone())],
+        std::slice::from_ref(&rec),
+    )
+    .expect("write");
+    let mut loaded = s.load_bindings().await.expect("load");
+    loaded.sort_by(|x, y| x.aor.cmp(&y.aor));
+    assert_eq!(loaded, vec![a_later.clone(), b.clone()], "the batch's last change of 1001 wins");
+    assert_eq!(s.recent_call_records(10).await.expect("records"), vec![rec]);
+    // a removal, by the key the registrar gives
+    w.write(&[BindingChange::Remove { aor: "1001".into(), key: a.key().to_owned() }], &[]).expect("remove");
+    assert_eq!(s.load_bindings().await.expect("load"), vec![b]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -98,33 +98,49 @@ impl BindingRow {
     }
 }
 
-/// A batch of binding changes reduced to what the store must do: the rows to upsert and
-/// the (address-of-record, key) pairs to delete, in first-seen order. Only the last change
-/// of each binding in the batch counts.
+/// The changes of a batch that the store must apply: the last change of each binding
+/// (address-of-record and key), in the order the bindings first appear.
 #[must_use]
-pub fn coalesce_bindings(changes: &[BindingChange]) -> (Vec<BindingRow>, Vec<(&str, &str)>) {
-    let mut last: std::collections::HashMap<(&str, &str), &BindingChange> =
-        std::collections::HashMap::with_capacity(changes.len());
-    let mut order: Vec<(&str, &str)> = Vec::with_capacity(changes.len());
-    for c in changes {
-        let key = match c {
+pub fn last_changes(changes: &[BindingChange]) -> Vec<&BindingChange> {
+    fn key(c: &BindingChange) -> (&str, &str) {
+        match c {
             BindingChange::Upsert(b) => (b.aor.as_str(), b.key()),
             BindingChange::Remove { aor, key } => (aor.as_str(), key.as_str()),
-        };
-        if last.insert(key, c).is_none() {
-            order.push(key);
         }
     }
-    let mut upserts = Vec::with_capacity(order.len());
+    let mut last: std::collections::HashMap<(&str, &str), usize> =
+        std::collections::HashMap::with_capacity(changes.len());
+    let mut order: Vec<(&str, &str)> = Vec::with_capacity(changes.len());
+    for (i, c) in changes.iter().enumerate() {
+        let k = key(c);
+        if last.insert(k, i).is_none() {
+            order.push(k);
+        }
+    }
+    order.iter().filter_map(|k| last.get(k).map(|&i| &changes[i])).collect()
+}
+
+/// [`last_changes`] as rows to upsert and (address-of-record, key) pairs to delete.
+#[must_use]
+pub fn coalesce_bindings(changes: &[BindingChange]) -> (Vec<BindingRow>, Vec<(&str, &str)>) {
+    let mut upserts = Vec::with_capacity(changes.len());
     let mut removes = Vec::new();
-    for k in order {
-        match last.get(&k) {
-            Some(BindingChange::Upsert(b)) => upserts.push(BindingRow::from_binding(b)),
-            Some(BindingChange::Remove { .. }) => removes.push(k),
-            None => {}
+    for c in last_changes(changes) {
+        match c {
+            BindingChange::Upsert(b) => upserts.push(BindingRow::from_binding(b)),
+            BindingChange::Remove { aor, key } => removes.push((aor.as_str(), key.as_str())),
         }
     }
     (upserts, removes)
+}
+
+/// Where the store writer puts a batch: registrar changes and call records, written
+/// together or not at all. Blocking: the writer runs on a thread of its own, off the SIP
+/// path.
+pub trait RecordSink: Send + 'static {
+    /// Apply the binding changes (in order; the last change of a binding wins) and append
+    /// the call records, in one transaction.
+    fn write(&mut self, bindings: &[BindingChange], records: &[CallRecord]) -> Result<(), StoreError>;
 }
 
 /// Parse stored enum names back.
