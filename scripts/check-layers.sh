@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 status=0
 for crate in sip-msg sdp rtp media sip calendar policy acd ivr pbx store; do
     deps=$(cargo tree -p "$crate" -e normal --prefix none --format '{p}' 2>/dev/null | awk '{print $1}' | sort -u)
-    bad=$(echo "$deps" | grep -E '^(tokio|sqlx|sqlx-core|axum|hyper|mio|async-std|reqwest)$' || true)
+    bad=$(echo "$deps" | grep -E '^(tokio|sqlx|sqlx-core|rusqlite|axum|hyper|mio|async-std|reqwest)$' || true)
     if [ -n "$bad" ]; then
         echo "layer violation: $crate depends on: $bad"
         status=1

@@ -1,19 +1,25 @@
-//! The RTP port pool: even ports for RTP with RTCP on the next odd port (RFC 3550 §11),
-//! least recently used first so a port is not reused while stray packets of its last
-//! call may still arrive.
+//! The RTP port pool: a call's block of four ports, two RTP/RTCP pairs (RTP on the even
+//! port, RTCP on the next odd one, RFC 3550 §11): leg A's pair at the block's first port,
+//! leg B's two above. Blocks, not single pairs, so the sockets of a block always serve
+//! one call together and can stay together (on one media thread, in its epoll set)
+//! between calls. Least recently used first, so a port is not reused while stray packets
+//! of its last call may still arrive.
 
 use std::collections::{HashSet, VecDeque};
 
 /// No free port pair, or a port given back that was not taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum PortError {
-    /// Every pair is in use.
-    #[error("all {0} RTP port pairs are in use")]
+    /// Every block is in use.
+    #[error("all {0} RTP port blocks are in use")]
     Exhausted(usize),
     /// A release of a port the pool did not hand out (a double release is a bug).
     #[error("port {0} was not in use")]
     NotInUse(u16),
 }
+
+/// Ports in one block.
+pub const BLOCK: u16 = 4;
 
 /// The pool.
 #[derive(Debug)]
@@ -23,15 +29,20 @@ pub struct PortPool {
 }
 
 impl PortPool {
-    /// Pairs from `first` to `last` (inclusive; `first` is rounded up to even).
+    /// Blocks of four ports from `first` to `last` (inclusive; `first` is rounded up to
+    /// even).
     #[must_use]
     pub fn new(first: u16, last: u16) -> Self {
-        let start = first + first % 2;
-        let free = (start..last).step_by(2).collect();
+        let start = u32::from(first + first % 2);
+        let free = (start..u32::from(last).saturating_sub(2))
+            .step_by(BLOCK.into())
+            .filter_map(|p| u16::try_from(p).ok())
+            .collect();
         Self { free, used: HashSet::new() }
     }
 
-    /// Take a pair; returns the RTP port (RTCP is one above).
+    /// Take a block; returns its first port: leg A's RTP port (leg A's RTCP is one above,
+    /// leg B's pair two and three above).
     ///
     /// # Errors
     /// None free.
@@ -41,7 +52,7 @@ impl PortPool {
         Ok(port)
     }
 
-    /// Give a pair back (at the end of the queue).
+    /// Give a block back (at the end of the queue) by its first port.
     ///
     /// # Errors
     /// The port was not in use.
@@ -53,13 +64,13 @@ impl PortPool {
         Ok(())
     }
 
-    /// Pairs in use.
+    /// Blocks in use.
     #[must_use]
     pub fn in_use(&self) -> usize {
         self.used.len()
     }
 
-    /// Pairs free.
+    /// Blocks free.
     #[must_use]
     pub fn available(&self) -> usize {
         self.free.len()

@@ -83,14 +83,16 @@ proptest! {
 fn the_port_pool_gets_every_port_back_after_ten_thousand_calls() {
     let mut pool = PortPool::new(20_000, 20_100);
     let total = pool.available();
-    assert_eq!(total, 50);
+    // blocks 20000–20003 … 20096–20099: the last port of the range would start no block
+    assert_eq!(total, 25);
     let mut live = std::collections::VecDeque::new();
     for call in 0..10_000 {
-        let port = pool.take().expect("a free pair");
+        let port = pool.take().expect("a free block");
         assert_eq!(port % 2, 0, "RTP on even ports");
+        assert!(port + 3 <= 20_100, "the whole block in the range");
         assert!(!live.contains(&port), "port {port} handed out twice");
         live.push_back(port);
-        if live.len() > 30 || call % 7 == 0 {
+        if live.len() > 15 || call % 7 == 0 {
             pool.release(live.pop_front().expect("one")).expect("in use");
         }
     }
@@ -100,9 +102,12 @@ fn the_port_pool_gets_every_port_back_after_ten_thousand_calls() {
     assert_eq!((pool.in_use(), pool.available()), (0, total), "no leak");
     assert_eq!(pool.release(20_000), Err(PortError::NotInUse(20_000)), "a double release is refused");
     for _ in 0..total {
-        pool.take().expect("pair");
+        pool.take().expect("block");
     }
-    assert_eq!(pool.take(), Err(PortError::Exhausted(50)));
+    assert_eq!(pool.take(), Err(PortError::Exhausted(25)));
+    // an odd first port and a range that ends mid-block
+    let odd = PortPool::new(30_001, 30_010);
+    assert_eq!(odd.available(), 2, "blocks at 30002 and 30006; 30010 alone is no block");
 }
 
 #[test]

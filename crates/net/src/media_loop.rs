@@ -10,19 +10,23 @@
 //! audio, else the earliest media timeout), so a bridged call costs nothing between
 //! packets.
 //!
-//! An ended call's sockets come back to the driver still bound and wait for the next
-//! call given their ports: creating, binding and closing four sockets per call was about
-//! a tenth of svar's CPU per call (BENCHMARKS.md, Session 6). What the phones of the old
-//! call sent after it ended is read and dropped before the socket is reused, at a point
-//! where no peer of the new call can know the port yet.
+//! A call's ports are a block of four from the pool (`media::ports`), and the block
+//! decides the call's thread. The block's sockets are bound once and then stay on that
+//! thread, in its epoll set, between calls: parked when a call ends, for the next call
+//! given the block. Creating, binding and closing four sockets per call was about a tenth
+//! of svar's CPU per call (BENCHMARKS.md, Session 6), and taking them out of the epoll
+//! set and in again eight `epoll_ctl` per call (Session 9). The thread drops what the
+//! phones of a block's last call still send, and drains the sockets when the next call
+//! takes them, before any peer of the new call can know the ports.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::time::Duration;
 
 use media::relay::{Bridge, LegConfig};
 use pbx::{MediaEvent, MediaOp};
 use tokio::sync::mpsc;
+use tracing::debug;
 
 use crate::media_thread::{self, CallSockets, Command, Message, Returned, ThreadHandle};
 
@@ -66,19 +70,25 @@ pub struct MediaDriver {
     ip: IpAddr,
     timeout: Duration,
     threads: MediaThreads,
-    /// Calls with media open.
-    calls: HashSet<u64>,
+    /// Calls with media open: their ports.
+    calls: HashMap<u64, (u16, u16)>,
     /// This turn's messages, per thread, sent at [`MediaDriver::commit`].
     pending: Vec<Vec<Message>>,
-    /// Bound sockets of ended calls by port, for the next call given that port.
-    spare: HashMap<u16, UdpSocket>,
-    /// The most sockets held open at once (in calls, on their way back, and spare): an
-    /// ended call's sockets close instead of waiting when more are open, and a spare one
-    /// closes before a new one is bound at the limit.
+    /// Blocks parked on their thread, by first port, with leg B's port.
+    parked: HashMap<u16, u16>,
+    /// Blocks bound here whose call closed before reaching its thread, for the next call
+    /// given the block.
+    fresh: HashMap<u16, CallSockets>,
+    /// The most sockets held open at once (in calls, parked and fresh): an ended call's
+    /// block closes instead of parking when more are open, and a parked block closes
+    /// before a new one is bound at the limit.
     max_sockets: usize,
-    /// Sockets open now.
+    /// Sockets open now (a discarded block counts out when the discard is sent).
     open: usize,
 }
+
+/// Sockets in a block.
+const BLOCK_SOCKETS: usize = 4;
 
 fn bind(ip: IpAddr, port: u16) -> std::io::Result<UdpSocket> {
     let s = UdpSocket::bind(SocketAddr::new(ip, port))?;
@@ -86,20 +96,24 @@ fn bind(ip: IpAddr, port: u16) -> std::io::Result<UdpSocket> {
     Ok(s)
 }
 
-/// Read and drop what a parked socket holds (non-blocking: ends when it is empty).
-fn drain(s: &UdpSocket) {
-    let mut buf = [0u8; 1];
-    while s.recv(&mut buf).is_ok() {}
-}
-
 impl MediaDriver {
     /// A driver for `ip` with the media timeout, running calls on `threads` and holding
-    /// at most `max_sockets` sockets (in calls and spare; the process's open-files limit
+    /// at most `max_sockets` sockets (in calls and parked; the process's open-files limit
     /// less what the rest of svar needs).
     #[must_use]
     pub fn new(ip: IpAddr, timeout: Duration, threads: MediaThreads, max_sockets: usize) -> Self {
         let pending = threads.threads.iter().map(|_| Vec::new()).collect();
-        Self { ip, timeout, threads, calls: HashSet::new(), pending, spare: HashMap::new(), max_sockets, open: 0 }
+        Self {
+            ip,
+            timeout,
+            threads,
+            calls: HashMap::new(),
+            pending,
+            parked: HashMap::new(),
+            fresh: HashMap::new(),
+            max_sockets,
+            open: 0,
+        }
     }
 
     /// Calls with media open.
@@ -123,15 +137,15 @@ impl MediaDriver {
         }
     }
 
-    fn thread_of(&self, call: u64) -> usize {
-        (call % self.pending.len() as u64) as usize
+    /// The thread of a port block (by its first port): a block's sockets always live on
+    /// the same thread.
+    fn thread_of(&self, key: u16) -> usize {
+        usize::from(key / media::ports::BLOCK) % self.pending.len()
     }
 
     fn send(&mut self, call: u64, c: Command) {
-        if !self.calls.contains(&call) {
-            return;
-        }
-        let thread = self.thread_of(call);
+        let Some(&(key, _)) = self.calls.get(&call) else { return };
+        let thread = self.thread_of(key);
         let queue = &mut self.pending[thread];
         // consecutive commands to one call travel together
         if let Some(Message::Commands { call: last, commands }) = queue.last_mut()
@@ -143,82 +157,70 @@ impl MediaDriver {
         queue.push(Message::Commands { call, commands: vec![c] });
     }
 
-    /// A call opened in this same turn never reaches its thread: its sockets are spare
-    /// again at once.
+    /// The call's block parks on its thread, or closes when more sockets are open than
+    /// the limit. A call opened in this same turn never reaches its thread.
     fn close(&mut self, call: u64) {
-        if !self.calls.remove(&call) {
-            return;
-        }
-        let thread = self.thread_of(call);
+        let Some((key, pb)) = self.calls.remove(&call) else { return };
+        let thread = self.thread_of(key);
         let queue = &mut self.pending[thread];
-        let Some(start) = queue.iter().position(|m| matches!(m, Message::Start { call: c, .. } if *c == call)) else {
-            queue.push(Message::Commands { call, commands: vec![Command::Close] });
-            return;
-        };
-        if let Message::Start { sockets, .. } = queue.remove(start) {
-            self.keep(sockets);
-        }
-        self.pending[thread].retain(|m| !matches!(m, Message::Commands { call: c, .. } if *c == call));
-    }
-
-    /// Keep an ended call's sockets for reuse, or close them when more than the limit are
-    /// open.
-    fn keep(&mut self, s: CallSockets) {
-        if self.open > self.max_sockets {
-            self.open -= s.sockets.len();
-        } else {
-            self.spare.extend(s.ports.into_iter().zip(s.sockets));
-        }
-    }
-
-    /// Take what the threads sent back.
-    fn take_returned(&mut self) {
-        while let Ok(r) = self.threads.returned.try_recv() {
-            match r {
-                Returned::Parked(s) => self.keep(s),
-                Returned::Closed => self.open = self.open.saturating_sub(4),
-            }
-        }
-    }
-
-    /// A socket bound to `port`: a spare one emptied of the last call's packets, or a new
-    /// one (at the limit, after closing some other spare one).
-    fn socket(&mut self, port: u16) -> std::io::Result<UdpSocket> {
-        if let Some(s) = self.spare.remove(&port) {
-            drain(&s);
-            return Ok(s);
-        }
-        if self.open >= self.max_sockets
-            && let Some(&other) = self.spare.keys().next()
-        {
-            self.spare.remove(&other);
-            self.open -= 1;
-        }
-        let s = bind(self.ip, port)?;
-        self.open += 1;
-        Ok(s)
-    }
-
-    /// A call's four sockets in the order of the media thread's socket index: RTP on the
-    /// even ports, RTCP on the odd ones above (RFC 3550 §11). On failure, each port that
-    /// would not bind and why; the sockets that did stay spare.
-    fn call_sockets(&mut self, pa: u16, pb: u16) -> Result<CallSockets, String> {
-        self.take_returned();
-        let ports = [pa, pb, pa + 1, pb + 1];
-        match ports.map(|port| self.socket(port)) {
-            [Ok(a), Ok(b), Ok(c), Ok(d)] => Ok(CallSockets { ports, sockets: [a, b, c, d] }),
-            results => {
-                let mut failed = Vec::new();
-                for (port, r) in ports.into_iter().zip(results) {
-                    match r {
-                        Ok(s) => {
-                            self.spare.insert(port, s);
-                        }
-                        Err(e) => failed.push(format!("port {port}: {e}")),
+        if let Some(start) = queue.iter().position(|m| matches!(m, Message::Start { call: c, .. } if *c == call)) {
+            if let Message::Start { fresh, .. } = queue.remove(start) {
+                match fresh {
+                    Some(sockets) if self.open <= self.max_sockets => {
+                        self.fresh.insert(key, sockets);
+                    }
+                    // over the limit: the sockets close here
+                    Some(_) => self.open = self.open.saturating_sub(BLOCK_SOCKETS),
+                    // it never left its parking place
+                    None => {
+                        self.parked.insert(key, pb);
                     }
                 }
-                Err(failed.join("; "))
             }
+            self.pending[thread].retain(|m| !matches!(m, Message::Commands { call: c, .. } if *c == call));
+            return;
+        }
+        queue.push(Message::Commands { call, commands: vec![Command::Close] });
+        if self.open > self.max_sockets {
+            queue.push(Message::Discard { key });
+            self.open = self.open.saturating_sub(BLOCK_SOCKETS);
+        } else {
+            self.parked.insert(key, pb);
+        }
+    }
+
+    /// Take what the threads reported.
+    fn take_returned(&mut self) {
+        while let Ok(Returned::Closed { key }) = self.threads.returned.try_recv() {
+            self.parked.remove(&key);
+            self.open = self.open.saturating_sub(BLOCK_SOCKETS);
+        }
+    }
+
+    /// A block's four sockets in the order of the media thread's socket index: RTP on
+    /// the even ports, RTCP on the odd ones above (RFC 3550 §11). At the limit a parked
+    /// block closes first. On failure, each port that would not bind and why (the ones
+    /// that did close again).
+    fn bind_block(&mut self, pa: u16, pb: u16) -> Result<CallSockets, String> {
+        while self.open + BLOCK_SOCKETS > self.max_sockets {
+            let Some(&other) = self.parked.keys().next() else { break };
+            self.parked.remove(&other);
+            let thread = self.thread_of(other);
+            self.pending[thread].push(Message::Discard { key: other });
+            self.open = self.open.saturating_sub(BLOCK_SOCKETS);
+        }
+        let ports = [pa, pb, pa + 1, pb + 1];
+        match ports.map(|port| bind(self.ip, port)) {
+            [Ok(a), Ok(b), Ok(c), Ok(d)] => {
+                self.open += BLOCK_SOCKETS;
+                Ok(CallSockets { ports, sockets: [a, b, c, d] })
+            }
+            results => Err(ports
+                .into_iter()
+                .zip(results)
+                .filter_map(|(port, r)| r.err().map(|e| format!("port {port}: {e}")))
+                .collect::<Vec<_>>()
+                .join("; ")),
         }
     }
 
@@ -233,12 +235,36 @@ impl MediaDriver {
     }
 
     fn open(&mut self, call: u64, (pa, pb): (u16, u16), a: LegConfig, b: LegConfig) {
-        let sockets = match self.call_sockets(pa, pb) {
-            Ok(s) => s,
-            Err(e) => {
-                let error = format!("cannot bind RTP ports {pa}/{pb}: {e}");
-                let _ = self.threads.events.send(MediaEvent::Failed { call, error });
-                return;
+        self.take_returned();
+        let fresh = match self.parked.remove(&pa) {
+            // the block parked on its thread serves, with no system call here
+            Some(parked_b) if parked_b == pb => None,
+            parked => {
+                if let Some(other_b) = parked {
+                    // the pool's blocks always pair the same ports: a driver given other
+                    // pairs lets the parked block go (its ports cannot bind until then)
+                    let thread = self.thread_of(pa);
+                    self.pending[thread].push(Message::Discard { key: pa });
+                    self.open = self.open.saturating_sub(BLOCK_SOCKETS);
+                    debug!(pa, pb, other_b, "RTP ports paired otherwise than their parked block");
+                }
+                match self.fresh.remove(&pa) {
+                    Some(s) if s.ports[1] == pb => Some(s),
+                    other => {
+                        if other.is_some() {
+                            self.open = self.open.saturating_sub(BLOCK_SOCKETS);
+                        }
+                        drop(other);
+                        match self.bind_block(pa, pb) {
+                            Ok(s) => Some(s),
+                            Err(e) => {
+                                let error = format!("cannot bind RTP ports {pa}/{pb}: {e}");
+                                let _ = self.threads.events.send(MediaEvent::Failed { call, error });
+                                return;
+                            }
+                        }
+                    }
+                }
             }
         };
         let now = std::time::Instant::now();
@@ -246,8 +272,8 @@ impl MediaDriver {
         let unix_us =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
         bridge.set_wall_clock(now, unix_us);
-        let thread = self.thread_of(call);
-        self.pending[thread].push(Message::Start { call, sockets, bridge });
-        self.calls.insert(call);
+        let thread = self.thread_of(pa);
+        self.pending[thread].push(Message::Start { call, key: pa, fresh, bridge });
+        self.calls.insert(call, (pa, pb));
     }
 }

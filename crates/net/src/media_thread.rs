@@ -47,15 +47,22 @@ pub(crate) enum Command {
 /// What a media thread is told.
 #[derive(Debug)]
 pub(crate) enum Message {
-    /// A new call: its four sockets and its bridge.
+    /// A new call on the port block `key` (its first port), with the block's sockets when
+    /// they are new to the thread; without, the block parked here since its last call
+    /// serves.
     Start {
         call: u64,
-        sockets: CallSockets,
+        key: u16,
+        fresh: Option<CallSockets>,
         bridge: Box<Bridge>,
     },
     Commands {
         call: u64,
         commands: Vec<Command>,
+    },
+    /// Close a parked block's sockets: the driver holds as many open as it may.
+    Discard {
+        key: u16,
     },
     /// The driver is gone: close every call and end the thread.
     Stop,
@@ -66,7 +73,7 @@ impl Message {
     /// limits run on the clock, or the thread to stop.
     fn is_urgent(&self) -> bool {
         match self {
-            Self::Start { .. } => false,
+            Self::Start { .. } | Self::Discard { .. } => false,
             Self::Stop => true,
             Self::Commands { commands, .. } => commands.iter().any(|c| match c {
                 Command::Feed(_, feed) => !matches!(feed, Feed::Bridged),
@@ -77,27 +84,26 @@ impl Message {
     }
 }
 
-/// A call's sockets in the order of the epoll data's index: RTP A, RTP B, RTCP A, RTCP B,
-/// with the ports they are bound to. When the call ends they go back to the driver
-/// still bound, for the next call given those ports.
+/// A port block's sockets in the order of the epoll data's index: RTP A, RTP B, RTCP A,
+/// RTCP B, with the ports they are bound to. Once on a thread they stay there, in its
+/// epoll set, between calls: parked when a call ends, for the next call given the block.
+/// Leaving and joining the set again was eight `epoll_ctl` per call, 3.6 % of svar's CPU
+/// per anchored call (BENCHMARKS.md, Session 9).
 #[derive(Debug)]
 pub(crate) struct CallSockets {
     pub(crate) ports: [u16; 4],
     pub(crate) sockets: [UdpSocket; 4],
 }
 
-/// What becomes of an ended call's sockets, told to the driver, which counts the sockets
-/// open.
+/// What the driver is told, for its count of open sockets.
 #[derive(Debug)]
 pub(crate) enum Returned {
-    /// Out of the thread's epoll set, still bound, for reuse.
-    Parked(CallSockets),
-    /// Closed here (they could not leave the epoll set, or never joined it).
-    Closed,
+    /// A block's sockets closed on the thread (they could not join its epoll set), or the
+    /// parked block a call was given is not there: either way no longer parked or open.
+    Closed { key: u16 },
 }
 
-/// epoll data of the eventfd; a socket's is `call << 2 | index`, and call ids stay far
-/// below 2^62.
+/// epoll data of the eventfd; a socket's is `key << 2 | index`.
 const WAKE: u64 = u64::MAX;
 /// Ready sockets taken per `epoll_wait`.
 const BATCH: usize = 512;
@@ -136,8 +142,16 @@ pub(crate) fn spawn(
     let wake = Arc::new(eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?);
     epoll::add(&poll, &*wake, epoll::EventData::new_u64(WAKE), epoll::EventFlags::IN)?;
     let (tx, rx) = std::sync::mpsc::channel();
-    let thread =
-        Thread { poll, wake: wake.clone(), rx, events, returned, calls: HashMap::new(), timers: BinaryHeap::new() };
+    let thread = Thread {
+        poll,
+        wake: wake.clone(),
+        rx,
+        events,
+        returned,
+        calls: HashMap::new(),
+        blocks: HashMap::new(),
+        timers: BinaryHeap::new(),
+    };
     std::thread::Builder::new().name(name).spawn(move || thread.run())?;
     Ok(ThreadHandle { tx, wake })
 }
@@ -145,9 +159,16 @@ pub(crate) fn spawn(
 /// One call on a media thread.
 struct CallMedia {
     bridge: Box<Bridge>,
-    sockets: CallSockets,
+    /// Its port block.
+    key: u16,
     /// The earliest time this call has in the timer heap (later entries are stale).
     armed: Option<Instant>,
+}
+
+/// A port block on this thread: in a call, or parked.
+struct Block {
+    sockets: CallSockets,
+    call: Option<u64>,
 }
 
 struct Thread {
@@ -158,6 +179,8 @@ struct Thread {
     /// Where an ended call's sockets go back to the driver.
     returned: Sender<Returned>,
     calls: HashMap<u64, CallMedia>,
+    /// Every block whose sockets are in this thread's epoll set, by first port.
+    blocks: HashMap<u16, Block>,
     /// Bridges' deadlines. An entry is live only while it is its call's `armed`: a
     /// deadline that moves later (the media timeout, on every packet) leaves the entry
     /// where it is and the call re-arms when it fires, so packets never touch the heap.
@@ -192,7 +215,7 @@ impl Thread {
                     let mut counter = [0u8; 8];
                     let _ = rustix::io::read(&*self.wake, &mut counter);
                 } else {
-                    self.readable(data >> 2, (data & 3) as usize, &mut buf);
+                    self.readable((data >> 2) as u16, (data & 3) as usize, &mut buf);
                 }
             }
             self.fire_timers();
@@ -200,18 +223,21 @@ impl Thread {
     }
 
     /// One datagram from a ready socket: level-triggered, so what is left is reported
-    /// again by the next `epoll_wait` and no read ends in EAGAIN.
-    fn readable(&mut self, call: u64, index: usize, buf: &mut [u8]) {
-        // a call closed earlier in this round: its sockets are gone
-        let Some(c) = self.calls.get_mut(&call) else { return };
-        let (n, from) = match c.sockets.sockets[index].recv_from(buf) {
+    /// again by the next `epoll_wait` and no read ends in EAGAIN. A parked block's
+    /// datagrams (what the phones of its last call still send) are read and dropped.
+    fn readable(&mut self, key: u16, index: usize, buf: &mut [u8]) {
+        // a block discarded earlier in this round: its sockets are gone
+        let Some(block) = self.blocks.get(&key) else { return };
+        let (n, from) = match block.sockets.sockets[index].recv_from(buf) {
             Ok(r) => r,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
             Err(e) => {
-                debug!(call, error = %e, "RTP receive error");
+                debug!(key, error = %e, "RTP receive error");
                 return;
             }
         };
+        let Some(call) = block.call else { return };
+        let Some(c) = self.calls.get_mut(&call) else { return };
         let now = Instant::now();
         let leg = if index & 1 == 0 { Leg::A } else { Leg::B };
         if index < 2 {
@@ -245,7 +271,7 @@ impl Thread {
     /// Send and report what the call's bridge produced, and keep its timer.
     fn settle(&mut self, call: u64) {
         let Some(c) = self.calls.get_mut(&call) else { return };
-        report(call, c, &self.events);
+        report(call, c, self.blocks.get(&c.key).map(|b| &b.sockets), &self.events);
         if let Some(d) = c.bridge.poll_timeout()
             && c.armed.is_none_or(|a| d < a)
         {
@@ -276,7 +302,13 @@ impl Thread {
 
     fn take(&mut self, m: Message) -> bool {
         match m {
-            Message::Start { call, sockets, bridge } => self.start(call, sockets, bridge),
+            Message::Start { call, key, fresh, bridge } => self.start(call, key, fresh, bridge),
+            Message::Discard { key } => {
+                // dropping the sockets closes them, which takes them out of the epoll set
+                if self.blocks.get(&key).is_some_and(|b| b.call.is_none()) {
+                    self.blocks.remove(&key);
+                }
+            }
             Message::Commands { call, commands } => {
                 let Some(c) = self.calls.get_mut(&call) else { return true };
                 let open = commands.into_iter().all(|cmd| apply_to(&mut c.bridge, cmd));
@@ -294,37 +326,63 @@ impl Thread {
         true
     }
 
-    fn start(&mut self, call: u64, sockets: CallSockets, bridge: Box<Bridge>) {
-        for (i, s) in sockets.sockets.iter().enumerate() {
-            let data = epoll::EventData::new_u64(call << 2 | i as u64);
-            if let Err(e) = epoll::add(&self.poll, s, data, epoll::EventFlags::IN) {
-                let error = format!("cannot register RTP sockets: {e}");
-                let _ = self.events.send(MediaEvent::Failed { call, error });
-                // closing the sockets takes them out of the epoll set
-                drop(sockets);
-                let _ = self.returned.send(Returned::Closed);
-                return;
+    fn start(&mut self, call: u64, key: u16, fresh: Option<CallSockets>, bridge: Box<Bridge>) {
+        match fresh {
+            Some(sockets) => {
+                for (i, s) in sockets.sockets.iter().enumerate() {
+                    let data = epoll::EventData::new_u64(u64::from(key) << 2 | i as u64);
+                    if let Err(e) = epoll::add(&self.poll, s, data, epoll::EventFlags::IN) {
+                        self.refuse(call, key, format!("cannot register RTP sockets: {e}"));
+                        // closing the sockets takes them out of the epoll set
+                        drop(sockets);
+                        return;
+                    }
+                }
+                // a block of the same ports still here would be a driver's mistake: the
+                // new sockets could not have been bound
+                self.blocks.insert(key, Block { sockets, call: Some(call) });
             }
+            None => match self.blocks.get_mut(&key) {
+                Some(b) if b.call.is_none() => {
+                    // What the last call's phones sent since this round's epoll_wait is
+                    // not the new call's: read and drop it before any peer of the new
+                    // call can know the ports.
+                    for s in &b.sockets.sockets {
+                        drain(s);
+                    }
+                    b.call = Some(call);
+                }
+                _ => {
+                    self.refuse(call, key, format!("the parked RTP sockets of ports {key}.. are not there"));
+                    return;
+                }
+            },
         }
-        self.calls.insert(call, CallMedia { bridge, sockets, armed: None });
+        self.calls.insert(call, CallMedia { bridge, key, armed: None });
         self.settle(call);
     }
 
-    /// End a call's media: what it was recording is reported, its sockets leave the epoll
-    /// set and go back to the driver (a socket that cannot leave the set is closed, which
-    /// takes it out).
+    /// A call whose media cannot start here: reported, and its block counted out.
+    fn refuse(&self, call: u64, key: u16, error: String) {
+        let _ = self.events.send(MediaEvent::Failed { call, error });
+        let _ = self.returned.send(Returned::Closed { key });
+    }
+
+    /// End a call's media: what it was recording is reported, and its sockets stay in the
+    /// epoll set, parked for the next call given its block.
     fn close(&mut self, call: u64) {
-        if let Some(c) = self.end(call) {
-            let out = c.sockets.sockets.iter().all(|s| epoll::delete(&self.poll, s).is_ok());
-            // the driver may be gone (shutdown): the sockets close
-            let _ = self.returned.send(if out { Returned::Parked(c.sockets) } else { Returned::Closed });
+        if let Some(c) = self.end(call)
+            && let Some(b) = self.blocks.get_mut(&c.key)
+        {
+            b.call = None;
         }
     }
 
     fn end(&mut self, call: u64) -> Option<CallMedia> {
         let mut c = self.calls.remove(&call)?;
         c.bridge.stop_recording();
-        report(call, &mut c, &self.events);
+        let key = c.key;
+        report(call, &mut c, self.blocks.get(&key).map(|b| &b.sockets), &self.events);
         Some(c)
     }
 
@@ -351,20 +409,27 @@ fn apply_to(bridge: &mut Bridge, c: Command) -> bool {
     true
 }
 
-fn report(call: u64, c: &mut CallMedia, events: &UnboundedSender<MediaEvent>) {
+/// Read and drop what a socket holds (non-blocking: ends when it is empty).
+fn drain(s: &UdpSocket) {
+    let mut buf = [0u8; 1];
+    while s.recv(&mut buf).is_ok() {}
+}
+
+fn report(call: u64, c: &mut CallMedia, sockets: Option<&CallSockets>, events: &UnboundedSender<MediaEvent>) {
     let index = |leg: Leg| usize::from(leg == Leg::B);
+    let send = |i: usize, data: &[u8], to| match sockets.map(|s| s.sockets[i].send_to(data, to)) {
+        Some(Ok(_)) => {}
+        Some(Err(e)) => debug!(call, error = %e, "RTP/RTCP send failed"),
+        None => debug!(call, "RTP/RTCP send without sockets"),
+    };
     for o in c.bridge.outputs() {
         let event = match o {
             Output::Send { leg, to, data } => {
-                if let Err(e) = c.sockets.sockets[index(leg)].send_to(&data, to) {
-                    debug!(call, error = %e, "RTP send failed");
-                }
+                send(index(leg), &data, to);
                 continue;
             }
             Output::SendRtcp { leg, to, data } => {
-                if let Err(e) = c.sockets.sockets[2 + index(leg)].send_to(&data, to) {
-                    debug!(call, error = %e, "RTCP send failed");
-                }
+                send(2 + index(leg), &data, to);
                 continue;
             }
             Output::Latched { leg, to } => {

@@ -198,7 +198,7 @@ async fn a_call_opened_and_closed_in_one_turn_never_starts_and_its_ports_serve_t
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_ended_calls_sockets_close_when_keeping_them_would_pass_the_limit() {
+async fn an_ended_calls_block_closes_when_keeping_it_would_pass_the_limit() {
     let phone = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
     // room for one call's four sockets, not for a second call's spares beside it
     let (mut driver, _events) = driver_holding(Duration::from_secs(30), 7);
@@ -212,17 +212,85 @@ async fn an_ended_calls_sockets_close_when_keeping_them_would_pass_the_limit() {
     }
     assert_eq!(driver.calls(), 1);
 
-    // call 1 ends and its four sockets wait as spares; a call on other ports binds four
-    // new ones, and one spare closes so that no more than seven are open
+    // call 1 ends and its block parks on its thread; a call on other ports binds four new
+    // sockets, and the parked block closes so that no more than seven are open
     driver.apply(MediaOp::Close { call: 1 });
     driver.commit();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let spare_bound = |p: u16| std::net::UdpSocket::bind(("127.0.0.1", p)).is_err();
-    assert!([31_040, 31_041, 31_042, 31_043].into_iter().all(spare_bound), "kept for reuse");
+    let bound = |p: u16| std::net::UdpSocket::bind(("127.0.0.1", p)).is_err();
+    assert!([31_040, 31_041, 31_042, 31_043].into_iter().all(bound), "kept for reuse");
     let b = leg(phone.local_addr().expect("addr"), Codec::Pcmu, 0, 2);
     driver.apply(MediaOp::Open { call: 3, ports: (31_048, 31_050), a: b.clone(), b });
     driver.commit();
     assert_eq!(driver.calls(), 1);
-    let closed = [31_040, 31_041, 31_042, 31_043].into_iter().filter(|&p| !spare_bound(p)).count();
-    assert_eq!(closed, 1, "one spare closed for the new call");
+    assert!([31_048, 31_049, 31_050, 31_051].into_iter().all(bound), "the new call's block is bound");
+    // the thread closes the parked block within its lazy round
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let closed = [31_040, 31_041, 31_042, 31_043].into_iter().filter(|&p| !bound(p)).count();
+    assert_eq!(closed, 4, "the parked block closed for the new call");
+}
+
+/// With two media threads, a block lives on the thread its ports choose: calls on blocks
+/// of either thread relay, park when they end, and serve the next calls given the same
+/// blocks, while what the old calls' phones still send reaches nobody.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocks_park_on_their_own_thread_and_serve_the_next_calls() {
+    let (threads, mut events) = MediaThreads::start(2).expect("media threads");
+    let mut driver = MediaDriver::new("127.0.0.1".parse().expect("ip"), Duration::from_secs(30), threads, 1000);
+    // 31_100 / 4 and 31_104 / 4 differ in parity: one block per thread
+    let blocks = [(31_100u16, 31_102u16), (31_104, 31_106)];
+    let mut old_phones: Vec<(u64, u16, UdpSocket, UdpSocket)> = Vec::new();
+    for round in 0..2u64 {
+        let mut phones = Vec::new();
+        for (i, &(pa, pb)) in blocks.iter().enumerate() {
+            let a = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+            let b = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+            let call = round * 10 + i as u64;
+            driver.apply(MediaOp::Open {
+                call,
+                ports: (pa, pb),
+                a: leg(a.local_addr().expect("addr"), Codec::Pcmu, 0, 0x100 + call as u32),
+                b: leg(b.local_addr().expect("addr"), Codec::Pcmu, 0, 0x200 + call as u32),
+            });
+            driver.apply(MediaOp::Feed { call, leg: Leg::A, feed: Feed::Bridged });
+            driver.apply(MediaOp::Feed { call, leg: Leg::B, feed: Feed::Bridged });
+            phones.push((call, pa, a, b));
+        }
+        driver.commit();
+        // the thread takes the start within its lazy round
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        for (call, pa, a, b) in &phones {
+            for seq in 0..3u16 {
+                a.send_to(&rtp(0, seq, &[0x80; 160]), ("127.0.0.1", *pa)).await.expect("send");
+            }
+            let heard = receive(b, 3).await;
+            assert_eq!(heard.len(), 3, "call {call} relays on its block");
+            assert!(
+                heard.iter().all(|p| RtpPacket::parse(p).expect("RTP").payload()[0] == 0x80),
+                "only call {call}'s audio"
+            );
+        }
+        for (call, ..) in &phones {
+            driver.apply(MediaOp::Close { call: *call });
+        }
+        driver.commit();
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        // the ended calls' phones go on sending to the parked blocks
+        for (_, pa, old_a, _) in &phones {
+            old_a.send_to(&rtp(0, 999, &[0x11; 160]), ("127.0.0.1", *pa)).await.expect("send");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        old_phones = phones;
+    }
+    // nothing of theirs went anywhere: the last calls' B phones heard only their calls
+    for (call, _, _, b) in &old_phones {
+        let mut buf = [0u8; 2048];
+        let late = tokio::time::timeout(Duration::from_millis(100), b.recv_from(&mut buf)).await;
+        assert!(late.is_err(), "call {call}'s B phone heard nothing after its call");
+    }
+    assert_eq!(driver.calls(), 0);
+    match tokio::time::timeout(Duration::from_millis(100), events.recv()).await {
+        Err(_) => {}
+        Ok(other) => panic!("no failure expected, got {other:?}"),
+    }
 }

@@ -242,7 +242,7 @@ impl Pbx {
         self.by_ctx.len()
     }
 
-    /// RTP port pairs held by calls (anchored media).
+    /// RTP port blocks (four ports each) held by calls (anchored media).
     #[must_use]
     pub fn media_ports_in_use(&self) -> usize {
         self.ports.as_ref().map_or(0, media::ports::PortPool::in_use)

@@ -61,8 +61,11 @@ pub(crate) fn validate(
         None => sip_ip,
     };
     let [first, last] = r.ports.unwrap_or([20_000, 39_999]);
-    if first < 1024 || last <= first.saturating_add(2) {
-        errs.push(format!("media.ports: [{first}, {last}] must be a range of at least two pairs above 1023"));
+    // a call takes a block of four ports: RTP and RTCP for each leg, from an even port
+    if first < 1024 || u32::from(first) + u32::from(first % 2) + 3 > u32::from(last) {
+        errs.push(format!(
+            "media.ports: [{first}, {last}] must be a range above 1023 holding at least one block of four ports (RTP and RTCP for each leg of a call)"
+        ));
     }
     let timeout = r.timeout_s.unwrap_or(60);
     if timeout < 5 {

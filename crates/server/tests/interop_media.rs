@@ -96,7 +96,7 @@ fn a_tone_on_one_leg_arrives_on_the_other_through_svars_ports_both_ways() {
     require_tool("sipp");
     let mut svar = Svar::start();
     let first = media_range(&svar);
-    let (pa, pb) = (first, first + 2); // the first call takes the pool's first two pairs
+    let (pa, pb) = (first, first + 2); // the first call takes the pool's first block
     let phone_a = UdpSocket::bind("127.0.0.1:0").expect("bind");
     let phone_b = UdpSocket::bind("127.0.0.1:0").expect("bind");
     let b_port = phone_b.local_addr().expect("addr").port();

@@ -148,17 +148,10 @@ impl Pbx {
         Some(SocketAddr::new(m.ip, if side == Side::A { ports.0 } else { ports.1 }))
     }
 
-    /// Take a port pair for each leg of a new call.
+    /// Take a block of ports for a new call: a pair for each leg.
     pub(crate) fn take_ports(&mut self) -> Option<(u16, u16)> {
-        let pool = self.ports.as_mut()?;
-        let a = pool.take().ok()?;
-        match pool.take() {
-            Ok(b) => Some((a, b)),
-            Err(_) => {
-                let _ = pool.release(a);
-                None
-            }
-        }
+        let a = self.ports.as_mut()?.take().ok()?;
+        Some((a, a + 2))
     }
 
     /// Open a call's media with leg A's offer known (or not, for a late offer).
@@ -174,12 +167,10 @@ impl Pbx {
     /// The call is over: ports back to the pool, the driver told to unbind them.
     pub(crate) fn close_media(&mut self, id: u64, anchor: Option<Anchor>) {
         let Some(anchor) = anchor else { return };
-        if let Some(pool) = self.ports.as_mut() {
-            for p in [anchor.ports.0, anchor.ports.1] {
-                if let Err(e) = pool.release(p) {
-                    debug!(port = p, error = %e, "RTP port release");
-                }
-            }
+        if let Some(pool) = self.ports.as_mut()
+            && let Err(e) = pool.release(anchor.ports.0)
+        {
+            debug!(port = anchor.ports.0, error = %e, "RTP port release");
         }
         self.out.push_back(PbxOutput::Media(MediaOp::Close { call: id }));
     }

@@ -157,7 +157,6 @@ impl Pbx {
         let release = |pbx: &mut Self| {
             if let Some(pool) = pbx.ports.as_mut() {
                 let _ = pool.release(ports.0);
-                let _ = pool.release(ports.1);
             }
         };
         let offer = std::str::from_utf8(&req.body).unwrap_or_default();
