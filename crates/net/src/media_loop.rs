@@ -15,9 +15,10 @@
 //! thread, in its epoll set, between calls: parked when a call ends, for the next call
 //! given the block. Creating, binding and closing four sockets per call was about a tenth
 //! of svar's CPU per call (BENCHMARKS.md, Session 6), and taking them out of the epoll
-//! set and in again eight `epoll_ctl` per call (Session 9). The thread drops what the
-//! phones of a block's last call still send, and drains the sockets when the next call
-//! takes them, before any peer of the new call can know the ports.
+//! set and in again eight `epoll_ctl` per call (Session 9). While parked, the block's
+//! sockets stay in the thread's epoll set, so what the phones of its last call still
+//! send is read and dropped as it comes, before any peer of the next call can know the
+//! ports.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};

@@ -344,12 +344,10 @@ impl Thread {
             }
             None => match self.blocks.get_mut(&key) {
                 Some(b) if b.call.is_none() => {
-                    // What the last call's phones sent since this round's epoll_wait is
-                    // not the new call's: read and drop it before any peer of the new
-                    // call can know the ports.
-                    for s in &b.sockets.sockets {
-                        drain(s);
-                    }
+                    // No drain here: a parked block's sockets stayed in the epoll set, so
+                    // what the last call's phones sent was read and dropped as it came,
+                    // and the next call's peers learn the ports only from the SDP that
+                    // leaves after this.
                     b.call = Some(call);
                 }
                 _ => {
@@ -407,12 +405,6 @@ fn apply_to(bridge: &mut Bridge, c: Command) -> bool {
         Command::Close => return false,
     }
     true
-}
-
-/// Read and drop what a socket holds (non-blocking: ends when it is empty).
-fn drain(s: &UdpSocket) {
-    let mut buf = [0u8; 1];
-    while s.recv(&mut buf).is_ok() {}
 }
 
 fn report(call: u64, c: &mut CallMedia, sockets: Option<&CallSockets>, events: &UnboundedSender<MediaEvent>) {
