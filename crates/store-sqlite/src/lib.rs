@@ -60,6 +60,15 @@ impl SqliteStore {
     }
 }
 
+/// The bindings table's columns, in the order both writers bind them.
+pub(crate) const BINDING_COLUMNS: &str =
+    "aor, binding_key, contact, params, q, expires_at, call_id, cseq, source_transport, source_addr, user_agent";
+
+/// A binding's row replaces the stored one of the same address-of-record and key.
+pub(crate) const BINDING_ON_CONFLICT: &str = "ON CONFLICT (aor, binding_key) DO UPDATE SET contact = excluded.contact, params = excluded.params, q = excluded.q,
+     expires_at = excluded.expires_at, call_id = excluded.call_id, cseq = excluded.cseq,
+     source_transport = excluded.source_transport, source_addr = excluded.source_addr, user_agent = excluded.user_agent";
+
 /// Rows per binding upsert statement. A batch is written as statements of these sizes,
 /// largest first, so there are four SQL texts in all, each prepared once and then taken
 /// from sqlx's statement cache; a statement sized to each batch was parsed and prepared
@@ -73,20 +82,15 @@ fn upsert_statement(pending: usize) -> (&'static str, usize) {
     let i = UPSERT_ROWS.iter().position(|&n| n <= pending).unwrap_or(UPSERT_ROWS.len() - 1);
     let rows = UPSERT_ROWS[i];
     let sql = SQL[i].get_or_init(|| {
-        let mut sql = String::from(
-            "INSERT INTO bindings (aor, binding_key, contact, params, q, expires_at, call_id, cseq, source_transport, source_addr, user_agent) VALUES ",
-        );
+        let mut sql = format!("INSERT INTO bindings ({BINDING_COLUMNS}) VALUES ");
         for r in 0..rows {
             if r > 0 {
                 sql.push_str(", ");
             }
             sql.push_str("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
         }
-        sql.push_str(
-            " ON CONFLICT (aor, binding_key) DO UPDATE SET contact = excluded.contact, params = excluded.params, q = excluded.q,
-               expires_at = excluded.expires_at, call_id = excluded.call_id, cseq = excluded.cseq,
-               source_transport = excluded.source_transport, source_addr = excluded.source_addr, user_agent = excluded.user_agent",
-        );
+        sql.push(' ');
+        sql.push_str(BINDING_ON_CONFLICT);
         sql
     });
     (sql, rows)

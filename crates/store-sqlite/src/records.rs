@@ -11,6 +11,7 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use pbx::record::CallRecord;
@@ -18,11 +19,17 @@ use rusqlite::{Connection, TransactionBehavior, params};
 use sip::registrar::{Binding, BindingChange};
 use store::{RecordSink, StoreError};
 
-const UPSERT_BINDING: &str = "INSERT INTO bindings (aor, binding_key, contact, params, q, expires_at, call_id, cseq, source_transport, source_addr, user_agent)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-     ON CONFLICT (aor, binding_key) DO UPDATE SET contact = excluded.contact, params = excluded.params, q = excluded.q,
-       expires_at = excluded.expires_at, call_id = excluded.call_id, cseq = excluded.cseq,
-       source_transport = excluded.source_transport, source_addr = excluded.source_addr, user_agent = excluded.user_agent";
+use crate::{BINDING_COLUMNS, BINDING_ON_CONFLICT};
+
+/// One binding's upsert, prepared once per connection and cached.
+fn upsert_binding() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| {
+        format!(
+            "INSERT INTO bindings ({BINDING_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) {BINDING_ON_CONFLICT}"
+        )
+    })
+}
 
 const DELETE_BINDING: &str = "DELETE FROM bindings WHERE aor = ?1 AND binding_key = ?2";
 
@@ -95,7 +102,7 @@ impl RecordSink for RecordWriter {
         // and not found half-way through the batch.
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
         {
-            let mut upsert = tx.prepare_cached(UPSERT_BINDING).map_err(db)?;
+            let mut upsert = tx.prepare_cached(upsert_binding()).map_err(db)?;
             let mut delete = tx.prepare_cached(DELETE_BINDING).map_err(db)?;
             for change in store::last_changes(bindings) {
                 match change {
