@@ -336,7 +336,7 @@ pub(crate) fn fmt_params(f: &mut impl std::fmt::Write, params: &[Param]) -> std:
 
 /// Print a decimal number without the formatting machinery (ports and address octets are
 /// printed for every message).
-pub(crate) fn fmt_decimal(f: &mut impl std::fmt::Write, mut n: u32) -> std::fmt::Result {
+pub fn fmt_decimal(f: &mut impl std::fmt::Write, mut n: u32) -> std::fmt::Result {
     let mut buf = [0u8; 10];
     let mut i = buf.len();
     loop {

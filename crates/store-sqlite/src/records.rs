@@ -10,6 +10,7 @@
 //! other tables stay on sqlx ([`crate::SqliteStore`]), which opens the file first.
 
 use std::fmt::Write as _;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -76,8 +77,7 @@ impl RecordWriter {
         params.clear();
         sip_msg::text::write_params(params, &b.params);
         addr.clear();
-        // writing into a String cannot fail
-        let _ = write!(addr, "{}", b.source.addr);
+        write_socket_addr(addr, b.source.addr);
         stmt.execute(params![
             b.aor,
             b.key(),
@@ -96,6 +96,27 @@ impl RecordWriter {
     }
 }
 
+/// `addr` as `SocketAddr`'s `Display` prints it, IPv4 without the formatting machinery
+/// (a fifth of a binding's row work went to printing it).
+fn write_socket_addr(out: &mut String, addr: SocketAddr) {
+    // writing into a String cannot fail
+    match addr {
+        SocketAddr::V4(v4) => {
+            for (i, octet) in v4.ip().octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                let _ = sip_msg::text::fmt_decimal(out, u32::from(octet));
+            }
+            out.push(':');
+            let _ = sip_msg::text::fmt_decimal(out, u32::from(v4.port()));
+        }
+        SocketAddr::V6(_) => {
+            let _ = write!(out, "{addr}");
+        }
+    }
+}
+
 impl RecordSink for RecordWriter {
     fn write(&mut self, bindings: &[BindingChange], records: &[CallRecord]) -> Result<(), StoreError> {
         // IMMEDIATE: take the write lock at BEGIN, so a busy database is waited for there
@@ -104,7 +125,10 @@ impl RecordSink for RecordWriter {
         {
             let mut upsert = tx.prepare_cached(upsert_binding()).map_err(db)?;
             let mut delete = tx.prepare_cached(DELETE_BINDING).map_err(db)?;
-            for change in store::last_changes(bindings) {
+            // In order, every change: within one transaction that ends as keeping only
+            // the last change of each binding would, and a batch of distinct bindings
+            // (the usual one) needs no table to find the last.
+            for change in bindings {
                 match change {
                     BindingChange::Upsert(b) => Self::upsert(&mut upsert, b, &mut self.params, &mut self.addr)?,
                     BindingChange::Remove { aor, key } => {
@@ -133,5 +157,20 @@ impl RecordSink for RecordWriter {
             }
         }
         tx.commit().map_err(db)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_addresses_print_as_display_does() {
+        for text in ["192.0.2.7:5060", "0.0.0.0:0", "255.255.255.255:65535", "10.0.0.1:5", "[2001:db8::1]:5062"] {
+            let addr: SocketAddr = text.parse().expect("address");
+            let mut out = String::new();
+            write_socket_addr(&mut out, addr);
+            assert_eq!(out, addr.to_string());
+        }
     }
 }

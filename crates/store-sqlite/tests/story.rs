@@ -159,7 +159,17 @@ async fn the_record_writer_writes_what_the_store_reads() {
     assert_eq!(loaded, vec![a_later.clone(), b.clone()], "the batch's last change of 1001 wins");
     assert_eq!(s.recent_call_records(10).await.expect("records"), vec![rec]);
     // a removal, by the key the registrar gives
-    w.write(&[BindingChange::Remove { aor: "1001".into(), key: a.key().to_owned() }], &[]).expect("remove");
+    let remove_a = || BindingChange::Remove { aor: "1001".into(), key: a.key().to_owned() };
+    w.write(&[remove_a()], &[]).expect("remove");
+    assert_eq!(s.load_bindings().await.expect("load"), vec![b.clone()]);
+    // within one batch the order holds: registered, removed, registered again stays;
+    // registered then removed is gone
+    w.write(&[BindingChange::Upsert(a.clone()), remove_a(), BindingChange::Upsert(a_later.clone())], &[])
+        .expect("batch");
+    let mut loaded = s.load_bindings().await.expect("load");
+    loaded.sort_by(|x, y| x.aor.cmp(&y.aor));
+    assert_eq!(loaded, vec![a_later.clone(), b.clone()]);
+    w.write(&[BindingChange::Upsert(a.clone()), remove_a()], &[]).expect("batch");
     assert_eq!(s.load_bindings().await.expect("load"), vec![b]);
     let _ = std::fs::remove_dir_all(&dir);
 }
