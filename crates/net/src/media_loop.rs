@@ -126,6 +126,7 @@ impl MediaDriver {
     /// Take one of call control's commands; they reach the calls at
     /// [`MediaDriver::commit`].
     pub fn apply(&mut self, op: MediaOp) {
+        self.take_returned();
         match op {
             MediaOp::Open { call, ports, a, b } => self.open(call, ports, a, b),
             MediaOp::Stream { call, leg, stream } => self.send(call, Command::Stream(leg, stream)),
@@ -190,10 +191,12 @@ impl MediaDriver {
         }
     }
 
-    /// Take what the threads reported.
+    /// Take what the threads reported: a block closed there is neither open nor parked,
+    /// and the call that was to use it (told `Failed`) must not park it when it closes.
     fn take_returned(&mut self) {
         while let Ok(Returned::Closed { key }) = self.threads.returned.try_recv() {
             self.parked.remove(&key);
+            self.calls.retain(|_, (k, _)| *k != key);
             self.open = self.open.saturating_sub(BLOCK_SOCKETS);
         }
     }
@@ -236,7 +239,6 @@ impl MediaDriver {
     }
 
     fn open(&mut self, call: u64, (pa, pb): (u16, u16), a: LegConfig, b: LegConfig) {
-        self.take_returned();
         let fresh = match self.parked.remove(&pa) {
             // the block parked on its thread serves, with no system call here
             Some(parked_b) if parked_b == pb => None,
