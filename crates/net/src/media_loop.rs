@@ -238,36 +238,38 @@ impl MediaDriver {
         }
     }
 
+    /// The sockets a new call on ports `pa`/`pb` takes: none to send when its block is
+    /// parked on its thread (no system call here), else the block bound for a call that
+    /// closed before reaching its thread, else a block bound now.
+    fn block(&mut self, pa: u16, pb: u16) -> Result<Option<CallSockets>, String> {
+        match self.parked.remove(&pa) {
+            Some(parked_b) if parked_b == pb => return Ok(None),
+            Some(other_b) => {
+                // the pool's blocks always pair the same ports: a driver given other pairs
+                // lets the parked block go (its ports cannot bind until then)
+                let thread = self.thread_of(pa);
+                self.pending[thread].push(Message::Discard { key: pa });
+                self.open = self.open.saturating_sub(BLOCK_SOCKETS);
+                debug!(pa, pb, other_b, "RTP ports paired otherwise than their parked block");
+            }
+            None => {}
+        }
+        match self.fresh.remove(&pa) {
+            Some(s) if s.ports[1] == pb => return Ok(Some(s)),
+            // paired otherwise: these sockets close here
+            Some(_) => self.open = self.open.saturating_sub(BLOCK_SOCKETS),
+            None => {}
+        }
+        self.bind_block(pa, pb).map(Some)
+    }
+
     fn open(&mut self, call: u64, (pa, pb): (u16, u16), a: LegConfig, b: LegConfig) {
-        let fresh = match self.parked.remove(&pa) {
-            // the block parked on its thread serves, with no system call here
-            Some(parked_b) if parked_b == pb => None,
-            parked => {
-                if let Some(other_b) = parked {
-                    // the pool's blocks always pair the same ports: a driver given other
-                    // pairs lets the parked block go (its ports cannot bind until then)
-                    let thread = self.thread_of(pa);
-                    self.pending[thread].push(Message::Discard { key: pa });
-                    self.open = self.open.saturating_sub(BLOCK_SOCKETS);
-                    debug!(pa, pb, other_b, "RTP ports paired otherwise than their parked block");
-                }
-                match self.fresh.remove(&pa) {
-                    Some(s) if s.ports[1] == pb => Some(s),
-                    other => {
-                        if other.is_some() {
-                            self.open = self.open.saturating_sub(BLOCK_SOCKETS);
-                        }
-                        drop(other);
-                        match self.bind_block(pa, pb) {
-                            Ok(s) => Some(s),
-                            Err(e) => {
-                                let error = format!("cannot bind RTP ports {pa}/{pb}: {e}");
-                                let _ = self.threads.events.send(MediaEvent::Failed { call, error });
-                                return;
-                            }
-                        }
-                    }
-                }
+        let fresh = match self.block(pa, pb) {
+            Ok(fresh) => fresh,
+            Err(e) => {
+                let error = format!("cannot bind RTP ports {pa}/{pb}: {e}");
+                let _ = self.threads.events.send(MediaEvent::Failed { call, error });
+                return;
             }
         };
         let now = std::time::Instant::now();

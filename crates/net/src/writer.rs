@@ -46,10 +46,7 @@ pub fn run<S: RecordSink>(mut sink: S, rx: Receiver<Persist>) {
         }
         flush(&mut sink, &mut bindings, &mut records);
     }
-    // the last records, and anything still queued
-    while let Ok(p) = rx.try_recv() {
-        push(p, &mut bindings, &mut records);
-    }
+    // every sender is gone and the channel is empty: what a failed batch kept is left
     flush(&mut sink, &mut bindings, &mut records);
     if !(bindings.is_empty() && records.is_empty()) {
         error!(bindings = bindings.len(), records = records.len(), "store unavailable at shutdown; records lost");

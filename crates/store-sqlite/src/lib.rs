@@ -8,7 +8,6 @@ pub use records::RecordWriter;
 
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::OnceLock;
 
 use pbx::record::CallRecord;
 use policy::notify::Notification;
@@ -69,61 +68,31 @@ pub(crate) const BINDING_ON_CONFLICT: &str = "ON CONFLICT (aor, binding_key) DO 
      expires_at = excluded.expires_at, call_id = excluded.call_id, cseq = excluded.cseq,
      source_transport = excluded.source_transport, source_addr = excluded.source_addr, user_agent = excluded.user_agent";
 
-/// Rows per binding upsert statement. A batch is written as statements of these sizes,
-/// largest first, so there are four SQL texts in all, each prepared once and then taken
-/// from sqlx's statement cache; a statement sized to each batch was parsed and prepared
-/// anew every time (a fifth of the database thread's work per binding).
-const UPSERT_ROWS: [usize; 4] = [64, 16, 4, 1];
-
-/// The upsert statement for the most rows of [`UPSERT_ROWS`] that `pending` fills, and
-/// that row count.
-fn upsert_statement(pending: usize) -> (&'static str, usize) {
-    static SQL: [OnceLock<String>; UPSERT_ROWS.len()] = [const { OnceLock::new() }; UPSERT_ROWS.len()];
-    let i = UPSERT_ROWS.iter().position(|&n| n <= pending).unwrap_or(UPSERT_ROWS.len() - 1);
-    let rows = UPSERT_ROWS[i];
-    let sql = SQL[i].get_or_init(|| {
-        let mut sql = format!("INSERT INTO bindings ({BINDING_COLUMNS}) VALUES ");
-        for r in 0..rows {
-            if r > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-        }
-        sql.push(' ');
-        sql.push_str(BINDING_ON_CONFLICT);
-        sql
-    });
-    (sql, rows)
-}
-
 impl Store for SqliteStore {
     async fn apply_bindings(&self, changes: &[BindingChange]) -> Result<(), StoreError> {
-        // Coalesce: only the last change of each binding in the batch matters. Then
-        // multi-row upserts and one delete per removed binding, in one transaction: a few
-        // round trips to the database thread instead of one per row.
+        // Coalesce: only the last change of each binding in the batch matters. Then one
+        // multi-row upsert and one delete per removed binding, in one transaction. (The
+        // server's writer goes through `RecordWriter`; this serves the `Store` trait.)
         let (upserts, removes) = store::coalesce_bindings(changes);
         let mut tx = self.pool.begin().await.map_err(db)?;
-        let mut rest = upserts.as_slice();
-        while !rest.is_empty() {
-            let (sql, rows) = upsert_statement(rest.len());
-            let (chunk, tail) = rest.split_at(rows);
-            rest = tail;
-            let mut q = sqlx::query(sql);
-            for r in chunk {
-                q = q
-                    .bind(&r.aor)
-                    .bind(&r.key)
-                    .bind(&r.contact)
-                    .bind(&r.params)
-                    .bind(r.q)
-                    .bind(r.expires_at)
-                    .bind(&r.call_id)
-                    .bind(r.cseq)
-                    .bind(&r.source_transport)
-                    .bind(&r.source_addr)
-                    .bind(&r.user_agent);
-            }
-            q.execute(&mut *tx).await.map_err(db)?;
+        for chunk in upserts.chunks(500) {
+            let mut q = QueryBuilder::<Sqlite>::new(format!("INSERT INTO bindings ({BINDING_COLUMNS}) "));
+            q.push_values(chunk, |mut b, r| {
+                b.push_bind(&r.aor)
+                    .push_bind(&r.key)
+                    .push_bind(&r.contact)
+                    .push_bind(&r.params)
+                    .push_bind(r.q)
+                    .push_bind(r.expires_at)
+                    .push_bind(&r.call_id)
+                    .push_bind(r.cseq)
+                    .push_bind(&r.source_transport)
+                    .push_bind(&r.source_addr)
+                    .push_bind(&r.user_agent);
+            });
+            q.push(" ");
+            q.push(BINDING_ON_CONFLICT);
+            q.build().execute(&mut *tx).await.map_err(db)?;
         }
         for (aor, key) in removes {
             sqlx::query("DELETE FROM bindings WHERE aor = ? AND binding_key = ?")

@@ -100,8 +100,7 @@ impl BindingRow {
 
 /// The changes of a batch that the store must apply: the last change of each binding
 /// (address-of-record and key), in the order the bindings first appear.
-#[must_use]
-pub fn last_changes(changes: &[BindingChange]) -> Vec<&BindingChange> {
+fn last_changes(changes: &[BindingChange]) -> Vec<&BindingChange> {
     fn key(c: &BindingChange) -> (&str, &str) {
         match c {
             BindingChange::Upsert(b) => (b.aor.as_str(), b.key()),
@@ -120,7 +119,8 @@ pub fn last_changes(changes: &[BindingChange]) -> Vec<&BindingChange> {
     order.iter().filter_map(|k| last.get(k).map(|&i| &changes[i])).collect()
 }
 
-/// [`last_changes`] as rows to upsert and (address-of-record, key) pairs to delete.
+/// The last change of each binding in a batch (in the order the bindings first appear), as
+/// rows to upsert and (address-of-record, key) pairs to delete.
 #[must_use]
 pub fn coalesce_bindings(changes: &[BindingChange]) -> (Vec<BindingRow>, Vec<(&str, &str)>) {
     let mut upserts = Vec::with_capacity(changes.len());
