@@ -75,7 +75,7 @@ class Svar(Server):
     def memory_kb(self):
         return memory_kb(self.pids())
 
-    def __init__(self, binary, port, users, work, media="anchored"):
+    def __init__(self, binary, port, users, work, media="anchored", warmup=1.0):
         self.port, self.work = port, work
         cfg = os.path.join(work, "svar-bench.toml")
         with open(cfg, "w") as f:
@@ -97,7 +97,7 @@ class Svar(Server):
         self.log = open(os.path.join(work, "svar.log"), "w")
         self.proc = subprocess.Popen([binary, "serve", "--config", cfg], stdout=self.log, stderr=self.log,
                                      env={**os.environ, "RUST_LOG": "warn"})
-        time.sleep(1.0)
+        time.sleep(warmup)
 
     def pids(self):
         return [self.proc.pid]
@@ -281,6 +281,8 @@ def main():
     ap.add_argument("--phases", default="register,calls,ramp,concurrent")
     ap.add_argument("--media", choices=["anchored", "direct"], default="anchored",
                     help="svar relays RTP (anchored, the default) or lets it flow phone to phone")
+    ap.add_argument("--warmup", type=float, default=1.0,
+                    help="seconds svar gets to start before the load (about 15 under valgrind)")
     a = ap.parse_args()
     for tool in ("sipp", "kamailio"):
         if not shutil.which(tool):
@@ -291,7 +293,7 @@ def main():
             continue
         work = tempfile.mkdtemp(prefix=f"bench-{kind}-")
         port = 25060 if kind == "svar" else 26060
-        server = Svar(a.svar, port, a.register_count + 10, work, a.media) if kind == "svar" else Kamailio(port, work)
+        server = Svar(a.svar, port, a.register_count + 10, work, a.media, a.warmup) if kind == "svar" else Kamailio(port, work)
         r = {}
         try:
             phases = a.phases.split(",")
