@@ -38,6 +38,30 @@ def cpu_seconds(pids):
     return total / HZ
 
 
+def thread_cpu(pids):
+    """On-CPU nanoseconds by thread name (from schedstat), to say where a server's CPU goes."""
+    by_name = {}
+    for pid in pids:
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                name = open(f"/proc/{pid}/task/{tid}/comm").read().strip()
+                ns = int(open(f"/proc/{pid}/task/{tid}/schedstat").read().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue
+            by_name[name] = by_name.get(name, 0) + ns
+    return by_name
+
+
+def thread_split(before, after, ops):
+    """µs per operation by thread name, largest first, the idle ones left out."""
+    split = {k: (after.get(k, 0) - before.get(k, 0)) / 1000 / max(ops, 1) for k in after}
+    return {k: round(v, 1) for k, v in sorted(split.items(), key=lambda kv: -kv[1]) if v >= 0.1}
+
+
 def memory_kb(pids):
     """PSS (shared pages split fairly between processes), so Kamailio's shm counts once."""
     total = 0
@@ -168,16 +192,18 @@ def users_file(work, n, start=0, extra=None):
 def bench_register(server, work, count, rate, port):
     inf = users_file(work, count)
     before_cpu, before_mem = cpu_seconds(server.pids()), server.memory_kb()
+    before_threads = thread_cpu(server.pids())
     rc, ok, failed = sipp(["-sf", os.path.join(ROOT, "tests/sipp/register.xml"), "-inf", inf, f"127.0.0.1:{server.port}",
                            "-r", str(rate), "-m", str(count), "-p", str(port), "-l", str(rate * 2)], work, count // rate + 60,
                           f"reg-{server.name}")
     time.sleep(0.5)
     cpu = cpu_seconds(server.pids()) - before_cpu
+    threads = thread_split(before_threads, thread_cpu(server.pids()), ok)
     # memory once the transactions are gone (64·T1 = 32 s): what the bindings cost
     time.sleep(35)
     mem = server.memory_kb() - before_mem
     return {"registers": ok, "failed": failed, "cpu_us_per_register": cpu * 1e6 / max(ok, 1),
-            "bytes_per_registration": mem * 1024 / max(ok, 1)}
+            "us_by_thread": threads, "bytes_per_registration": mem * 1024 / max(ok, 1)}
 
 
 def start_uas(server, work, port):
@@ -204,11 +230,13 @@ def bench_calls(server, work, rate, seconds, hold_ms, port, tag):
     rtt_dir = os.path.join(work, f"rtt-{tag}")
     os.makedirs(rtt_dir, exist_ok=True)
     before_cpu = cpu_seconds(server.pids())
+    before_threads = thread_cpu(server.pids())
     rc, ok, failed = sipp(["-sf", os.path.join(HERE, "bench_uac.xml"), "-inf", inf, "-s", "uas", f"127.0.0.1:{server.port}",
                            "-r", str(rate), "-m", str(total), "-d", str(hold_ms), "-p", str(port), "-l", str(rate * (hold_ms // 1000 + 5)),
                            "-trace_rtt", "-rtt_freq", "1"], rtt_dir, seconds + hold_ms // 1000 + 60, f"calls-{tag}")
     time.sleep(0.5)
     cpu = cpu_seconds(server.pids()) - before_cpu
+    threads = thread_split(before_threads, thread_cpu(server.pids()), ok)
     setup = []
     for fn in os.listdir(rtt_dir):
         if fn.endswith("_rtt.csv"):
@@ -218,7 +246,7 @@ def bench_calls(server, work, rate, seconds, hold_ms, port, tag):
                     setup.append(float(parts[1]))
                 except (ValueError, IndexError):
                     pass
-    return {"rate": rate, "calls": ok, "failed": failed, "cpu_us_per_call": cpu * 1e6 / max(ok, 1),
+    return {"rate": rate, "calls": ok, "failed": failed, "cpu_us_per_call": cpu * 1e6 / max(ok, 1), "us_by_thread": threads,
             "setup_p50_ms": percentile(setup, 50), "setup_p99_ms": percentile(setup, 99)}
 
 

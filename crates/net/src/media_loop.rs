@@ -30,6 +30,7 @@ use tokio::sync::mpsc;
 use tracing::debug;
 
 use crate::media_thread::{self, CallSockets, Command, Message, Returned, ThreadHandle};
+use crate::wake::{self, Doorbell, Notifying};
 
 /// The media threads, started before the SIP loop so that a machine that cannot start
 /// them refuses to serve instead of carrying calls without audio.
@@ -37,18 +38,19 @@ use crate::media_thread::{self, CallSockets, Command, Message, Returned, ThreadH
 pub struct MediaThreads {
     threads: Vec<ThreadHandle>,
     /// For what fails before a call reaches its thread (a port that will not bind).
-    events: mpsc::UnboundedSender<MediaEvent>,
+    events: Notifying<MediaEvent>,
     /// What became of ended calls' sockets, from the threads.
     returned: std::sync::mpsc::Receiver<Returned>,
 }
 
 impl MediaThreads {
-    /// Start `count` threads (at least one); their events arrive on the receiver.
+    /// Start `count` threads (at least one); their events arrive on the receiver, and
+    /// each rings `bell` (the SIP loop's).
     ///
     /// # Errors
     /// The kernel refused an epoll set, an eventfd or a thread.
-    pub fn start(count: usize) -> std::io::Result<(Self, mpsc::UnboundedReceiver<MediaEvent>)> {
-        let (events, rx) = mpsc::unbounded_channel();
+    pub fn start(count: usize, bell: &Doorbell) -> std::io::Result<(Self, mpsc::UnboundedReceiver<MediaEvent>)> {
+        let (events, rx) = wake::channel(bell);
         let (returned_tx, returned) = std::sync::mpsc::channel();
         let threads = (0..count.max(1))
             .map(|i| media_thread::spawn(format!("svar-media-{i}"), events.clone(), returned_tx.clone()))

@@ -29,8 +29,9 @@ use media::record::RecordLimits;
 use media::relay::{Bridge, Feed, Leg, LegStream, Output};
 use pbx::MediaEvent;
 use rustix::event::{EventfdFlags, Timespec, epoll, eventfd};
-use tokio::sync::mpsc::UnboundedSender;
 use tracing::{debug, error};
+
+use crate::wake::Notifying;
 
 /// A command to one call, applied in order.
 #[derive(Debug)]
@@ -135,7 +136,7 @@ impl ThreadHandle {
 /// Start one media thread named `name`, reporting to `events`.
 pub(crate) fn spawn(
     name: String,
-    events: UnboundedSender<MediaEvent>,
+    events: Notifying<MediaEvent>,
     returned: Sender<Returned>,
 ) -> std::io::Result<ThreadHandle> {
     let poll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
@@ -175,7 +176,7 @@ struct Thread {
     poll: OwnedFd,
     wake: Arc<OwnedFd>,
     rx: Receiver<Vec<Message>>,
-    events: UnboundedSender<MediaEvent>,
+    events: Notifying<MediaEvent>,
     /// Where an ended call's sockets go back to the driver.
     returned: Sender<Returned>,
     calls: HashMap<u64, CallMedia>,
@@ -407,7 +408,7 @@ fn apply_to(bridge: &mut Bridge, c: Command) -> bool {
     true
 }
 
-fn report(call: u64, c: &mut CallMedia, sockets: Option<&CallSockets>, events: &UnboundedSender<MediaEvent>) {
+fn report(call: u64, c: &mut CallMedia, sockets: Option<&CallSockets>, events: &Notifying<MediaEvent>) {
     let index = |leg: Leg| usize::from(leg == Leg::B);
     let send = |i: usize, data: &[u8], to| match sockets.map(|s| s.sockets[i].send_to(data, to)) {
         Some(Ok(_)) => {}

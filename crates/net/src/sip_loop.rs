@@ -1,24 +1,38 @@
 //! The SIP run loop: sockets in, engine in the middle, datagrams and records out.
+//!
+//! It runs on a thread of its own around one **level-triggered** epoll set holding the
+//! UDP socket and the loop's [`Doorbell`], with no async runtime in between (the media
+//! threads' shape, `media_thread.rs`). Why not tokio here (measured, BENCHMARKS.md
+//! "Session 11"): tokio's reactor is edge-triggered, so every wakeup ended in a
+//! `recvfrom` that returned `EAGAIN` to re-arm readiness, and every turn polled the
+//! `select!`'s six branches, its channels and its timer wheel. Level-triggered epoll
+//! reports the socket while it holds data: one `recvfrom` per datagram, no `EAGAIN`, and
+//! the channels are read only when their senders rang the bell.
+//!
+//! TCP connections live on the server's tokio runtime (a task per connection frames
+//! messages) and hand them over a channel that rings the bell.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use pbx::{Pbx, PbxOutput, Persist};
+use rustix::event::{PollFd, PollFlags, Timespec, epoll};
 use sip::{Input, Peer, Transport};
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::media_loop::{MediaDriver, MediaThreads};
 use crate::tcp::{self, TcpEvent};
+use crate::wake::{self, Doorbell, Notifying};
 
 /// The bound sockets.
 #[derive(Debug)]
 pub struct SipSockets {
-    /// UDP socket.
+    /// UDP socket, in non-blocking mode.
     pub udp: UdpSocket,
-    /// TCP listener on the same address.
+    /// TCP listener on the same address (on the server's runtime).
     pub tcp: Option<TcpListener>,
 }
 
@@ -77,7 +91,8 @@ struct Loop {
     pbx: Pbx,
     udp: UdpSocket,
     tcp_conns: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
-    tcp_events: mpsc::UnboundedSender<TcpEvent>,
+    tcp_events: Notifying<TcpEvent>,
+    runtime: tokio::runtime::Handle,
     persist: std::sync::mpsc::Sender<Persist>,
     media: Option<MediaDriver>,
     messages: Option<mpsc::UnboundedSender<pbx::ivr_setup::Recording>>,
@@ -85,17 +100,17 @@ struct Loop {
 }
 
 impl Loop {
-    async fn flush(&mut self) {
-        self.drain_outputs().await;
+    fn flush(&mut self) {
+        self.drain_outputs();
         if let Some(m) = &mut self.media {
             m.commit();
         }
     }
 
-    async fn drain_outputs(&mut self) {
+    fn drain_outputs(&mut self) {
         while let Some(o) = self.pbx.poll_output() {
             match o {
-                PbxOutput::Transmit { peer, data } => self.transmit(peer, data).await,
+                PbxOutput::Transmit { peer, data } => self.transmit(peer, data),
                 PbxOutput::Persist(p) => {
                     if self.persist.send(p).is_err() {
                         warn!("store writer gone; record not persisted");
@@ -113,25 +128,26 @@ impl Loop {
         }
     }
 
-    async fn transmit(&mut self, peer: Peer, data: Vec<u8>) {
+    fn transmit(&mut self, peer: Peer, data: Vec<u8>) {
         match peer.transport {
-            Transport::Udp => {
-                // try_send_to first: the common case needs no await point
-                match self.udp.try_send_to(&data, peer.addr) {
-                    Ok(_) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        if let Err(e) = self.udp.send_to(&data, peer.addr).await {
-                            debug!(peer = %peer.addr, error = %e, "UDP send failed");
-                        }
+            Transport::Udp => match self.udp.send_to(&data, peer.addr) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    // the send buffer is full: wait a little for room, as a blocking socket
+                    // would, then try once more
+                    let mut fds = [PollFd::new(&self.udp, PollFlags::OUT)];
+                    let _ = rustix::event::poll(&mut fds, Some(&Timespec { tv_sec: 0, tv_nsec: SEND_WAIT_NS }));
+                    if let Err(e) = self.udp.send_to(&data, peer.addr) {
+                        debug!(peer = %peer.addr, error = %e, "UDP send failed");
                     }
-                    Err(e) => debug!(peer = %peer.addr, error = %e, "UDP send failed"),
                 }
-            }
+                Err(e) => debug!(peer = %peer.addr, error = %e, "UDP send failed"),
+            },
             Transport::Tcp => {
                 let tx = match self.tcp_conns.get(&peer.addr) {
                     Some(tx) => tx.clone(),
                     None => {
-                        let tx = tcp::connect(peer.addr, self.tcp_events.clone());
+                        let tx = tcp::connect(&self.runtime, peer.addr, self.tcp_events.clone());
                         self.tcp_conns.insert(peer.addr, tx.clone());
                         tx
                     }
@@ -204,125 +220,164 @@ pub struct MediaSetup {
     pub messages: mpsc::UnboundedSender<pbx::ivr_setup::Recording>,
 }
 
-/// Run SIP until a drain completes. Returns the engine (for tests and final numbers).
-pub async fn run(
-    pbx: Pbx,
-    sockets: SipSockets,
-    persist: std::sync::mpsc::Sender<Persist>,
-    control: mpsc::Receiver<Control>,
-    media: Option<MediaSetup>,
-) -> Pbx {
+/// The longest a full UDP send buffer is waited for.
+const SEND_WAIT_NS: i64 = 100_000_000;
+/// epoll data of the UDP socket and of the doorbell.
+const UDP: u64 = 0;
+const BELL: u64 = 1;
+/// The longest the loop sleeps with no timer due.
+const IDLE_WAIT: Duration = Duration::from_secs(1);
+
+/// What the loop is given besides its engine and sockets.
+#[derive(Debug)]
+pub struct Wiring {
+    /// Where bindings and call records go (the store writer's thread).
+    pub persist: std::sync::mpsc::Sender<Persist>,
+    /// Numbers and shutdown, from [`wake::control_channel`].
+    pub control: mpsc::Receiver<Control>,
+    /// The doorbell every channel to the loop rings (the control channel's and the media
+    /// threads' included).
+    pub doorbell: Doorbell,
+    /// Where TCP connections run.
+    pub runtime: tokio::runtime::Handle,
+}
+
+/// Run SIP until a drain completes; blocks, so run it on a thread of its own. Returns the
+/// engine (for tests and final numbers).
+///
+/// # Errors
+/// The kernel refused the epoll set or its entries.
+pub fn run(pbx: Pbx, sockets: SipSockets, wiring: Wiring, media: Option<MediaSetup>) -> std::io::Result<Pbx> {
+    let Wiring { persist, control, doorbell, runtime } = wiring;
     let mut control = Some(control);
-    let (tcp_events, mut tcp_rx) = mpsc::unbounded_channel();
+    let (tcp_events, mut tcp_rx) = wake::channel(&doorbell);
     let messages = media.as_ref().map(|m| m.messages.clone());
     let (media, mut media_rx) = match media {
-        Some(m) => (Some(MediaDriver::new(m.ip, m.timeout, m.threads, m.max_sockets)), m.events),
-        // no media: a closed receiver, whose select branch never matches
-        None => (None, mpsc::unbounded_channel().1),
+        Some(m) => (Some(MediaDriver::new(m.ip, m.timeout, m.threads, m.max_sockets)), Some(m.events)),
+        None => (None, None),
     };
+    let poll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
+    epoll::add(&poll, &sockets.udp, epoll::EventData::new_u64(UDP), epoll::EventFlags::IN)?;
+    epoll::add(&poll, &doorbell, epoll::EventData::new_u64(BELL), epoll::EventFlags::IN)?;
+    let accept = sockets.tcp.map(|l| runtime.spawn(tcp::accept(l, tcp_events.clone())));
     let mut lp = Loop {
         pbx,
         udp: sockets.udp,
         tcp_conns: HashMap::new(),
         tcp_events,
+        runtime,
         persist,
         media,
         messages,
         draining: false,
     };
-    let tcp_listener = sockets.tcp;
     let mut buf = vec![0u8; 65_536];
+    let mut ready = Vec::with_capacity(2);
     // kick the engine once so it arms its own timers (trunk registration, housekeeping)
     lp.pbx.handle_input(Input::Timeout(Instant::now()), wall_ms());
-    lp.flush().await;
-    // One timer entry for the loop's life, moved only when the engine's next deadline
-    // moves: registering a new sleep every turn cost a timer-wheel insert and removal per
-    // datagram.
-    let sleep = tokio::time::sleep(Duration::from_secs(1));
-    tokio::pin!(sleep);
+    lp.flush();
     loop {
-        let deadline = match lp.pbx.poll_timeout() {
-            Some(d) => tokio::time::Instant::from_std(d),
-            None if sleep.deadline() > tokio::time::Instant::now() => sleep.deadline(),
-            None => tokio::time::Instant::now() + Duration::from_secs(1),
+        ready.clear();
+        let wait = match lp.pbx.poll_timeout() {
+            // epoll_wait counts whole milliseconds: round up, or a timer due in 0.4 ms
+            // would spin until it is due
+            Some(at) => at.saturating_duration_since(Instant::now()).min(IDLE_WAIT) + Duration::from_micros(999),
+            None => IDLE_WAIT,
         };
-        if sleep.deadline() != deadline {
-            sleep.as_mut().reset(deadline);
-        }
-        tokio::select! {
-            r = lp.udp.recv_from(&mut buf) => {
-                match r {
-                    Ok((n, from)) => {
-                        let now = Instant::now();
-                        let wall = wall_ms();
-                        lp.pbx.handle_input(Input::Datagram { now, peer: Peer::udp(from), data: &buf[..n] }, wall);
-                        // drain what else is queued on the socket before yielding
-                        for _ in 0..63 {
-                            match lp.udp.try_recv_from(&mut buf) {
-                                Ok((n, from)) => lp.pbx.handle_input(Input::Datagram { now: Instant::now(), peer: Peer::udp(from), data: &buf[..n] }, wall),
-                                Err(_) => break,
-                            }
-                        }
-                    }
-                    Err(e) => debug!(error = %e, "UDP receive error"),
-                }
-            }
-            accepted = async {
-                match &tcp_listener {
-                    Some(l) => l.accept().await,
-                    None => std::future::pending().await,
-                }
-            } => {
-                if let Ok((stream, peer)) = accepted {
-                    let tx = tcp::spawn(stream, peer, lp.tcp_events.clone());
-                    lp.tcp_conns.insert(peer, tx);
-                }
-            }
-            Some(ev) = tcp_rx.recv() => {
-                match ev {
-                    TcpEvent::Up(peer, tx) => { lp.tcp_conns.insert(peer, tx); }
-                    TcpEvent::Message(peer, message) => {
-                        let peer = Peer { transport: Transport::Tcp, addr: peer };
-                        lp.pbx.handle_input(Input::Message { now: Instant::now(), peer, message }, wall_ms());
-                    }
-                    TcpEvent::Closed(peer) => {
-                        lp.tcp_conns.remove(&peer);
-                    }
-                }
-            }
-            Some(ev) = media_rx.recv() => {
-                lp.pbx.handle_media(ev, Instant::now(), wall_ms());
-            }
-            () = &mut sleep => {
-                lp.pbx.handle_input(Input::Timeout(Instant::now()), wall_ms());
-            }
-            c = async {
-                match control.as_mut() {
-                    Some(c) => c.recv().await,
-                    None => std::future::pending().await,
-                }
-            } => {
-                match c {
-                    Some(Control::Snapshot(reply)) => { let _ = reply.send(lp.snapshot()); }
-                    Some(Control::Drain { grace }) => {
-                        lp.draining = true;
-                        lp.pbx.begin_drain(Instant::now(), grace);
-                    }
-                    None => {
-                        control = None;
-                        if !lp.draining {
-                            lp.draining = true;
-                            lp.pbx.begin_drain(Instant::now(), Duration::from_secs(0));
-                        }
-                    }
-                }
+        let timeout = Timespec::try_from(wait).unwrap_or(Timespec { tv_sec: 1, tv_nsec: 0 });
+        match epoll::wait(&poll, rustix::buffer::spare_capacity(&mut ready), Some(&timeout)) {
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => {
+                error!(error = %e, "SIP loop: epoll_wait failed; SIP stops");
+                return Err(e.into());
             }
         }
-        lp.flush().await;
+        let (mut udp_ready, mut rang) = (false, false);
+        for ev in &ready {
+            match ev.data.u64() {
+                UDP => udp_ready = true,
+                _ => rang = true,
+            }
+        }
+        if rang {
+            doorbell.clear();
+            lp.take_channels(&mut tcp_rx, media_rx.as_mut(), &mut control);
+        }
+        if udp_ready {
+            // one datagram a round: what is left is reported by the next epoll_wait
+            match lp.udp.recv_from(&mut buf) {
+                Ok((n, from)) => {
+                    lp.pbx.handle_input(
+                        Input::Datagram { now: Instant::now(), peer: Peer::udp(from), data: &buf[..n] },
+                        wall_ms(),
+                    );
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => debug!(error = %e, "UDP receive error"),
+            }
+        }
+        let now = Instant::now();
+        if lp.pbx.poll_timeout().is_some_and(|at| at <= now) {
+            lp.pbx.handle_input(Input::Timeout(now), wall_ms());
+        }
+        lp.flush();
         if lp.draining && lp.pbx.is_idle() {
             info!("SIP drained");
             break;
         }
     }
-    lp.pbx
+    if let Some(a) = accept {
+        a.abort();
+    }
+    Ok(lp.pbx)
+}
+
+impl Loop {
+    /// Everything queued on the loop's channels (the doorbell rang).
+    fn take_channels(
+        &mut self,
+        tcp_rx: &mut mpsc::UnboundedReceiver<TcpEvent>,
+        media_rx: Option<&mut mpsc::UnboundedReceiver<pbx::MediaEvent>>,
+        control: &mut Option<mpsc::Receiver<Control>>,
+    ) {
+        while let Ok(ev) = tcp_rx.try_recv() {
+            match ev {
+                TcpEvent::Up(peer, tx) => {
+                    self.tcp_conns.insert(peer, tx);
+                }
+                TcpEvent::Message(peer, message) => {
+                    let peer = Peer { transport: Transport::Tcp, addr: peer };
+                    self.pbx.handle_input(Input::Message { now: Instant::now(), peer, message }, wall_ms());
+                }
+                TcpEvent::Closed(peer) => {
+                    self.tcp_conns.remove(&peer);
+                }
+            }
+        }
+        if let Some(rx) = media_rx {
+            while let Ok(ev) = rx.try_recv() {
+                self.pbx.handle_media(ev, Instant::now(), wall_ms());
+            }
+        }
+        while let Some(rx) = control.as_mut() {
+            match rx.try_recv() {
+                Ok(Control::Snapshot(reply)) => {
+                    let _ = reply.send(self.snapshot());
+                }
+                Ok(Control::Drain { grace }) => {
+                    self.draining = true;
+                    self.pbx.begin_drain(Instant::now(), grace);
+                }
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    *control = None;
+                    if !self.draining {
+                        self.draining = true;
+                        self.pbx.begin_drain(Instant::now(), Duration::from_secs(0));
+                    }
+                }
+            }
+        }
+    }
 }

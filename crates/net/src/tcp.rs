@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use sip_msg::{Message, StreamFrame, parse_stream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
+
+use crate::wake::Notifying;
 
 /// What a connection task tells the SIP loop.
 #[derive(Debug)]
@@ -24,11 +26,25 @@ pub(crate) enum TcpEvent {
 /// Connections idle this long are closed (RFC 5626 keep-alives count as activity).
 pub(crate) const IDLE: Duration = Duration::from_secs(600);
 
-pub(crate) fn spawn(
-    stream: TcpStream,
-    peer: SocketAddr,
-    events: mpsc::UnboundedSender<TcpEvent>,
-) -> mpsc::Sender<Vec<u8>> {
+/// Accept connections for as long as the SIP loop runs (it aborts this task when it
+/// ends); each gets a task of its own, announced to the loop with [`TcpEvent::Up`].
+pub(crate) async fn accept(listener: TcpListener, events: Notifying<TcpEvent>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                spawn(stream, peer, events.clone());
+            }
+            Err(e) => {
+                // out of file descriptors, most likely: let some connection close first
+                warn!(error = %e, "TCP accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// Run a connection on the current runtime.
+pub(crate) fn spawn(stream: TcpStream, peer: SocketAddr, events: Notifying<TcpEvent>) -> mpsc::Sender<Vec<u8>> {
     let (tx, rx) = mpsc::channel::<Vec<u8>>(256);
     let _ = stream.set_nodelay(true);
     let _ = events.send(TcpEvent::Up(peer, tx.clone()));
@@ -36,10 +52,15 @@ pub(crate) fn spawn(
     tx
 }
 
-pub(crate) fn connect(peer: SocketAddr, events: mpsc::UnboundedSender<TcpEvent>) -> mpsc::Sender<Vec<u8>> {
+/// Open a connection on `runtime` for a message to a peer we have none with.
+pub(crate) fn connect(
+    runtime: &tokio::runtime::Handle,
+    peer: SocketAddr,
+    events: Notifying<TcpEvent>,
+) -> mpsc::Sender<Vec<u8>> {
     let (tx, rx) = mpsc::channel::<Vec<u8>>(256);
     let tx2 = tx.clone();
-    tokio::spawn(async move {
+    runtime.spawn(async move {
         match tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(peer)).await {
             Ok(Ok(stream)) => {
                 let _ = stream.set_nodelay(true);
@@ -59,7 +80,7 @@ async fn run(
     mut stream: TcpStream,
     peer: SocketAddr,
     mut outgoing: mpsc::Receiver<Vec<u8>>,
-    events: mpsc::UnboundedSender<TcpEvent>,
+    events: Notifying<TcpEvent>,
 ) {
     let mut buf: Vec<u8> = Vec::with_capacity(8192);
     let mut chunk = vec![0u8; 8192];
@@ -107,13 +128,13 @@ async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::net::TcpListener;
+    use crate::wake::{self, Doorbell};
 
     async fn pair() -> (TcpStream, SocketAddr, mpsc::UnboundedReceiver<TcpEvent>, mpsc::Sender<Vec<u8>>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let client = TcpStream::connect(listener.local_addr().expect("addr")).await.expect("connect");
         let (server, peer) = listener.accept().await.expect("accept");
-        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (tx, mut rx) = wake::channel(&Doorbell::new().expect("eventfd"));
         let sender = spawn(server, peer, tx);
         assert!(matches!(rx.recv().await, Some(TcpEvent::Up(p, _)) if p == peer));
         (client, peer, rx, sender)

@@ -12,13 +12,13 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 /// Shared state of the HTTP handlers.
 #[derive(Debug, Clone)]
 pub(crate) struct AppState {
     /// Channel to the SIP loop.
-    pub(crate) control: mpsc::Sender<Control>,
+    pub(crate) control: net::ControlSender,
     /// Counters of the obligation service.
     pub(crate) obligations: Option<std::sync::Arc<crate::ledger_service::NotifyMetrics>>,
 }
@@ -164,8 +164,8 @@ mod tests {
     use http_body_util::BodyExt;
     use tower::ServiceExt;
 
-    fn fake_loop(snap: Snapshot) -> mpsc::Sender<Control> {
-        let (tx, mut rx) = mpsc::channel(4);
+    fn fake_loop(snap: Snapshot) -> net::ControlSender {
+        let (tx, mut rx) = net::wake::control_channel(&net::Doorbell::new().expect("eventfd"), 4);
         tokio::spawn(async move {
             while let Some(c) = rx.recv().await {
                 if let Control::Snapshot(r) = c {

@@ -246,9 +246,11 @@ fn raise_open_files_limit(cfg: &Config) -> usize {
 /// The media threads: each owns its calls' sockets, timers and bridges alone (no work
 /// stealing, no cross-thread wakeups per packet; a busy thread takes many packets per
 /// `epoll_wait`). Half the cores, at least one.
-fn media_threads() -> Result<(net::media_loop::MediaThreads, mpsc::UnboundedReceiver<pbx::MediaEvent>)> {
+fn media_threads(
+    bell: &net::Doorbell,
+) -> Result<(net::media_loop::MediaThreads, mpsc::UnboundedReceiver<pbx::MediaEvent>)> {
     let n = std::thread::available_parallelism().map_or(1, |n| n.get().div_ceil(2));
-    net::media_loop::MediaThreads::start(n).map_err(|e| anyhow::anyhow!("cannot start the media threads: {e}"))
+    net::media_loop::MediaThreads::start(n, bell).map_err(|e| anyhow::anyhow!("cannot start the media threads: {e}"))
 }
 
 /// What the configuration names on disk: the IVR's prompts (relative to where svar runs).
@@ -405,18 +407,21 @@ async fn serve(cfg: Config) -> Result<()> {
         net::writer::run(record_writer, persist_rx);
         let _ = writer_done_tx.send(());
     })?;
-    let (control_tx, control_rx) = mpsc::channel(64);
-    // The SIP engine gets a thread of its own with a single-threaded runtime: every
+    // Every channel to the SIP loop rings its doorbell: the loop sleeps in epoll, not in
+    // an async runtime.
+    let doorbell = net::Doorbell::new()?;
+    let (control_tx, control_rx) = net::wake::control_channel(&doorbell, 64);
+    // The SIP engine gets a thread of its own around a level-triggered epoll set: every
     // datagram is handled where it was read, with no work-stealing hop (Kamailio's worker
-    // model). Sockets are handed over as std sockets and re-registered there.
+    // model). The UDP socket is handed over as a std socket (non-blocking); TCP
+    // connections stay on this runtime and hand their messages over a channel.
     let udp_std = udp.into_std()?;
-    let tcp_std = tcp.into_std()?;
     let (sip_done_tx, sip_done_rx) = tokio::sync::oneshot::channel();
     // Calls' media run on threads of their own, not on the SIP thread.
     let (messages_tx, messages_rx) = mpsc::unbounded_channel();
     let media_setup = match (cfg.media_bind, cfg.pbx.media.as_ref()) {
         (Some(ip), Some(m)) => {
-            let (threads, events) = media_threads()?;
+            let (threads, events) = media_threads(&doorbell)?;
             Some(net::sip_loop::MediaSetup {
                 ip,
                 timeout: m.timeout,
@@ -428,31 +433,15 @@ async fn serve(cfg: Config) -> Result<()> {
         }
         _ => None,
     };
+    let wiring =
+        net::Wiring { persist: persist_tx, control: control_rx, doorbell, runtime: tokio::runtime::Handle::current() };
+    let sockets = SipSockets { udp: udp_std, tcp: Some(tcp) };
     std::thread::Builder::new().name("svar-sip".into()).spawn(move || {
-        let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-            Ok(rt) => rt,
-            Err(e) => {
-                error!(error = %e, "cannot start the SIP runtime");
-                return;
+        match net::sip_loop::run(pbx, sockets, wiring, media_setup) {
+            Ok(pbx) => {
+                let _ = sip_done_tx.send(pbx.active_calls());
             }
-        };
-        // The loop runs as a spawned task, not as block_on's own future: a wake of the
-        // block_on future from the reactor on this same thread writes the runtime's
-        // eventfd and returns from epoll once more (strace: 15 writes and 15 extra
-        // epoll_waits per call), while a spawned task is queued locally.
-        let sip = rt.spawn(async move {
-            let sockets = match (UdpSocket::from_std(udp_std), TcpListener::from_std(tcp_std)) {
-                (Ok(udp), Ok(tcp)) => SipSockets { udp, tcp: Some(tcp) },
-                (Err(e), _) | (_, Err(e)) => {
-                    error!(error = %e, "cannot register SIP sockets");
-                    return;
-                }
-            };
-            let pbx = net::sip_loop::run(pbx, sockets, persist_tx, control_rx, media_setup).await;
-            let _ = sip_done_tx.send(pbx.active_calls());
-        });
-        if let Err(e) = rt.block_on(sip) {
-            error!(error = %e, "the SIP loop failed");
+            Err(e) => error!(error = %e, "the SIP loop failed"),
         }
     })?;
 
