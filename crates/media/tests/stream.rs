@@ -1,7 +1,7 @@
 //! The outgoing stream stays continuous across sources; the pool hands out no port
 //! twice and gets every one back; the ringback tone has its frequency and cadence.
 
-use media::ports::{PortError, PortPool};
+use media::ports::{PortError, PortPool, QUARANTINE};
 use media::stream::{Header, OutStream};
 use media::tone::Cadence;
 use proptest::prelude::*;
@@ -82,32 +82,70 @@ proptest! {
 #[test]
 fn the_port_pool_gets_every_port_back_after_ten_thousand_calls() {
     let mut pool = PortPool::new(20_000, 20_100);
+    let now = std::time::Instant::now();
     let total = pool.available();
     // blocks 20000–20003 … 20096–20099: the last port of the range would start no block
     assert_eq!(total, 25);
     let mut live = std::collections::VecDeque::new();
     for call in 0..10_000 {
-        let port = pool.take().expect("a free block");
+        let port = pool.take(now).expect("a free block");
         assert_eq!(port % 2, 0, "RTP on even ports");
         assert!(port + 3 <= 20_100, "the whole block in the range");
         assert!(!live.contains(&port), "port {port} handed out twice");
         live.push_back(port);
         if live.len() > 15 || call % 7 == 0 {
-            pool.release(live.pop_front().expect("one")).expect("in use");
+            pool.release(live.pop_front().expect("one"), now).expect("in use");
         }
     }
     while let Some(p) = live.pop_front() {
-        pool.release(p).expect("in use");
+        pool.release(p, now).expect("in use");
     }
     assert_eq!((pool.in_use(), pool.available()), (0, total), "no leak");
-    assert_eq!(pool.release(20_000), Err(PortError::NotInUse(20_000)), "a double release is refused");
+    assert_eq!(pool.release(20_000, now), Err(PortError::NotInUse(20_000)), "a double release is refused");
     for _ in 0..total {
-        pool.take().expect("block");
+        pool.take(now).expect("block");
     }
-    assert_eq!(pool.take(), Err(PortError::Exhausted(25)));
+    assert_eq!(pool.take(now), Err(PortError::Exhausted(25)));
     // an odd first port and a range that ends mid-block
     let odd = PortPool::new(30_001, 30_010);
     assert_eq!(odd.available(), 2, "blocks at 30002 and 30006; 30010 alone is no block");
+}
+
+#[test]
+fn a_released_block_rests_before_reuse_and_rested_blocks_come_before_new_ones() {
+    let t0 = std::time::Instant::now();
+    let at = |ms: u64| t0 + std::time::Duration::from_millis(ms);
+    let mut pool = PortPool::new(20_000, 20_039); // ten blocks
+    let first = pool.take(at(0)).expect("block");
+    assert_eq!(first, 20_000, "lowest first");
+    pool.release(first, at(10)).expect("in use");
+    // still resting: a new block, not the one just released
+    assert_eq!(pool.take(at(10) + QUARANTINE / 2).expect("block"), 20_004);
+    // rested: it comes back before any block never used
+    assert_eq!(pool.take(at(10) + QUARANTINE).expect("block"), 20_000);
+    // at a steady rate the rotation stays small: one call every 100 ms, each held 1 s,
+    // uses about (1 s + QUARANTINE) / 100 ms blocks and never the rest of the range
+    let mut pool = PortPool::new(20_000, 29_999);
+    let mut live: std::collections::VecDeque<(u16, u64)> = std::collections::VecDeque::new();
+    let mut seen = std::collections::HashSet::new();
+    for i in 0..2_000u64 {
+        let now = i * 100;
+        while live.front().is_some_and(|&(_, end)| end <= now) {
+            let (p, end) = live.pop_front().expect("one");
+            pool.release(p, at(end)).expect("in use");
+        }
+        let p = pool.take(at(now)).expect("block");
+        seen.insert(p);
+        live.push_back((p, now + 1_000));
+    }
+    let expected = (1_000 + QUARANTINE.as_millis() as usize) / 100;
+    assert!(seen.len() <= expected + 2, "{} blocks in rotation, about {expected} expected", seen.len());
+    // with every block busy or resting, a resting one is taken early rather than none
+    let mut small = PortPool::new(20_000, 20_007); // two blocks
+    let a = small.take(at(0)).expect("block");
+    let _b = small.take(at(0)).expect("block");
+    small.release(a, at(1)).expect("in use");
+    assert_eq!(small.take(at(2)), Ok(a));
 }
 
 #[test]

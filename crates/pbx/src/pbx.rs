@@ -709,7 +709,7 @@ impl Pbx {
                     }
                 }
             };
-            let Some(ports) = self.take_ports() else {
+            let Some(ports) = self.take_ports(now) else {
                 warn!("no free RTP ports: call refused");
                 self.refuse_call(
                     now,
@@ -820,7 +820,7 @@ impl Pbx {
         }
         if call.forks.is_empty() {
             let anchor = call.media.take();
-            self.close_media(id, anchor);
+            self.close_media(now, id, anchor);
             let (req, core) = (call.a_invite.clone(), call.a_core.clone());
             self.refuse_call(
                 now,
@@ -1175,7 +1175,7 @@ impl Pbx {
         }
         self.respond(now, call.a_tx, r);
         self.by_stx.remove(&call.a_tx);
-        self.close_media(id, call.media.take());
+        self.close_media(now, id, call.media.take());
         call.record.outcome = outcome;
         call.record.status = status;
         call.record.ended_ms = self.wall_ms;
@@ -1462,7 +1462,7 @@ impl Pbx {
         if let Some(consent_ms) = call.conversation_consent {
             self.ended_conversations.insert(id, (call.record.call_id.clone(), call.record.caller.clone(), consent_ms));
         }
-        self.close_media(id, call.media.take());
+        self.close_media(now, id, call.media.take());
         call.record.outcome = Outcome::Answered;
         call.record.status = 200;
         call.record.hangup_by = Some(by);

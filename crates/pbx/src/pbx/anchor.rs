@@ -6,6 +6,7 @@
 //! needed for a plain call.
 
 use std::net::SocketAddr;
+use std::time::Instant;
 
 use bytes::Bytes;
 use media::relay::{Feed, Leg, LegConfig, LegStream};
@@ -149,8 +150,8 @@ impl Pbx {
     }
 
     /// Take a block of ports for a new call: a pair for each leg.
-    pub(crate) fn take_ports(&mut self) -> Option<(u16, u16)> {
-        let a = self.ports.as_mut()?.take().ok()?;
+    pub(crate) fn take_ports(&mut self, now: Instant) -> Option<(u16, u16)> {
+        let a = self.ports.as_mut()?.take(now).ok()?;
         Some((a, a + 2))
     }
 
@@ -165,10 +166,10 @@ impl Pbx {
     }
 
     /// The call is over: ports back to the pool, the driver told to unbind them.
-    pub(crate) fn close_media(&mut self, id: u64, anchor: Option<Anchor>) {
+    pub(crate) fn close_media(&mut self, now: Instant, id: u64, anchor: Option<Anchor>) {
         let Some(anchor) = anchor else { return };
         if let Some(pool) = self.ports.as_mut()
-            && let Err(e) = pool.release(anchor.ports.0)
+            && let Err(e) = pool.release(anchor.ports.0, now)
         {
             debug!(port = anchor.ports.0, error = %e, "RTP port release");
         }

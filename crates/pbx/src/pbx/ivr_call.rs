@@ -150,13 +150,13 @@ impl Pbx {
             refuse(self, 503, "the IVR needs anchored media");
             return;
         };
-        let Some(ports) = self.take_ports() else {
+        let Some(ports) = self.take_ports(now) else {
             refuse(self, 503, "no free RTP ports");
             return;
         };
         let release = |pbx: &mut Self| {
             if let Some(pool) = pbx.ports.as_mut() {
-                let _ = pool.release(ports.0);
+                let _ = pool.release(ports.0, now);
             }
         };
         let offer = std::str::from_utf8(&req.body).unwrap_or_default();
