@@ -15,6 +15,7 @@ import os
 import resource
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -293,6 +294,42 @@ def bench_soak(server, work, rate, seconds, port):
             "bytes_per_call_last_100s": (kb1 - kb0) * 1024 / max((t1 - t0) * rate, 1)}
 
 
+def bench_server(kind, a):
+    """Every phase asked for against one server, started afresh."""
+    work = tempfile.mkdtemp(prefix=f"bench-{kind}-")
+    port = 25060 if kind == "svar" else 26060
+    server = Svar(a.svar, port, a.register_count + 10, work, a.media, a.warmup) if kind == "svar" else Kamailio(port, work)
+    r = {}
+    try:
+        phases = a.phases.split(",")
+        if "register" in phases:
+            r["register"] = bench_register(server, work, a.register_count, a.register_rate, port + 10)
+            print(kind, "register", r["register"], flush=True)
+        uas = start_uas(server, work, port + 20)
+        time.sleep(0.5)
+        if "calls" in phases:
+            r["calls"] = bench_calls(server, work, a.call_rate, a.call_seconds, 0, port + 30, f"{kind}-fixed")
+            print(kind, "calls", r["calls"], flush=True)
+        if "ramp" in phases:
+            r["ramp"] = []
+            for i, rate in enumerate(int(x) for x in a.ramp.split(",")):
+                res = bench_calls(server, work, rate, a.ramp_seconds, 0, port + 40 + i * 2, f"{kind}-ramp{rate}")
+                print(kind, "ramp", res, flush=True)
+                r["ramp"].append(res)
+                if res["failed"] > 0 or res["calls"] < rate * a.ramp_seconds:
+                    break
+        if "soak" in phases:
+            r["soak"] = bench_soak(server, work, a.soak_rate, a.soak_seconds, port + 70)
+            print(kind, "soak", r["soak"], flush=True)
+        if "concurrent" in phases:
+            r["concurrent"] = bench_concurrent(server, work, a.concurrent, port + 60)
+            print(kind, "concurrent", r["concurrent"], flush=True)
+        uas.kill()
+    finally:
+        server.stop()
+    return r
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--svar", default=os.path.join(ROOT, "target/release/svar"))
@@ -309,60 +346,36 @@ def main():
     ap.add_argument("--phases", default="register,calls,ramp,concurrent")
     ap.add_argument("--media", choices=["anchored", "direct"], default="anchored",
                     help="svar relays RTP (anchored, the default) or lets it flow phone to phone")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="run both servers this many times, alternating, and print medians (the machine drifts by ±10 %%)")
     ap.add_argument("--warmup", type=float, default=1.0,
                     help="seconds svar gets to start before the load (about 15 under valgrind)")
     a = ap.parse_args()
     for tool in ("sipp", "kamailio"):
         if not shutil.which(tool):
             sys.exit(f"{tool} missing: apt-get install sip-tester kamailio")
-    results = {}
-    for kind in ("svar", "kamailio"):
-        if a.only and a.only != kind:
-            continue
-        work = tempfile.mkdtemp(prefix=f"bench-{kind}-")
-        port = 25060 if kind == "svar" else 26060
-        server = Svar(a.svar, port, a.register_count + 10, work, a.media, a.warmup) if kind == "svar" else Kamailio(port, work)
-        r = {}
-        try:
-            phases = a.phases.split(",")
-            if "register" in phases:
-                r["register"] = bench_register(server, work, a.register_count, a.register_rate, port + 10)
-                print(kind, "register", r["register"], flush=True)
-            uas = start_uas(server, work, port + 20)
-            time.sleep(0.5)
-            if "calls" in phases:
-                r["calls"] = bench_calls(server, work, a.call_rate, a.call_seconds, 0, port + 30, f"{kind}-fixed")
-                print(kind, "calls", r["calls"], flush=True)
-            if "ramp" in phases:
-                r["ramp"] = []
-                for i, rate in enumerate(int(x) for x in a.ramp.split(",")):
-                    res = bench_calls(server, work, rate, a.ramp_seconds, 0, port + 40 + i * 2, f"{kind}-ramp{rate}")
-                    print(kind, "ramp", res, flush=True)
-                    r["ramp"].append(res)
-                    if res["failed"] > 0 or res["calls"] < rate * a.ramp_seconds:
-                        break
-            if "soak" in phases:
-                r["soak"] = bench_soak(server, work, a.soak_rate, a.soak_seconds, port + 70)
-                print(kind, "soak", r["soak"], flush=True)
-            if "concurrent" in phases:
-                r["concurrent"] = bench_concurrent(server, work, a.concurrent, port + 60)
-                print(kind, "concurrent", r["concurrent"], flush=True)
-            uas.kill()
-        finally:
-            server.stop()
-        results[kind] = r
+    rounds = []
+    for _ in range(a.rounds):
+        rounds.append({kind: bench_server(kind, a) for kind in ("svar", "kamailio") if not a.only or a.only == kind})
     print()
+    if a.rounds > 1:
+        print(f"medians of {a.rounds} rounds (each round: svar, then Kamailio); the ratio column is the median of the rounds' ratios")
+    results = rounds[0]
     print(f"| measure | {' | '.join(results)} |" + (" svar/kamailio |" if len(results) == 2 else ""))
     print("|---|" + "---|" * len(results) + ("---|" if len(results) == 2 else ""))
 
     def row(label, get, fmt="{:.1f}"):
         try:
-            vals = [get(r) for r in results.values()]
+            per_round = [[get(r) for r in rnd.values()] for rnd in rounds]
         except KeyError:
             return
+        vals = [statistics.median(col) for col in zip(*per_round)]
         line = f"| {label} | " + " | ".join(fmt.format(v) for v in vals) + " |"
         if len(vals) == 2 and vals[1]:
-            line += f" {vals[0] / vals[1]:.2f} |"
+            ratios = [v[0] / v[1] for v in per_round if v[1]]
+            line += f" {statistics.median(ratios):.2f} |"
+            if len(ratios) > 1:
+                line += " rounds: " + " / ".join(f"{x:.2f}" for x in ratios)
         print(line)
 
     def clean(r):
