@@ -1,13 +1,15 @@
 //! The SIP run loop: sockets in, engine in the middle, datagrams and records out.
 //!
-//! It runs on a thread of its own around one **level-triggered** epoll set holding the
-//! UDP socket and the loop's [`Doorbell`], with no async runtime in between (the media
-//! threads' shape, `media_thread.rs`). Why not tokio here (measured, BENCHMARKS.md
-//! "Session 11"): tokio's reactor is edge-triggered, so every wakeup ended in a
-//! `recvfrom` that returned `EAGAIN` to re-arm readiness, and every turn polled the
-//! `select!`'s six branches, its channels and its timer wheel. Level-triggered epoll
-//! reports the socket while it holds data: one `recvfrom` per datagram, no `EAGAIN`, and
-//! the channels are read only when their senders rang the bell.
+//! It runs on a thread of its own, asleep in a **blocking `recvfrom`** on the UDP socket,
+//! as Kamailio's UDP worker is, with no async runtime and no epoll in between. Why
+//! (measured, BENCHMARKS.md "Session 11"): tokio's reactor is edge-triggered, so every
+//! wakeup ended in a `recvfrom` that returned `EAGAIN` to re-arm readiness, and every turn
+//! polled a `select!` over six branches, three channels and the timer wheel; an epoll
+//! loop still paid an `epoll_wait` next to each `recvfrom`. Here a datagram costs one
+//! `recvfrom` and its `sendto`s. The engine's next deadline is the socket's receive
+//! timeout (`SO_RCVTIMEO`), set again only when it would wake the loop too late; the
+//! rest of the server wakes the loop with a [`Doorbell`] ring, a datagram from the
+//! bell's own socket, and the loop then reads its channels.
 //!
 //! TCP connections live on the server's tokio runtime (a task per connection frames
 //! messages) and hand them over a channel that rings the bell.
@@ -17,11 +19,10 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use pbx::{Pbx, PbxOutput, Persist};
-use rustix::event::{PollFd, PollFlags, Timespec, epoll};
 use sip::{Input, Peer, Transport};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
-use tracing::{debug, error, info, warn};
+use tracing::{debug, info, warn};
 
 use crate::media_loop::{MediaDriver, MediaThreads};
 use crate::tcp::{self, TcpEvent};
@@ -30,7 +31,7 @@ use crate::wake::{self, Doorbell, Notifying};
 /// The bound sockets.
 #[derive(Debug)]
 pub struct SipSockets {
-    /// UDP socket, in non-blocking mode.
+    /// UDP socket (the loop makes it blocking).
     pub udp: UdpSocket,
     /// TCP listener on the same address (on the server's runtime).
     pub tcp: Option<TcpListener>,
@@ -130,19 +131,12 @@ impl Loop {
 
     fn transmit(&mut self, peer: Peer, data: Vec<u8>) {
         match peer.transport {
-            Transport::Udp => match self.udp.send_to(&data, peer.addr) {
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    // the send buffer is full: wait a little for room, as a blocking socket
-                    // would, then try once more
-                    let mut fds = [PollFd::new(&self.udp, PollFlags::OUT)];
-                    let _ = rustix::event::poll(&mut fds, Some(&Timespec { tv_sec: 0, tv_nsec: SEND_WAIT_NS }));
-                    if let Err(e) = self.udp.send_to(&data, peer.addr) {
-                        debug!(peer = %peer.addr, error = %e, "UDP send failed");
-                    }
+            // a blocking socket: a full send buffer waits for room rather than drop
+            Transport::Udp => {
+                if let Err(e) = self.udp.send_to(&data, peer.addr) {
+                    debug!(peer = %peer.addr, error = %e, "UDP send failed");
                 }
-                Err(e) => debug!(peer = %peer.addr, error = %e, "UDP send failed"),
-            },
+            }
             Transport::Tcp => {
                 let tx = match self.tcp_conns.get(&peer.addr) {
                     Some(tx) => tx.clone(),
@@ -220,13 +214,13 @@ pub struct MediaSetup {
     pub messages: mpsc::UnboundedSender<pbx::ivr_setup::Recording>,
 }
 
-/// The longest a full UDP send buffer is waited for.
-const SEND_WAIT_NS: i64 = 100_000_000;
-/// epoll data of the UDP socket and of the doorbell.
-const UDP: u64 = 0;
-const BELL: u64 = 1;
 /// The longest the loop sleeps with no timer due.
 const IDLE_WAIT: Duration = Duration::from_secs(1);
+/// How late past the engine's deadline the loop may wake: the socket's receive timeout
+/// counts from each `recvfrom`, so it is set again only when it would overshoot by more
+/// (about a hundred `setsockopt` a second under load instead of one per datagram). RFC
+/// 3261's timers are hundreds of milliseconds and up.
+const SLACK: Duration = Duration::from_millis(5);
 
 /// What the loop is given besides its engine and sockets.
 #[derive(Debug)]
@@ -236,7 +230,7 @@ pub struct Wiring {
     /// Numbers and shutdown, from [`wake::control_channel`].
     pub control: mpsc::Receiver<Control>,
     /// The doorbell every channel to the loop rings (the control channel's and the media
-    /// threads' included).
+    /// threads' included), made for this loop's UDP socket.
     pub doorbell: Doorbell,
     /// Where TCP connections run.
     pub runtime: tokio::runtime::Handle,
@@ -246,7 +240,7 @@ pub struct Wiring {
 /// engine (for tests and final numbers).
 ///
 /// # Errors
-/// The kernel refused the epoll set or its entries.
+/// The UDP socket could not be made blocking or given a receive timeout.
 pub fn run(pbx: Pbx, sockets: SipSockets, wiring: Wiring, media: Option<MediaSetup>) -> std::io::Result<Pbx> {
     let Wiring { persist, control, doorbell, runtime } = wiring;
     let mut control = Some(control);
@@ -256,9 +250,7 @@ pub fn run(pbx: Pbx, sockets: SipSockets, wiring: Wiring, media: Option<MediaSet
         Some(m) => (Some(MediaDriver::new(m.ip, m.timeout, m.threads, m.max_sockets)), Some(m.events)),
         None => (None, None),
     };
-    let poll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
-    epoll::add(&poll, &sockets.udp, epoll::EventData::new_u64(UDP), epoll::EventFlags::IN)?;
-    epoll::add(&poll, &doorbell, epoll::EventData::new_u64(BELL), epoll::EventFlags::IN)?;
+    sockets.udp.set_nonblocking(false)?;
     let accept = sockets.tcp.map(|l| runtime.spawn(tcp::accept(l, tcp_events.clone())));
     let mut lp = Loop {
         pbx,
@@ -272,54 +264,41 @@ pub fn run(pbx: Pbx, sockets: SipSockets, wiring: Wiring, media: Option<MediaSet
         draining: false,
     };
     let mut buf = vec![0u8; 65_536];
-    let mut ready = Vec::with_capacity(2);
+    // the socket's receive timeout as last set
+    let mut timeout = Duration::ZERO;
     // kick the engine once so it arms its own timers (trunk registration, housekeeping)
     lp.pbx.handle_input(Input::Timeout(Instant::now()), wall_ms());
     lp.flush();
     loop {
-        ready.clear();
+        let now = Instant::now();
         let wait = match lp.pbx.poll_timeout() {
-            // epoll_wait counts whole milliseconds: round up, or a timer due in 0.4 ms
-            // would spin until it is due
-            Some(at) => at.saturating_duration_since(Instant::now()).min(IDLE_WAIT) + Duration::from_micros(999),
+            Some(at) if at <= now => {
+                lp.pbx.handle_input(Input::Timeout(now), wall_ms());
+                lp.flush();
+                continue;
+            }
+            Some(at) => (at - now).min(IDLE_WAIT),
             None => IDLE_WAIT,
         };
-        let timeout = Timespec::try_from(wait).unwrap_or(Timespec { tv_sec: 1, tv_nsec: 0 });
-        match epoll::wait(&poll, rustix::buffer::spare_capacity(&mut ready), Some(&timeout)) {
-            Ok(_) => {}
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => {
-                error!(error = %e, "SIP loop: epoll_wait failed; SIP stops");
-                return Err(e.into());
+        // too late by more than SLACK, or more than twice too early: set again (a zero
+        // timeout would mean none, hence at least a millisecond)
+        if timeout > wait + SLACK || timeout < wait / 2 {
+            timeout = wait.max(Duration::from_millis(1));
+            lp.udp.set_read_timeout(Some(timeout))?;
+        }
+        match lp.udp.recv_from(&mut buf) {
+            Ok((_, from)) if doorbell.rang(from) => {
+                lp.take_channels(&mut tcp_rx, media_rx.as_mut(), &mut control);
             }
-        }
-        let (mut udp_ready, mut rang) = (false, false);
-        for ev in &ready {
-            match ev.data.u64() {
-                UDP => udp_ready = true,
-                _ => rang = true,
+            Ok((n, from)) => {
+                lp.pbx.handle_input(
+                    Input::Datagram { now: Instant::now(), peer: Peer::udp(from), data: &buf[..n] },
+                    wall_ms(),
+                );
             }
-        }
-        if rang {
-            doorbell.clear();
-            lp.take_channels(&mut tcp_rx, media_rx.as_mut(), &mut control);
-        }
-        if udp_ready {
-            // one datagram a round: what is left is reported by the next epoll_wait
-            match lp.udp.recv_from(&mut buf) {
-                Ok((n, from)) => {
-                    lp.pbx.handle_input(
-                        Input::Datagram { now: Instant::now(), peer: Peer::udp(from), data: &buf[..n] },
-                        wall_ms(),
-                    );
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(e) => debug!(error = %e, "UDP receive error"),
-            }
-        }
-        let now = Instant::now();
-        if lp.pbx.poll_timeout().is_some_and(|at| at <= now) {
-            lp.pbx.handle_input(Input::Timeout(now), wall_ms());
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => debug!(error = %e, "UDP receive error"),
         }
         lp.flush();
         if lp.draining && lp.pbx.is_idle() {

@@ -134,7 +134,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let client = TcpStream::connect(listener.local_addr().expect("addr")).await.expect("connect");
         let (server, peer) = listener.accept().await.expect("accept");
-        let (tx, mut rx) = wake::channel(&Doorbell::new().expect("eventfd"));
+        let (tx, mut rx) = wake::channel(&Doorbell::new("127.0.0.1:9".parse().expect("addr")).expect("bell"));
         let sender = spawn(server, peer, tx);
         assert!(matches!(rx.recv().await, Some(TcpEvent::Up(p, _)) if p == peer));
         (client, peer, rx, sender)

@@ -1,51 +1,60 @@
-//! How the rest of the server reaches the SIP loop, which sleeps in `epoll_wait` and not in
-//! an async runtime: channels whose senders ring a [`Doorbell`] (an eventfd in the loop's
-//! epoll set) after each message. The loop reads its channels only when the bell rang, so
-//! a datagram costs no channel polling at all.
+//! How the rest of the server reaches the SIP loop, which sleeps in a blocking `recvfrom`
+//! on its UDP socket and not in an async runtime: channels whose senders ring a
+//! [`Doorbell`] after each message. The bell is a one-byte datagram to the SIP socket from
+//! a socket of the bell's own, so the loop waits in one system call for both; it reads
+//! its channels only when the bell rang, so a SIP datagram costs no channel polling.
 
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::sync::Arc;
 
-use rustix::event::{EventfdFlags, eventfd};
 use tokio::sync::mpsc;
 use tracing::error;
 
 use crate::sip_loop::Control;
 
-/// The SIP loop's eventfd. Cloned into every sender that must wake it.
+/// The SIP loop's doorbell. Cloned into every sender that must wake it.
 #[derive(Debug, Clone)]
-pub struct Doorbell(Arc<OwnedFd>);
+pub struct Doorbell {
+    bell: Arc<UdpSocket>,
+    /// The bell socket's own address: what the loop recognises a ring by.
+    from: SocketAddr,
+    /// The SIP socket.
+    target: SocketAddr,
+}
 
 impl Doorbell {
-    /// A new eventfd.
+    /// A bell for the loop whose UDP socket is bound to `sip` (an unspecified address
+    /// is reached on the loopback of its family).
     ///
     /// # Errors
-    /// The kernel refused an eventfd.
-    pub fn new() -> std::io::Result<Self> {
-        Ok(Self(Arc::new(eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?)))
+    /// The bell's socket could not be bound.
+    pub fn new(sip: SocketAddr) -> std::io::Result<Self> {
+        let ip = match sip.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        let target = SocketAddr::new(ip, sip.port());
+        let bell = UdpSocket::bind(SocketAddr::new(ip, 0))?;
+        // a full send buffer means the loop has rings enough to read: never block a sender
+        bell.set_nonblocking(true)?;
+        let from = bell.local_addr()?;
+        Ok(Self { bell: Arc::new(bell), from, target })
     }
 
-    /// Wake the loop (it reads every channel on its next round).
+    /// Wake the loop (it reads every channel when the ring arrives).
     pub fn ring(&self) {
-        // EAGAIN only when the counter is near u64::MAX: the loop is woken either way
-        if let Err(e) = rustix::io::write(&*self.0, &1u64.to_ne_bytes())
-            && e != rustix::io::Errno::AGAIN
-        {
-            error!(error = %e, "cannot wake the SIP loop");
+        match self.bell.send_to(&[0], self.target) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => error!(error = %e, "cannot wake the SIP loop"),
         }
     }
 
-    /// Reset the counter, before the loop reads its channels: a message sent after this
-    /// rings again and is seen next round.
-    pub(crate) fn clear(&self) {
-        let mut counter = [0u8; 8];
-        let _ = rustix::io::read(&*self.0, &mut counter);
-    }
-}
-
-impl AsFd for Doorbell {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.0.as_fd()
+    /// Whether a datagram from `from` is a ring. A forged one costs the loop only a look
+    /// at its channels.
+    pub(crate) fn rang(&self, from: SocketAddr) -> bool {
+        from == self.from
     }
 }
 
@@ -118,40 +127,70 @@ pub fn control_channel(bell: &Doorbell, capacity: usize) -> (ControlSender, mpsc
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
-    fn rung(bell: &Doorbell) -> bool {
-        let mut counter = [0u8; 8];
-        rustix::io::read(bell, &mut counter).is_ok()
+    /// A stand-in for the SIP socket, and a bell ringing it.
+    fn loop_socket() -> (UdpSocket, Doorbell) {
+        let sip = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        sip.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
+        let bell = Doorbell::new(sip.local_addr().expect("addr")).expect("bell");
+        (sip, bell)
+    }
+
+    fn rings(sip: &UdpSocket, bell: &Doorbell) -> usize {
+        let mut buf = [0u8; 16];
+        let mut n = 0;
+        while let Ok((_, from)) = sip.recv_from(&mut buf) {
+            assert!(bell.rang(from), "only the bell sends here");
+            n += 1;
+        }
+        n
     }
 
     #[test]
-    fn a_send_rings_and_clear_resets() {
-        let bell = Doorbell::new().expect("eventfd");
+    fn a_send_rings_the_loop_once() {
+        let (sip, bell) = loop_socket();
         let (tx, mut rx) = channel::<u32>(&bell);
-        assert!(!rung(&bell));
+        assert_eq!(rings(&sip, &bell), 0);
         tx.send(7).expect("send");
-        bell.clear();
-        assert!(!rung(&bell), "clear reset the counter");
+        assert_eq!(rings(&sip, &bell), 1);
         assert_eq!(rx.try_recv().ok(), Some(7));
-        tx.send(8).expect("send");
-        assert!(rung(&bell));
     }
 
     #[test]
-    fn a_send_to_a_gone_loop_returns_the_message() {
-        let bell = Doorbell::new().expect("eventfd");
+    fn a_send_to_a_gone_loop_returns_the_message_and_rings_nobody() {
+        let (sip, bell) = loop_socket();
         let (tx, rx) = channel::<u32>(&bell);
         drop(rx);
         assert_eq!(tx.send(5), Err(5));
-        assert!(!rung(&bell), "nobody to wake");
+        assert_eq!(rings(&sip, &bell), 0);
     }
 
     #[test]
     fn dropping_a_control_sender_rings() {
-        let bell = Doorbell::new().expect("eventfd");
+        let (sip, bell) = loop_socket();
         let (tx, mut rx) = control_channel(&bell, 1);
         drop(tx);
-        assert!(rung(&bell));
+        assert_eq!(rings(&sip, &bell), 1);
         assert!(matches!(rx.try_recv(), Err(mpsc::error::TryRecvError::Disconnected)));
+    }
+
+    #[test]
+    fn an_unspecified_sip_address_is_rung_on_the_loopback() {
+        let sip = UdpSocket::bind("0.0.0.0:0").expect("bind");
+        sip.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
+        let bell = Doorbell::new(sip.local_addr().expect("addr")).expect("bell");
+        bell.ring();
+        assert_eq!(rings(&sip, &bell), 1);
+    }
+
+    #[test]
+    fn a_datagram_from_elsewhere_is_no_ring() {
+        let (sip, bell) = loop_socket();
+        let other = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        other.send_to(b"x", sip.local_addr().expect("addr")).expect("send");
+        let mut buf = [0u8; 4];
+        let (_, from) = sip.recv_from(&mut buf).expect("datagram");
+        assert!(!bell.rang(from));
     }
 }

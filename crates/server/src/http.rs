@@ -165,7 +165,8 @@ mod tests {
     use tower::ServiceExt;
 
     fn fake_loop(snap: Snapshot) -> net::ControlSender {
-        let (tx, mut rx) = net::wake::control_channel(&net::Doorbell::new().expect("eventfd"), 4);
+        let (tx, mut rx) =
+            net::wake::control_channel(&net::Doorbell::new("127.0.0.1:9".parse().expect("addr")).expect("bell"), 4);
         tokio::spawn(async move {
             while let Some(c) = rx.recv().await {
                 if let Control::Snapshot(r) = c {

@@ -407,14 +407,14 @@ async fn serve(cfg: Config) -> Result<()> {
         net::writer::run(record_writer, persist_rx);
         let _ = writer_done_tx.send(());
     })?;
-    // Every channel to the SIP loop rings its doorbell: the loop sleeps in epoll, not in
-    // an async runtime.
-    let doorbell = net::Doorbell::new()?;
+    // Every channel to the SIP loop rings its doorbell, a datagram to the SIP socket: the
+    // loop sleeps in its blocking recvfrom, not in an async runtime.
+    let doorbell = net::Doorbell::new(udp.local_addr()?)?;
     let (control_tx, control_rx) = net::wake::control_channel(&doorbell, 64);
-    // The SIP engine gets a thread of its own around a level-triggered epoll set: every
-    // datagram is handled where it was read, with no work-stealing hop (Kamailio's worker
-    // model). The UDP socket is handed over as a std socket (non-blocking); TCP
-    // connections stay on this runtime and hand their messages over a channel.
+    // The SIP engine gets a thread of its own, blocking in recvfrom: every datagram is
+    // handled where it was read, with no work-stealing hop (Kamailio's worker model). The
+    // UDP socket is handed over as a std socket; TCP connections stay on this runtime
+    // and hand their messages over a channel.
     let udp_std = udp.into_std()?;
     let (sip_done_tx, sip_done_rx) = tokio::sync::oneshot::channel();
     // Calls' media run on threads of their own, not on the SIP thread.
