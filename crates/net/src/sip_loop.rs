@@ -271,15 +271,14 @@ pub fn run(pbx: Pbx, sockets: SipSockets, wiring: Wiring, media: Option<MediaSet
     lp.flush();
     loop {
         let now = Instant::now();
-        let wait = match lp.pbx.poll_timeout() {
-            Some(at) if at <= now => {
-                lp.pbx.handle_input(Input::Timeout(now), wall_ms());
-                lp.flush();
-                continue;
-            }
-            Some(at) => (at - now).min(IDLE_WAIT),
-            None => IDLE_WAIT,
-        };
+        if lp.pbx.poll_timeout().is_some_and(|at| at <= now) {
+            lp.pbx.handle_input(Input::Timeout(now), wall_ms());
+            lp.flush();
+        }
+        // a deadline still past (the engine did not move it) waits the shortest timeout,
+        // so datagrams are read between its turns rather than starved
+        let wait =
+            lp.pbx.poll_timeout().map_or(IDLE_WAIT, |at| at.saturating_duration_since(Instant::now()).min(IDLE_WAIT));
         // too late by more than SLACK, or more than twice too early: set again (a zero
         // timeout would mean none, hence at least a millisecond)
         if timeout > wait + SLACK || timeout < wait / 2 {
