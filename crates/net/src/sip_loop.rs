@@ -270,15 +270,16 @@ pub fn run(pbx: Pbx, sockets: SipSockets, wiring: Wiring, media: Option<MediaSet
     lp.pbx.handle_input(Input::Timeout(Instant::now()), wall_ms());
     lp.flush();
     loop {
-        let now = Instant::now();
-        if lp.pbx.poll_timeout().is_some_and(|at| at <= now) {
+        let mut now = Instant::now();
+        let mut next = lp.pbx.poll_timeout();
+        if next.is_some_and(|at| at <= now) {
             lp.pbx.handle_input(Input::Timeout(now), wall_ms());
             lp.flush();
+            (now, next) = (Instant::now(), lp.pbx.poll_timeout());
         }
         // a deadline still past (the engine did not move it) waits the shortest timeout,
         // so datagrams are read between its turns rather than starved
-        let wait =
-            lp.pbx.poll_timeout().map_or(IDLE_WAIT, |at| at.saturating_duration_since(Instant::now()).min(IDLE_WAIT));
+        let wait = next.map_or(IDLE_WAIT, |at| at.saturating_duration_since(now).min(IDLE_WAIT));
         // too late by more than SLACK, or more than twice too early: set again (a zero
         // timeout would mean none, hence at least a millisecond)
         if timeout > wait + SLACK || timeout < wait / 2 {
