@@ -384,10 +384,10 @@ def main():
 
     row("CPU per authenticated REGISTER (µs)", lambda r: r["register"]["cpu_us_per_register"])
     row(f"CPU per call at {a.call_rate}/s (µs)", lambda r: r["calls"]["cpu_us_per_call"])
-    row(f"failed calls at {a.call_rate}/s", lambda r: r["calls"]["failed"], "{}")
+    row(f"failed calls at {a.call_rate}/s", lambda r: r["calls"]["failed"], "{:.0f}")
     row("setup p50 (ms)", lambda r: r["calls"]["setup_p50_ms"], "{:.2f}")
     row("setup p99 (ms)", lambda r: r["calls"]["setup_p99_ms"], "{:.2f}")
-    row(f"highest clean rate, {a.ramp_seconds} s (calls/s)", clean, "{}")
+    row(f"highest clean rate, {a.ramp_seconds} s (calls/s)", clean, "{:.0f}")
     row("memory per registration (bytes)", lambda r: r["register"]["bytes_per_registration"], "{:.0f}")
     row(f"memory per active call at {a.concurrent} (bytes)", lambda r: r["concurrent"]["bytes_per_call"], "{:.0f}")
     row(f"memory growth per call over the last 100 s of {a.soak_seconds} s at {a.soak_rate}/s (bytes)",
