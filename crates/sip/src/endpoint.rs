@@ -10,8 +10,7 @@
 //! }
 //! ```
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -21,6 +20,7 @@ use sip_msg::{
 };
 
 use crate::checks::{Refusal, check_request};
+use crate::deadlines::Deadlines;
 use crate::fastmap::{FastMap, fast_map};
 use crate::rng::IdGen;
 use crate::timers::TimerConfig;
@@ -266,8 +266,6 @@ struct ServerEntry {
     tx: ServerTx,
     key: ServerKey,
     merge: Option<MergeKey>,
-    /// The time of this transaction's live entry in the timer heap (see `reschedule`).
-    scheduled: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -278,8 +276,6 @@ struct ClientEntry {
     /// when the final response arrives. Boxed so that the entries lingering through
     /// Timer D, K or M (64·T1 at 1,000 calls/s is 64,000 of them) stay small.
     request: Option<Box<Request>>,
-    /// The time of this transaction's live entry in the timer heap (see `reschedule`).
-    scheduled: Option<Instant>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -302,7 +298,7 @@ pub struct Endpoint {
     accepted: FastMap<(String, u32), u64>,
     clients: FastMap<u64, ClientEntry>,
     client_keys: FastMap<ClientKey, u64>,
-    timers: BinaryHeap<Reverse<(Instant, TxRef)>>,
+    timers: Deadlines<TxRef>,
     out: VecDeque<Output>,
     stats: EndpointStats,
 }
@@ -330,7 +326,7 @@ impl Endpoint {
             clients: fast_map(cfg.seed),
             client_keys: fast_map(cfg.seed),
             cfg,
-            timers: BinaryHeap::new(),
+            timers: Deadlines::default(),
             out: VecDeque::new(),
             stats: EndpointStats::default(),
         }
@@ -388,7 +384,7 @@ impl Endpoint {
     /// When to call `handle_input(Input::Timeout(..))` next.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.peek().map(|Reverse((at, _))| *at)
+        self.timers.next()
     }
 
     // ---- receive path -------------------------------------------------------------
@@ -470,7 +466,7 @@ impl Endpoint {
             self.merged.entry(m.clone()).or_insert_with(|| key.clone());
         }
         self.server_keys.insert(key.clone(), id);
-        self.servers.insert(id, ServerEntry { tx, key, merge: merge.clone(), scheduled: None });
+        self.servers.insert(id, ServerEntry { tx, key, merge: merge.clone() });
         match refusal {
             Err(refusal) => {
                 let mut resp = refusal.response(&req, &self.cfg);
@@ -508,7 +504,7 @@ impl Endpoint {
             let before_accepted = entry.tx.ack_key.is_none();
             entry.tx.on_ack(now, &self.cfg.timers);
             if before_accepted {
-                self.reschedule(TxRef::Server(id));
+                self.reschedule(TxRef::Server(id), now);
                 self.reap_server(id);
                 return;
             }
@@ -530,12 +526,7 @@ impl Endpoint {
         self.server_keys.insert(key.clone(), id);
         self.servers.insert(
             id,
-            ServerEntry {
-                tx: ServerTx::new(&Method::Cancel, reply_to, &self.cfg.timers),
-                key,
-                merge: None,
-                scheduled: None,
-            },
+            ServerEntry { tx: ServerTx::new(&Method::Cancel, reply_to, &self.cfg.timers), key, merge: None },
         );
         let status = if invite.is_some() { 200 } else { 481 };
         let mut resp = Response::to_request(req, status);
@@ -585,40 +576,32 @@ impl Endpoint {
     }
 
     fn on_timeout(&mut self, now: Instant) {
-        while let Some(Reverse((at, r))) = self.timers.peek().copied() {
-            if at > now {
-                break;
-            }
-            self.timers.pop();
-            let cfg = self.cfg.timers;
+        let cfg = self.cfg.timers;
+        while let Some((_, r)) = self.timers.pop_due(now) {
+            // A deadline whose timer was cleared or whose transaction ended finds
+            // nothing due: the queues are never searched to remove one.
+            let mut actions = Vec::new();
+            let mut fired = false;
             match r {
                 TxRef::Client(id) => {
-                    let Some(entry) = self.clients.get_mut(&id) else {
-                        continue;
-                    };
-                    if entry.scheduled != Some(at) {
-                        continue;
-                    }
-                    entry.scheduled = None;
-                    let mut actions = Vec::new();
+                    let Some(entry) = self.clients.get_mut(&id) else { continue };
                     for t in entry.tx.timers.take_due(now) {
+                        fired = true;
                         actions.extend(entry.tx.on_timer(t, now, &cfg));
                     }
-                    self.apply_client(id, actions, None, now);
+                    if fired {
+                        self.apply_client(id, actions, None, now);
+                    }
                 }
                 TxRef::Server(id) => {
-                    let Some(entry) = self.servers.get_mut(&id) else {
-                        continue;
-                    };
-                    if entry.scheduled != Some(at) {
-                        continue;
-                    }
-                    entry.scheduled = None;
-                    let mut actions = Vec::new();
+                    let Some(entry) = self.servers.get_mut(&id) else { continue };
                     for t in entry.tx.timers.take_due(now) {
+                        fired = true;
                         actions.extend(entry.tx.on_timer(t, now, &cfg));
                     }
-                    self.apply_server(id, actions, now);
+                    if fired {
+                        self.apply_server(id, actions, now);
+                    }
                 }
             }
         }
@@ -659,7 +642,7 @@ impl Endpoint {
         let (tx, actions) = ClientTx::new(&req.method, dest, req.to_bytes(), now, &self.cfg.timers);
         let key = ClientKey { branch, method: req.method.clone() };
         self.client_keys.insert(key.clone(), id);
-        self.clients.insert(id, ClientEntry { tx, key, request: Some(Box::new(req)), scheduled: None });
+        self.clients.insert(id, ClientEntry { tx, key, request: Some(Box::new(req)) });
         self.apply_client(id, actions, None, now);
         Ok(ClientTxId(id))
     }
@@ -706,13 +689,13 @@ impl Endpoint {
         let peer = entry.tx.peer;
         // CANCEL carries the INVITE's top Via, branch included (§9.1)
         let branch = entry.key.branch.clone();
-        self.reschedule(TxRef::Client(tx.0));
+        self.reschedule(TxRef::Client(tx.0), now);
         *self.stats.requests_out.entry("CANCEL").or_default() += 1;
         let id = self.alloc_id();
         let (ctx, actions) = ClientTx::new(&Method::Cancel, peer, cancel.to_bytes(), now, &self.cfg.timers);
         let key = ClientKey { branch, method: Method::Cancel };
         self.client_keys.insert(key.clone(), id);
-        self.clients.insert(id, ClientEntry { tx: ctx, key, request: Some(Box::new(cancel)), scheduled: None });
+        self.clients.insert(id, ClientEntry { tx: ctx, key, request: Some(Box::new(cancel)) });
         self.apply_client(id, actions, None, now);
         Ok(())
     }
@@ -804,28 +787,23 @@ impl Endpoint {
         id
     }
 
-    /// Keep a transaction's next timer in the heap. A transaction has one live entry, its
-    /// `scheduled` time; a timer that moves earlier gets a new entry (the old one is
-    /// skipped when it pops), one that moves later keeps the entry, which fires early,
-    /// finds nothing due and schedules again. So the heap holds about one entry per
-    /// transaction instead of one per state change (perf at 1,000 calls/s: popping the
-    /// heap, stale entries mostly, was about 2 % of the SIP thread).
-    fn reschedule(&mut self, r: TxRef) {
-        let slot = match r {
-            TxRef::Client(id) => self.clients.get_mut(&id).map(|e| (e.tx.timers.next(), &mut e.scheduled)),
-            TxRef::Server(id) => self.servers.get_mut(&id).map(|e| (e.tx.timers.next(), &mut e.scheduled)),
+    /// Queue the deadlines a transaction armed at `now` (each timer is queued once, when
+    /// armed; one cleared or moved leaves its old deadline to find nothing due).
+    fn reschedule(&mut self, r: TxRef, now: Instant) {
+        let armed = match r {
+            TxRef::Client(id) => self.clients.get_mut(&id).map(|e| &mut e.tx.timers),
+            TxRef::Server(id) => self.servers.get_mut(&id).map(|e| &mut e.tx.timers),
         };
-        if let Some((Some(at), scheduled)) = slot
-            && scheduled.is_none_or(|s| at < s)
-        {
-            *scheduled = Some(at);
-            self.timers.push(Reverse((at, r)));
+        if let Some(armed) = armed {
+            for at in armed.take_fresh() {
+                self.timers.push(now, at, r);
+            }
         }
     }
 
     /// Carry out a client transaction's actions. `core` is the parsed core of the response
     /// that caused them, if one did (it is not parsed twice).
-    fn apply_client(&mut self, id: u64, actions: Vec<Action>, mut core: Option<Core>, _now: Instant) {
+    fn apply_client(&mut self, id: u64, actions: Vec<Action>, mut core: Option<Core>, now: Instant) {
         let Some(entry) = self.clients.get(&id) else {
             return;
         };
@@ -847,7 +825,7 @@ impl Endpoint {
                 Action::AckTimeout | Action::AckMissing => {}
             }
         }
-        self.reschedule(TxRef::Client(id));
+        self.reschedule(TxRef::Client(id), now);
         if self.clients.get(&id).is_some_and(|e| e.tx.is_terminated())
             && let Some(e) = self.clients.remove(&id)
         {
@@ -855,7 +833,7 @@ impl Endpoint {
         }
     }
 
-    fn apply_server(&mut self, id: u64, actions: Vec<Action>, _now: Instant) {
+    fn apply_server(&mut self, id: u64, actions: Vec<Action>, now: Instant) {
         let Some(entry) = self.servers.get(&id) else {
             return;
         };
@@ -867,7 +845,7 @@ impl Endpoint {
                 Action::AckMissing | Action::DeliverResponse(_) | Action::TimedOut => {}
             }
         }
-        self.reschedule(TxRef::Server(id));
+        self.reschedule(TxRef::Server(id), now);
         self.reap_server(id);
     }
 

@@ -27,44 +27,59 @@ pub(crate) enum Action {
 
 /// The timers one transaction has armed, kept inline: no state of the four machines arms
 /// more than two at once (A and B, E and F, G and H, the 2xx retransmission and L), and a
-/// list on the heap was an allocation per transaction and two per timer fired.
+/// list on the heap was an allocation per transaction and two per timer fired. `fresh`
+/// marks the slots armed since the endpoint last queued their deadlines.
 #[derive(Debug, Default, Clone)]
-pub(crate) struct Armed([Option<(TsxTimer, Instant)>; 4]);
+pub(crate) struct Armed {
+    slots: [Option<(TsxTimer, Instant)>; 4],
+    fresh: u8,
+}
 
 impl Armed {
     pub(crate) fn set(&mut self, t: TsxTimer, at: Instant) {
         self.clear(t);
-        let free = self.0.iter().position(Option::is_none);
+        let free = self.slots.iter().position(Option::is_none);
         debug_assert!(free.is_some(), "more than four transaction timers armed");
         // unreachable by the state machines; were it reached, the timer due last would
         // be dropped for the new one
-        let i = free.unwrap_or_else(|| (0..self.0.len()).max_by_key(|&i| self.0[i].map(|(_, a)| a)).unwrap_or(0));
-        self.0[i] = Some((t, at));
+        let i =
+            free.unwrap_or_else(|| (0..self.slots.len()).max_by_key(|&i| self.slots[i].map(|(_, a)| a)).unwrap_or(0));
+        self.slots[i] = Some((t, at));
+        self.fresh |= 1 << i;
     }
     pub(crate) fn clear(&mut self, t: TsxTimer) {
-        for s in &mut self.0 {
+        for (i, s) in self.slots.iter_mut().enumerate() {
             if s.is_some_and(|(k, _)| k == t) {
                 *s = None;
+                self.fresh &= !(1 << i);
             }
         }
     }
     pub(crate) fn clear_all(&mut self) {
-        self.0 = [None; 4];
+        *self = Self::default();
+    }
+    /// The deadlines armed since the last call, each once.
+    pub(crate) fn take_fresh(&mut self) -> impl Iterator<Item = Instant> + use<> {
+        let fresh = std::mem::take(&mut self.fresh);
+        let slots = self.slots;
+        (0..slots.len()).filter(move |i| fresh & (1 << i) != 0).filter_map(move |i| slots[i].map(|(_, at)| at))
     }
     /// Timers due at `now`, removed, earliest first; at the same instant a timeout comes
     /// before a retransmission (sending once more as the transaction ends helps nobody).
     pub(crate) fn take_due(&mut self, now: Instant) -> impl Iterator<Item = TsxTimer> + use<> {
         let mut due = [None; 4];
-        for (slot, d) in self.0.iter_mut().zip(&mut due) {
+        for (i, (slot, d)) in self.slots.iter_mut().zip(&mut due).enumerate() {
             if slot.is_some_and(|(_, at)| at <= now) {
                 *d = slot.take().map(|(t, at)| (at, t.retransmits(), t));
+                self.fresh &= !(1 << i);
             }
         }
         due.sort_unstable();
         due.into_iter().flatten().map(|(_, _, t)| t)
     }
+    #[cfg(test)]
     pub(crate) fn next(&self) -> Option<Instant> {
-        self.0.iter().flatten().map(|(_, at)| *at).min()
+        self.slots.iter().flatten().map(|(_, at)| *at).min()
     }
 }
 
