@@ -7,6 +7,10 @@
 //! is timed (`handle_input` and taking its output); the callers and callees here are
 //! plain text. Prints microseconds per call. Without the kernel and SIPp in the way it
 //! differs by a few per cent between runs, where the socket benchmark differs by 10–20.
+//!
+//! With `SVAR_BENCH_COLD=1` a 4 MiB buffer is swept before every input (untimed), so the
+//! engine meets caches as a live server does after the kernel and SIPp ran on its core:
+//! that mode weighs what a message touches (code and data) rather than instructions.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -38,11 +42,23 @@ struct Server {
     pbx: Pbx,
     spent: Duration,
     out: Vec<(Peer, Vec<u8>)>,
+    /// Swept before each input when measuring with cold caches.
+    sweep: Vec<u64>,
 }
 
 impl Server {
+    /// Evict the engine's code and data from the core's caches, as the kernel and the
+    /// load generator do between two datagrams on a busy server (not timed).
+    fn evict(&mut self) {
+        for (i, w) in self.sweep.iter_mut().enumerate().step_by(8) {
+            *w = w.wrapping_add(i as u64);
+        }
+        std::hint::black_box(&self.sweep);
+    }
+
     fn feed(&mut self, now: Instant, peer: Peer, data: &[u8]) {
         self.out.clear();
+        self.evict();
         let t = Instant::now();
         self.pbx.handle_input(Input::Datagram { now, peer, data }, 1_700_000_000_000);
         self.take_output();
@@ -50,6 +66,9 @@ impl Server {
     }
 
     fn expire(&mut self, now: Instant) {
+        if self.pbx.poll_timeout().is_some_and(|at| at <= now) {
+            self.evict();
+        }
         let t = Instant::now();
         while self.pbx.poll_timeout().is_some_and(|at| at <= now) {
             self.pbx.handle_input(Input::Timeout(now), 1_700_000_000_000);
@@ -156,8 +175,16 @@ fn main() {
         }],
     );
     let auth = Authenticator::new(AuthConfig::new(DOMAIN), [7; 32], t0);
-    let mut server =
-        Server { pbx: Pbx::new(Endpoint::new(ep_cfg), cfg, auth, registrar), spent: Duration::ZERO, out: Vec::new() };
+    // SVAR_BENCH_COLD=1: sweep 4 MiB (more than this machine's 1 MiB L2 per core) before
+    // every input, so each message starts with the caches a context switch leaves
+    let cold = std::env::var_os("SVAR_BENCH_COLD").is_some_and(|v| v == "1");
+    let sweep = if cold { vec![0u64; 4 << 20 >> 3] } else { Vec::new() };
+    let mut server = Server {
+        pbx: Pbx::new(Endpoint::new(ep_cfg), cfg, auth, registrar),
+        spent: Duration::ZERO,
+        out: Vec::new(),
+        sweep,
+    };
 
     let mut blocks = Vec::new();
     for i in 0..WARM_UP + BLOCK * BLOCKS {
@@ -174,7 +201,8 @@ fn main() {
     sorted.sort_by(f64::total_cmp);
     let (active, tracked) = (server.pbx.active_calls(), server.pbx.tracked_requests());
     println!(
-        "calls: {} B2BUA calls after {WARM_UP} to warm up, engine time per call by block of {BLOCK}: {} µs; median {:.1} µs (active calls at the end {active}, tracked requests {tracked})",
+        "calls{}: {} B2BUA calls after {WARM_UP} to warm up, engine time per call by block of {BLOCK}: {} µs; median {:.1} µs (active calls at the end {active}, tracked requests {tracked})",
+        if cold { " (caches swept before each input)" } else { "" },
         BLOCK * BLOCKS,
         per_call.iter().map(|v| format!("{v:.1}")).collect::<Vec<_>>().join(" / "),
         sorted[sorted.len() / 2],
