@@ -129,8 +129,10 @@ pub enum Output {
         /// Bytes.
         data: Vec<u8>,
     },
-    /// Something for the transaction user.
-    Event(Event),
+    /// Something for the transaction user. Boxed: a request event with its parsed core
+    /// is some 550 bytes, and every output (mostly small `Transmit`s) was moved at that
+    /// size into and out of the output queue.
+    Event(Box<Event>),
 }
 
 /// Events for the transaction user.
@@ -403,7 +405,7 @@ impl Endpoint {
             }
             _ => None,
         };
-        self.out.push_back(Output::Event(Event::Rejected { peer, code: e.code(), status }));
+        self.emit(Event::Rejected { peer, code: e.code(), status });
     }
 
     fn on_message(&mut self, now: Instant, peer: Peer, msg: Message) {
@@ -427,7 +429,7 @@ impl Endpoint {
                 } else {
                     None
                 };
-                self.out.push_back(Output::Event(Event::Rejected { peer, code: e.code(), status }));
+                self.emit(Event::Rejected { peer, code: e.code(), status });
                 return;
             }
         };
@@ -472,11 +474,7 @@ impl Endpoint {
                 let mut resp = refusal.response(&req, &self.cfg);
                 let tag = self.ids.tag();
                 let _ = resp.ensure_to_tag(&tag);
-                self.out.push_back(Output::Event(Event::Rejected {
-                    peer,
-                    code: refusal.code(),
-                    status: Some(resp.status),
-                }));
+                self.emit(Event::Rejected { peer, code: refusal.code(), status: Some(resp.status) });
                 let _ = self.respond(now, ServerTxId(id), resp);
             }
             Ok(()) => {
@@ -485,12 +483,7 @@ impl Endpoint {
                     let trying = Response::to_request(&req, 100);
                     let _ = self.respond(now, ServerTxId(id), trying);
                 }
-                self.out.push_back(Output::Event(Event::Request {
-                    tx: ServerTxId(id),
-                    request: req,
-                    core,
-                    source: peer,
-                }));
+                self.emit(Event::Request { tx: ServerTxId(id), request: req, core, source: peer });
             }
         }
     }
@@ -515,7 +508,7 @@ impl Endpoint {
         {
             entry.tx.on_ack(now, &self.cfg.timers);
         }
-        self.out.push_back(Output::Event(Event::Ack { request: req, core, source: peer }));
+        self.emit(Event::Ack { request: req, core, source: peer });
     }
 
     fn on_cancel(&mut self, now: Instant, reply_to: Peer, req: &Request, core: &Core) {
@@ -538,7 +531,7 @@ impl Endpoint {
         if let Some(inv) = invite
             && self.servers.get(&inv).is_some_and(|e| e.tx.awaits_final())
         {
-            self.out.push_back(Output::Event(Event::Cancelled { invite: ServerTxId(inv) }));
+            self.emit(Event::Cancelled { invite: ServerTxId(inv) });
         }
     }
 
@@ -546,14 +539,14 @@ impl Endpoint {
         *self.stats.responses_in.entry(resp.status).or_default() += 1;
         let Ok(core) = resp.core() else {
             *self.stats.parse_errors.entry("response_core").or_default() += 1;
-            self.out.push_back(Output::Event(Event::Rejected { peer, code: "response_core", status: None }));
+            self.emit(Event::Rejected { peer, code: "response_core", status: None });
             return;
         };
         let key =
             ClientKey { branch: core.via.branch().unwrap_or_default().to_owned(), method: core.cseq.method.clone() };
         let Some(&id) = self.client_keys.get(&key) else {
             if core.cseq.method == Method::Invite && (200..300).contains(&resp.status) {
-                self.out.push_back(Output::Event(Event::Stray2xx { response: resp, core }));
+                self.emit(Event::Stray2xx { response: resp, core });
             }
             return;
         };
@@ -781,6 +774,10 @@ impl Endpoint {
         Ok(())
     }
 
+    fn emit(&mut self, event: Event) {
+        self.out.push_back(Output::Event(Box::new(event)));
+    }
+
     fn alloc_id(&mut self) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
@@ -816,11 +813,11 @@ impl Endpoint {
                         Ok(c) => c,
                         Err(_) => continue,
                     };
-                    self.out.push_back(Output::Event(Event::Response { tx: ClientTxId(id), response, core: c }));
+                    self.emit(Event::Response { tx: ClientTxId(id), response, core: c });
                 }
                 Action::TimedOut => {
                     core.take();
-                    self.out.push_back(Output::Event(Event::Timeout { tx: ClientTxId(id) }));
+                    self.emit(Event::Timeout { tx: ClientTxId(id) });
                 }
                 Action::AckTimeout | Action::AckMissing => {}
             }
@@ -841,7 +838,7 @@ impl Endpoint {
         for a in actions {
             match a {
                 Action::Send(data) => self.out.push_back(Output::Transmit { peer, data }),
-                Action::AckTimeout => self.out.push_back(Output::Event(Event::AckTimeout { tx: ServerTxId(id) })),
+                Action::AckTimeout => self.emit(Event::AckTimeout { tx: ServerTxId(id) }),
                 Action::AckMissing | Action::DeliverResponse(_) | Action::TimedOut => {}
             }
         }
