@@ -31,7 +31,8 @@ fuzz_target!(|data: &[u8]| {
             _ => ep.handle_input(Input::Datagram { now, peer, data: chunk }),
         }
         while let Some(o) = ep.poll_output() {
-            if let Output::Event(Event::Response { tx, response, core }) = o {
+            let Output::Event(event) = o else { continue };
+            if let Event::Response { tx, response, core } = *event {
                 if response.status >= 200 && core.cseq.method != sip_msg::Method::Invite {
                     let n = finals.entry(tx.0).or_default();
                     *n += 1;
