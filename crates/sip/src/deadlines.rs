@@ -5,8 +5,8 @@
 //! so each delay gets a plain queue: arming appends, expiry pops the front, and the next
 //! deadline is the earliest of a few fronts. A binary heap over every transaction was
 //! `O(log n)` cache misses per expiry: at 1,000 calls/s some 64,000 transactions linger
-//! (Timers J, L, M run 64·T1), and sifting the heap's 2 MB was half of the SIP thread's
-//! own instructions in `handle_input` by `perf`. A deadline whose delay has no lane (more
+//! (Timers J, L, M run 64·T1), and sifting the heap's 2 MB was half of `handle_input`'s
+//! own `perf` samples. A deadline whose delay has no lane (more
 //! than [`MAX_LANES`] distinct delays) or that would fall before its lane's last one
 //! (a clock that went back) goes to a small heap instead, so the order is always exact.
 
@@ -57,12 +57,20 @@ impl<T: Copy + Ord> Deadlines<T> {
     /// The earliest deadline.
     #[must_use]
     pub fn next(&self) -> Option<Instant> {
-        let lanes = self.lanes.iter().filter_map(|l| l.queue.front().map(|&(at, _)| at));
-        lanes.chain(self.heap.peek().map(|Reverse((at, _))| *at)).min()
+        self.earliest().map(|(at, _)| at)
     }
 
     /// Remove and return the earliest deadline if it is due at `now`.
     pub fn pop_due(&mut self, now: Instant) -> Option<(Instant, T)> {
+        match self.earliest()? {
+            (at, _) if at > now => None,
+            (_, Some(i)) => self.lanes[i].queue.pop_front(),
+            (_, None) => self.heap.pop().map(|Reverse(d)| d),
+        }
+    }
+
+    /// The earliest deadline and where it waits: a lane's index, or `None` for the heap.
+    fn earliest(&self) -> Option<(Instant, Option<usize>)> {
         let mut best: Option<(Instant, Option<usize>)> = self.heap.peek().map(|Reverse((at, _))| (*at, None));
         for (i, lane) in self.lanes.iter().enumerate() {
             if let Some(&(at, _)) = lane.queue.front()
@@ -71,11 +79,7 @@ impl<T: Copy + Ord> Deadlines<T> {
                 best = Some((at, Some(i)));
             }
         }
-        match best? {
-            (at, _) if at > now => None,
-            (_, Some(i)) => self.lanes[i].queue.pop_front(),
-            (_, None) => self.heap.pop().map(|Reverse(d)| d),
-        }
+        best
     }
 
     /// Deadlines held, including those whose item has since gone.
