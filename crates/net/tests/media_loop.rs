@@ -56,10 +56,13 @@ fn driver(timeout: Duration) -> (MediaDriver, mpsc::UnboundedReceiver<MediaEvent
     driver_holding(timeout, 1_000)
 }
 
+/// A doorbell ringing nobody: these tests read media events from the channel directly.
+fn bell() -> net::Doorbell {
+    net::Doorbell::new("127.0.0.1:9".parse().expect("addr")).expect("bell")
+}
+
 fn driver_holding(timeout: Duration, max_sockets: usize) -> (MediaDriver, mpsc::UnboundedReceiver<MediaEvent>) {
-    let (threads, events) =
-        MediaThreads::start(1, &net::Doorbell::new("127.0.0.1:9".parse().expect("addr")).expect("bell"))
-            .expect("media threads");
+    let (threads, events) = MediaThreads::start(1, &bell()).expect("media threads");
     (MediaDriver::new("127.0.0.1".parse().expect("ip"), timeout, threads, max_sockets), events)
 }
 
@@ -237,9 +240,7 @@ async fn an_ended_calls_block_closes_when_keeping_it_would_pass_the_limit() {
 /// blocks, while what the old calls' phones still send reaches nobody.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blocks_park_on_their_own_thread_and_serve_the_next_calls() {
-    let (threads, mut events) =
-        MediaThreads::start(2, &net::Doorbell::new("127.0.0.1:9".parse().expect("addr")).expect("bell"))
-            .expect("media threads");
+    let (threads, mut events) = MediaThreads::start(2, &bell()).expect("media threads");
     let mut driver = MediaDriver::new("127.0.0.1".parse().expect("ip"), Duration::from_secs(30), threads, 1000);
     // 31_100 / 4 and 31_104 / 4 differ in parity: one block per thread
     let blocks = [(31_100u16, 31_102u16), (31_104, 31_106)];

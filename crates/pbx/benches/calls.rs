@@ -16,18 +16,19 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use pbx::config::{PbxConfig, User};
 use pbx::{MediaSettings, Pbx, PbxOutput};
-use sip::digest::{AuthConfig, Authenticator, Credentials, answer_challenge};
+use sip::digest::{AuthConfig, Authenticator, answer_challenge};
 use sip::registrar::{Binding, Registrar, RegistrarConfig};
 use sip::{Endpoint, EndpointConfig, Input, Peer, Transport};
 use sip_msg::{HeaderName, Message, Request, Response, parse_datagram};
+
+mod common;
+use common::{DOMAIN, PASSWORD};
 
 // The allocator the svar binary uses.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const DOMAIN: &str = "egeskov.example";
 const WARM_UP: u32 = 40_000;
 const BLOCK: u32 = 10_000;
 const BLOCKS: u32 = 6;
@@ -126,37 +127,16 @@ fn main() {
     let svar = addr("127.0.0.1:5060");
     let caller = Peer { transport: Transport::Udp, addr: addr("127.0.0.2:5061") };
     let callee = Peer { transport: Transport::Udp, addr: addr("127.0.0.3:5070") };
-    let user = |ext: &str| User {
-        credentials: Credentials::from_password(ext, DOMAIN, "benchpass1"),
-        extension: ext.into(),
-        display: String::new(),
-        caller_id: None,
+    let media = MediaSettings {
+        ip: svar.ip(),
+        first_port: 10_000,
+        last_port: 40_000,
+        timeout: Duration::from_secs(30),
+        codecs: vec![sdp::Codec::Pcma, sdp::Codec::Pcmu],
+        dtmf_payload_type: 101,
+        music_on_hold: None,
     };
-    let cfg = PbxConfig {
-        domain: DOMAIN.into(),
-        users: vec![user("2001"), user("2002")],
-        trunks: vec![],
-        dids: vec![],
-        routes: vec![],
-        ring_timeout: Duration::from_secs(30),
-        registrar: RegistrarConfig::default(),
-        contact_addrs: vec![(Transport::Udp, svar)],
-        drain_retry_after: 60,
-        media: Some(MediaSettings {
-            ip: svar.ip(),
-            first_port: 10_000,
-            last_port: 40_000,
-            timeout: Duration::from_secs(30),
-            codecs: vec![sdp::Codec::Pcma, sdp::Codec::Pcmu],
-            dtmf_payload_type: 101,
-            music_on_hold: None,
-        }),
-        ivr: None,
-        ivr_numbers: vec![],
-        record_conversations: false,
-        user_index: std::collections::HashMap::new(),
-    }
-    .index();
+    let cfg = common::config(svar, vec![common::user("2001"), common::user("2002")], Some(media));
     let t0 = Instant::now();
     let mut ep_cfg = EndpointConfig::new(vec![(Transport::Udp, svar)], 7);
     ep_cfg.auto_trying = false;
@@ -231,9 +211,8 @@ fn call(server: &mut Server, now: Instant, i: u32, caller: Peer, callee: Peer) {
     let to = challenged.headers.get(&HeaderName::To).expect("To").to_owned();
     let challenge = challenged.headers.get(&HeaderName::ProxyAuthenticate).expect("challenge").to_owned();
     server.feed(now, caller, in_dialog("ACK", "sip:2002@127.0.0.1:5060", 1, &format!("{i}-1"), &to).as_bytes());
-    let credentials =
-        answer_challenge(&challenge, "INVITE", "sip:2002@127.0.0.1:5060", "2001", "benchpass1", "c0ffee", 1)
-            .expect("answer");
+    let credentials = answer_challenge(&challenge, "INVITE", "sip:2002@127.0.0.1:5060", "2001", PASSWORD, "c0ffee", 1)
+        .expect("answer");
     let authorization = format!("Proxy-Authorization: {credentials}\r\n");
     server.feed(now, caller, invite(2, &format!("{i}-2"), &authorization).as_bytes());
     let outgoing = request(server.sent(callee, "INVITE"));

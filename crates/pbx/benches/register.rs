@@ -7,49 +7,24 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use pbx::config::{PbxConfig, User};
 use pbx::{Pbx, PbxOutput};
-use sip::digest::{AuthConfig, Authenticator, Credentials, answer_challenge};
+use sip::digest::{AuthConfig, Authenticator, answer_challenge};
 use sip::registrar::{Registrar, RegistrarConfig};
 use sip::{Endpoint, EndpointConfig, Input, Peer, Transport};
+
+mod common;
+use common::{DOMAIN, PASSWORD};
 
 // The allocator the svar binary uses.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const USERS: usize = 10_000;
-const DOMAIN: &str = "egeskov.example";
 
 fn main() {
     let svar: SocketAddr = "127.0.0.1:5060".parse().expect("addr");
-    let users: Vec<User> = (0..USERS)
-        .map(|i| {
-            let ext = format!("{}", 100_000 + i);
-            User {
-                credentials: Credentials::from_password(&ext, DOMAIN, "benchpass1"),
-                extension: ext,
-                display: String::new(),
-                caller_id: None,
-            }
-        })
-        .collect();
-    let cfg = PbxConfig {
-        domain: DOMAIN.into(),
-        users,
-        trunks: vec![],
-        dids: vec![],
-        routes: vec![],
-        ring_timeout: Duration::from_secs(30),
-        registrar: RegistrarConfig::default(),
-        contact_addrs: vec![(Transport::Udp, svar)],
-        drain_retry_after: 60,
-        media: None,
-        ivr: None,
-        ivr_numbers: vec![],
-        record_conversations: false,
-        user_index: std::collections::HashMap::new(),
-    }
-    .index();
+    let users = (0..USERS).map(|i| common::user(&(100_000 + i).to_string())).collect();
+    let cfg = common::config(svar, users, None);
     let now = Instant::now();
     let ep =
         Endpoint::new(EndpointConfig { auto_trying: false, ..EndpointConfig::new(vec![(Transport::Udp, svar)], 7) });
@@ -98,7 +73,7 @@ fn main() {
                 "REGISTER",
                 &format!("sip:{DOMAIN}"),
                 &ext.to_string(),
-                "benchpass1",
+                PASSWORD,
                 "c0ffee",
                 1,
             )
