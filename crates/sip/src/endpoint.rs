@@ -21,11 +21,14 @@ use sip_msg::{
 
 use crate::checks::{Refusal, check_request};
 use crate::deadlines::Deadlines;
-use crate::fastmap::{FastMap, fast_map};
+use crate::fastmap::FastMap;
 use crate::rng::IdGen;
 use crate::timers::TimerConfig;
 use crate::transaction::{Action, ClientTx, ServerTx};
 use crate::transport::{Peer, Transport};
+use crate::txindex::{Fingerprints, FpIndex};
+use crate::txkey::{KeyView, MergeKey, MergeView, ServerKey, merge_matches};
+use slotmap::{Key, KeyData, SlotMap, new_key_type};
 
 /// Identifies a server transaction for the TU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -236,44 +239,48 @@ pub struct EndpointStats {
     pub retransmissions: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum ServerKey {
-    /// §17.2.3: branch, sent-by (host with a lower-cased name, and port) and method.
-    Rfc3261 {
-        branch: String,
-        host: Host,
-        port: u16,
-        method: Method,
-    },
-    Rfc2543 {
-        call_id: String,
-        from_tag: String,
-        cseq: u32,
-        via: String,
-        method: Method,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct ClientKey {
     branch: String,
     method: Method,
 }
 
-/// Requests that may be merged (RFC 3261 §8.2.2.2): From tag, Call-ID, CSeq.
-type MergeKey = (String, String, u32, Method);
+impl ClientKey {
+    /// Hashed as the view a response gives: (branch, method).
+    fn view(&self) -> (&str, &Method) {
+        (&self.branch, &self.method)
+    }
+}
+
+new_key_type! {
+    /// A transaction's place in its table; its 64-bit form is the TU's id.
+    struct Slot;
+}
+
+fn slot(id: u64) -> Slot {
+    KeyData::from_ffi(id).into()
+}
+
+fn id_of(s: Slot) -> u64 {
+    s.data().as_ffi()
+}
 
 #[derive(Debug)]
 struct ServerEntry {
     tx: ServerTx,
     key: ServerKey,
-    merge: Option<MergeKey>,
+    key_fp: u64,
+    /// The merge key, when this transaction is the one filed under it.
+    merge: Option<(u64, MergeKey)>,
+    /// The fingerprint of `tx.ack_key`, once a 2xx was sent.
+    ack_fp: Option<u64>,
 }
 
 #[derive(Debug)]
 struct ClientEntry {
     tx: ClientTx,
     key: ClientKey,
+    key_fp: u64,
     /// The request as sent, for the ACK of a non-2xx final and for a CANCEL; dropped
     /// when the final response arrives. Boxed so that the entries lingering through
     /// Timer D, K or M (64·T1 at 1,000 calls/s is 64,000 of them) stay small.
@@ -293,13 +300,16 @@ pub struct Endpoint {
     via_prefixes: Vec<(Transport, String)>,
     cfg: EndpointConfig,
     ids: IdGen,
-    next_id: u64,
-    servers: FastMap<u64, ServerEntry>,
-    server_keys: FastMap<ServerKey, u64>,
-    merged: FastMap<MergeKey, ServerKey>,
-    accepted: FastMap<(String, u32), u64>,
-    clients: FastMap<u64, ClientEntry>,
-    client_keys: FastMap<ClientKey, u64>,
+    /// Server transactions; found by key through `server_ix`, by merge key (the first
+    /// of merged requests) through `merged_ix`, and by the (Call-ID, CSeq) of a 2xx
+    /// awaiting its ACK through `accepted_ix` (see `txindex`).
+    servers: SlotMap<Slot, ServerEntry>,
+    server_ix: FpIndex,
+    merged_ix: FpIndex,
+    accepted_ix: FpIndex,
+    clients: SlotMap<Slot, ClientEntry>,
+    client_ix: FpIndex,
+    fps: Fingerprints,
     timers: Deadlines<TxRef>,
     out: VecDeque<Output>,
     stats: EndpointStats,
@@ -320,13 +330,13 @@ impl Endpoint {
         Self {
             via_prefixes,
             ids: IdGen::new(cfg.seed),
-            next_id: 1,
-            servers: fast_map(cfg.seed),
-            server_keys: fast_map(cfg.seed),
-            merged: fast_map(cfg.seed),
-            accepted: fast_map(cfg.seed),
-            clients: fast_map(cfg.seed),
-            client_keys: fast_map(cfg.seed),
+            servers: SlotMap::with_key(),
+            server_ix: FpIndex::default(),
+            merged_ix: FpIndex::default(),
+            accepted_ix: FpIndex::default(),
+            clients: SlotMap::with_key(),
+            client_ix: FpIndex::default(),
+            fps: Fingerprints::new(cfg.seed),
             cfg,
             timers: Deadlines::default(),
             out: VecDeque::new(),
@@ -440,35 +450,54 @@ impl Endpoint {
             self.on_ack(now, peer, req, core);
             return;
         }
-        let key = server_key(&req, &core, &req.method);
-        if let Some(&id) = self.server_keys.get(&key) {
-            if let Some(entry) = self.servers.get_mut(&id) {
+        let method = req.method.clone();
+        let key = KeyView::of(&core, &method);
+        let key_fp = self.fps.of(&key);
+        if let Some(id) = self.find_server(key_fp, key) {
+            if let Some(entry) = self.servers.get_mut(slot(id)) {
                 let actions = entry.tx.on_request_retransmit();
                 self.stats.retransmissions += actions.len() as u64;
                 self.apply_server(id, actions, now);
             }
             return;
         }
-        if req.method == Method::Cancel {
+        if method == Method::Cancel {
             self.on_cancel(now, reply_to, &req, &core);
             return;
         }
         // Merged requests (§8.2.2.2): same From tag, Call-ID and CSeq, no To tag, but a
-        // different transaction: a forking loop reached us twice.
-        let merge = (core.to.tag().is_none()).then(|| {
-            (core.from.tag().unwrap_or_default().to_owned(), core.call_id.clone(), core.cseq.seq, req.method.clone())
+        // different transaction: a forking loop reached us twice. Any transaction filed
+        // under the merge key has another key (the same key was a retransmission above).
+        let merge: Option<MergeView<'_>> = core
+            .to
+            .tag()
+            .is_none()
+            .then(|| (core.from.tag().unwrap_or_default(), core.call_id.as_str(), core.cseq.seq, &method));
+        let merge_fp = merge.map(|m| self.fps.of(&m));
+        let servers = &self.servers;
+        let first = merge.zip(merge_fp).and_then(|(m, fp)| {
+            self.merged_ix.find(fp, |id| {
+                servers.get(slot(id)).and_then(|e| e.merge.as_ref()).is_some_and(|(_, k)| merge_matches(k, m))
+            })
         });
-        let refusal = match merge.as_ref().and_then(|m| self.merged.get(m)) {
-            Some(other) if *other != key => Err(Refusal::LoopDetected),
-            _ => check_request(&req, &self.cfg),
+        let refusal = match first {
+            Some(_) => Err(Refusal::LoopDetected),
+            None => check_request(&req, &self.cfg),
         };
-        let id = self.alloc_id();
-        let tx = ServerTx::new(&req.method, reply_to, &self.cfg.timers);
-        if let Some(m) = &merge {
-            self.merged.entry(m.clone()).or_insert_with(|| key.clone());
+        let tx = ServerTx::new(&method, reply_to, &self.cfg.timers);
+        let filed_merge = match (first, merge, merge_fp) {
+            (None, Some((tag, call_id, cseq, m)), Some(fp)) => {
+                Some((fp, (tag.to_owned(), call_id.to_owned(), cseq, m.clone())))
+            }
+            _ => None,
+        };
+        let merge_fp = filed_merge.as_ref().map(|(fp, _)| *fp);
+        let entry = ServerEntry { tx, key: key.to_owned_key(), key_fp, merge: filed_merge, ack_fp: None };
+        let id = id_of(self.servers.insert(entry));
+        self.server_ix.insert(key_fp, id);
+        if let Some(fp) = merge_fp {
+            self.merged_ix.insert(fp, id);
         }
-        self.server_keys.insert(key.clone(), id);
-        self.servers.insert(id, ServerEntry { tx, key, merge: merge.clone() });
         match refusal {
             Err(refusal) => {
                 let mut resp = refusal.response(&req, &self.cfg);
@@ -490,9 +519,9 @@ impl Endpoint {
 
     fn on_ack(&mut self, now: Instant, peer: Peer, req: Request, core: Core) {
         // ACK for a non-2xx shares the INVITE's branch (§17.2.3) and stays in the transaction.
-        let key = server_key(&req, &core, &Method::Invite);
-        if let Some(&id) = self.server_keys.get(&key)
-            && let Some(entry) = self.servers.get_mut(&id)
+        let key = KeyView::of(&core, &Method::Invite);
+        if let Some(id) = self.find_server(self.fps.of(&key), key)
+            && let Some(entry) = self.servers.get_mut(slot(id))
         {
             let before_accepted = entry.tx.ack_key.is_none();
             entry.tx.on_ack(now, &self.cfg.timers);
@@ -503,24 +532,34 @@ impl Endpoint {
             }
         }
         // ACK for a 2xx: stop our retransmissions and hand it to the TU.
-        if let Some(id) = self.accepted.remove(&(core.call_id.clone(), core.cseq.seq))
-            && let Some(entry) = self.servers.get_mut(&id)
-        {
-            entry.tx.on_ack(now, &self.cfg.timers);
+        let ack_key = (core.call_id.as_str(), core.cseq.seq);
+        let ack_fp = self.fps.of(&ack_key);
+        let servers = &self.servers;
+        let accepted = self.accepted_ix.find(ack_fp, |id| {
+            servers
+                .get(slot(id))
+                .and_then(|e| e.tx.ack_key.as_ref())
+                .is_some_and(|(c, n)| *n == ack_key.1 && c == ack_key.0)
+        });
+        if let Some(id) = accepted {
+            self.accepted_ix.remove(ack_fp, id);
+            if let Some(entry) = self.servers.get_mut(slot(id)) {
+                entry.ack_fp = None;
+                entry.tx.on_ack(now, &self.cfg.timers);
+            }
         }
         self.emit(Event::Ack { request: req, core, source: peer });
     }
 
     fn on_cancel(&mut self, now: Instant, reply_to: Peer, req: &Request, core: &Core) {
-        let invite_key = server_key(req, core, &Method::Invite);
-        let invite = self.server_keys.get(&invite_key).copied();
-        let id = self.alloc_id();
-        let key = server_key(req, core, &Method::Cancel);
-        self.server_keys.insert(key.clone(), id);
-        self.servers.insert(
-            id,
-            ServerEntry { tx: ServerTx::new(&Method::Cancel, reply_to, &self.cfg.timers), key, merge: None },
-        );
+        let invite_key = KeyView::of(core, &Method::Invite);
+        let invite = self.find_server(self.fps.of(&invite_key), invite_key);
+        let key = KeyView::of(core, &Method::Cancel);
+        let key_fp = self.fps.of(&key);
+        let tx = ServerTx::new(&Method::Cancel, reply_to, &self.cfg.timers);
+        let id =
+            id_of(self.servers.insert(ServerEntry { tx, key: key.to_owned_key(), key_fp, merge: None, ack_fp: None }));
+        self.server_ix.insert(key_fp, id);
         let status = if invite.is_some() { 200 } else { 481 };
         let mut resp = Response::to_request(req, status);
         if status == 481 {
@@ -529,7 +568,7 @@ impl Endpoint {
         }
         let _ = self.respond(now, ServerTxId(id), resp);
         if let Some(inv) = invite
-            && self.servers.get(&inv).is_some_and(|e| e.tx.awaits_final())
+            && self.servers.get(slot(inv)).is_some_and(|e| e.tx.awaits_final())
         {
             self.emit(Event::Cancelled { invite: ServerTxId(inv) });
         }
@@ -542,15 +581,18 @@ impl Endpoint {
             self.emit(Event::Rejected { peer, code: "response_core", status: None });
             return;
         };
-        let key =
-            ClientKey { branch: core.via.branch().unwrap_or_default().to_owned(), method: core.cseq.method.clone() };
-        let Some(&id) = self.client_keys.get(&key) else {
+        let key = (core.via.branch().unwrap_or_default(), &core.cseq.method);
+        let clients = &self.clients;
+        let found = self.client_ix.find(self.fps.of(&key), |id| {
+            clients.get(slot(id)).is_some_and(|e| e.key.method == *key.1 && e.key.branch == key.0)
+        });
+        let Some(id) = found else {
             if core.cseq.method == Method::Invite && (200..300).contains(&resp.status) {
                 self.emit(Event::Stray2xx { response: resp, core });
             }
             return;
         };
-        let Some(entry) = self.clients.get_mut(&id) else {
+        let Some(entry) = self.clients.get_mut(slot(id)) else {
             return;
         };
         let cfg = self.cfg.timers;
@@ -577,7 +619,7 @@ impl Endpoint {
             let mut fired = false;
             match r {
                 TxRef::Client(id) => {
-                    let Some(entry) = self.clients.get_mut(&id) else { continue };
+                    let Some(entry) = self.clients.get_mut(slot(id)) else { continue };
                     for t in entry.tx.timers.take_due(now) {
                         fired = true;
                         actions.extend(entry.tx.on_timer(t, now, &cfg));
@@ -587,7 +629,7 @@ impl Endpoint {
                     }
                 }
                 TxRef::Server(id) => {
-                    let Some(entry) = self.servers.get_mut(&id) else { continue };
+                    let Some(entry) = self.servers.get_mut(slot(id)) else { continue };
                     for t in entry.tx.timers.take_due(now) {
                         fired = true;
                         actions.extend(entry.tx.on_timer(t, now, &cfg));
@@ -601,9 +643,9 @@ impl Endpoint {
     }
 
     fn on_transport_error(&mut self, now: Instant, peer: Peer) {
-        let ids: Vec<u64> = self.clients.iter().filter(|(_, e)| e.tx.peer == peer).map(|(id, _)| *id).collect();
+        let ids: Vec<u64> = self.clients.iter().filter(|(_, e)| e.tx.peer == peer).map(|(s, _)| id_of(s)).collect();
         for id in ids {
-            if let Some(entry) = self.clients.get_mut(&id) {
+            if let Some(entry) = self.clients.get_mut(slot(id)) {
                 let actions = entry.tx.on_transport_error();
                 self.apply_client(id, actions, None, now);
             }
@@ -631,11 +673,8 @@ impl Endpoint {
             }
         }
         *self.stats.requests_out.entry(method_label(&req.method)).or_default() += 1;
-        let id = self.alloc_id();
         let (tx, actions) = ClientTx::new(&req.method, dest, req.to_bytes(), now, &self.cfg.timers);
-        let key = ClientKey { branch, method: req.method.clone() };
-        self.client_keys.insert(key.clone(), id);
-        self.clients.insert(id, ClientEntry { tx, key, request: Some(Box::new(req)) });
+        let id = self.add_client(ClientKey { branch, method: req.method.clone() }, tx, req);
         self.apply_client(id, actions, None, now);
         Ok(ClientTxId(id))
     }
@@ -664,7 +703,7 @@ impl Endpoint {
     /// Cancel a pending INVITE (§9.1). Sent at once if a provisional arrived, otherwise
     /// as soon as one does; ignored once a final response arrived.
     pub fn send_cancel(&mut self, now: Instant, tx: ClientTxId) -> Result<(), EngineError> {
-        let entry = self.clients.get_mut(&tx.0).ok_or(EngineError::NoSuchClientTx(tx))?;
+        let entry = self.clients.get_mut(slot(tx.0)).ok_or(EngineError::NoSuchClientTx(tx))?;
         if entry.key.method != Method::Invite {
             return Ok(());
         }
@@ -684,18 +723,15 @@ impl Endpoint {
         let branch = entry.key.branch.clone();
         self.reschedule(TxRef::Client(tx.0), now);
         *self.stats.requests_out.entry("CANCEL").or_default() += 1;
-        let id = self.alloc_id();
         let (ctx, actions) = ClientTx::new(&Method::Cancel, peer, cancel.to_bytes(), now, &self.cfg.timers);
-        let key = ClientKey { branch, method: Method::Cancel };
-        self.client_keys.insert(key.clone(), id);
-        self.clients.insert(id, ClientEntry { tx: ctx, key, request: Some(Box::new(cancel)) });
+        let id = self.add_client(ClientKey { branch, method: Method::Cancel }, ctx, cancel);
         self.apply_client(id, actions, None, now);
         Ok(())
     }
 
     /// Send a response in a server transaction.
     pub fn respond(&mut self, now: Instant, tx: ServerTxId, mut resp: Response) -> Result<(), EngineError> {
-        let entry = self.servers.get_mut(&tx.0).ok_or(EngineError::NoSuchServerTx(tx))?;
+        let entry = self.servers.get_mut(slot(tx.0)).ok_or(EngineError::NoSuchServerTx(tx))?;
         if resp.status > 100 {
             // a To that does not parse is sent as it is
             let ids = &mut self.ids;
@@ -708,11 +744,13 @@ impl Endpoint {
         let bytes = resp.to_bytes();
         let cfg = self.cfg.timers;
         let actions = entry.tx.on_tu_response(status, bytes, now, &cfg).ok_or(EngineError::NoSuchServerTx(tx))?;
-        if (200..300).contains(&status) && matches!(entry.key_method(), Method::Invite) {
+        if (200..300).contains(&status) && matches!(entry.key_method(), Method::Invite) && entry.ack_fp.is_none() {
             // the ACK is matched by Call-ID and CSeq number alone: parse no more than that
-            let k = (resp.headers.call_id()?, resp.headers.cseq()?.seq);
-            entry.tx.ack_key = Some(k.clone());
-            self.accepted.insert(k, tx.0);
+            let (call_id, seq) = (resp.headers.call_id()?, resp.headers.cseq()?.seq);
+            let fp = self.fps.of(&(call_id.as_str(), seq));
+            entry.tx.ack_key = Some((call_id, seq));
+            entry.ack_fp = Some(fp);
+            self.accepted_ix.insert(fp, tx.0);
         }
         *self.stats.responses_out.entry(status).or_default() += 1;
         self.apply_server(tx.0, actions, now);
@@ -728,7 +766,7 @@ impl Endpoint {
     /// # Errors
     /// The transaction does not exist, or the response does not print.
     pub fn respond_and_forget(&mut self, now: Instant, tx: ServerTxId, resp: Response) -> Result<(), EngineError> {
-        let entry = self.servers.get(&tx.0).ok_or(EngineError::NoSuchServerTx(tx))?;
+        let entry = self.servers.get(slot(tx.0)).ok_or(EngineError::NoSuchServerTx(tx))?;
         if matches!(entry.key_method(), Method::Invite) || resp.status < 200 {
             return self.respond(now, tx, resp);
         }
@@ -740,14 +778,7 @@ impl Endpoint {
             resp.headers.push(HeaderName::Server, self.cfg.user_agent.as_str());
         }
         self.send_stateless_to(peer, &resp);
-        if let Some(e) = self.servers.remove(&tx.0) {
-            self.server_keys.remove(&e.key);
-            if let Some(m) = e.merge
-                && self.merged.get(&m) == Some(&e.key)
-            {
-                self.merged.remove(&m);
-            }
-        }
+        self.remove_server(tx.0);
         Ok(())
     }
 
@@ -778,18 +809,37 @@ impl Endpoint {
         self.out.push_back(Output::Event(Box::new(event)));
     }
 
-    fn alloc_id(&mut self) -> u64 {
-        let id = self.next_id;
-        self.next_id += 1;
+    /// The server transaction with this key, if one is live.
+    fn find_server(&self, fp: u64, key: KeyView<'_>) -> Option<u64> {
+        let servers = &self.servers;
+        self.server_ix.find(fp, |id| servers.get(slot(id)).is_some_and(|e| e.key.view() == key))
+    }
+
+    fn add_client(&mut self, key: ClientKey, tx: ClientTx, request: Request) -> u64 {
+        let key_fp = self.fps.of(&key.view());
+        let id = id_of(self.clients.insert(ClientEntry { tx, key, key_fp, request: Some(Box::new(request)) }));
+        self.client_ix.insert(key_fp, id);
         id
+    }
+
+    fn remove_server(&mut self, id: u64) {
+        if let Some(e) = self.servers.remove(slot(id)) {
+            self.server_ix.remove(e.key_fp, id);
+            if let Some((fp, _)) = e.merge {
+                self.merged_ix.remove(fp, id);
+            }
+            if let Some(fp) = e.ack_fp {
+                self.accepted_ix.remove(fp, id);
+            }
+        }
     }
 
     /// Queue the deadlines a transaction armed at `now` (each timer is queued once, when
     /// armed; one cleared or moved leaves its old deadline to find nothing due).
     fn reschedule(&mut self, r: TxRef, now: Instant) {
         let armed = match r {
-            TxRef::Client(id) => self.clients.get_mut(&id).map(|e| &mut e.tx.timers),
-            TxRef::Server(id) => self.servers.get_mut(&id).map(|e| &mut e.tx.timers),
+            TxRef::Client(id) => self.clients.get_mut(slot(id)).map(|e| &mut e.tx.timers),
+            TxRef::Server(id) => self.servers.get_mut(slot(id)).map(|e| &mut e.tx.timers),
         };
         if let Some(armed) = armed {
             for at in armed.take_fresh() {
@@ -801,7 +851,7 @@ impl Endpoint {
     /// Carry out a client transaction's actions. `core` is the parsed core of the response
     /// that caused them, if one did (it is not parsed twice).
     fn apply_client(&mut self, id: u64, actions: Vec<Action>, mut core: Option<Core>, now: Instant) {
-        let Some(entry) = self.clients.get(&id) else {
+        let Some(entry) = self.clients.get(slot(id)) else {
             return;
         };
         let peer = entry.tx.peer;
@@ -823,15 +873,15 @@ impl Endpoint {
             }
         }
         self.reschedule(TxRef::Client(id), now);
-        if self.clients.get(&id).is_some_and(|e| e.tx.is_terminated())
-            && let Some(e) = self.clients.remove(&id)
+        if self.clients.get(slot(id)).is_some_and(|e| e.tx.is_terminated())
+            && let Some(e) = self.clients.remove(slot(id))
         {
-            self.client_keys.remove(&e.key);
+            self.client_ix.remove(e.key_fp, id);
         }
     }
 
     fn apply_server(&mut self, id: u64, actions: Vec<Action>, now: Instant) {
-        let Some(entry) = self.servers.get(&id) else {
+        let Some(entry) = self.servers.get(slot(id)) else {
             return;
         };
         let peer = entry.tx.reply_to;
@@ -847,27 +897,15 @@ impl Endpoint {
     }
 
     fn reap_server(&mut self, id: u64) {
-        if self.servers.get(&id).is_some_and(|e| e.tx.is_terminated())
-            && let Some(e) = self.servers.remove(&id)
-        {
-            self.server_keys.remove(&e.key);
-            if let Some(m) = e.merge
-                && self.merged.get(&m) == Some(&e.key)
-            {
-                self.merged.remove(&m);
-            }
-            if let Some(k) = e.tx.ack_key {
-                self.accepted.remove(&k);
-            }
+        if self.servers.get(slot(id)).is_some_and(|e| e.tx.is_terminated()) {
+            self.remove_server(id);
         }
     }
 }
 
 impl ServerEntry {
     fn key_method(&self) -> &Method {
-        match &self.key {
-            ServerKey::Rfc3261 { method, .. } | ServerKey::Rfc2543 { method, .. } => method,
-        }
+        self.key.view().method()
     }
 }
 
@@ -936,32 +974,6 @@ const MANDATORY: [(HeaderName, &str); 5] = [
     (HeaderName::CallId, "Call-ID"),
     (HeaderName::CSeq, "CSeq"),
 ];
-
-fn server_key(req: &Request, core: &Core, method: &Method) -> ServerKey {
-    if core.via.has_rfc3261_branch() {
-        let host = match core.via.host() {
-            Host::Domain(d) if d.bytes().any(|c| c.is_ascii_uppercase()) => Host::Domain(d.to_ascii_lowercase()),
-            h => h.clone(),
-        };
-        ServerKey::Rfc3261 {
-            branch: core.via.branch().unwrap_or_default().to_owned(),
-            host,
-            port: core.via.port().unwrap_or(5060),
-            method: method.clone(),
-        }
-    } else {
-        // RFC 2543 matching (§17.2.3): Request-URI is part of the key for all but ACK,
-        // whose URI may differ; Call-ID, From tag, CSeq number and top Via identify it.
-        let _ = req;
-        ServerKey::Rfc2543 {
-            call_id: core.call_id.clone(),
-            from_tag: core.from.tag().unwrap_or_default().to_owned(),
-            cseq: core.cseq.seq,
-            via: core.via.as_str().to_owned(),
-            method: method.clone(),
-        }
-    }
-}
 
 /// The ACK for a non-2xx final (§17.1.1.3): the INVITE's fields with the response's To.
 fn build_ack(original: &Request, resp: &Response) -> Request {

@@ -17,6 +17,8 @@ pub mod rng;
 pub mod timers;
 mod transaction;
 pub mod transport;
+mod txindex;
+mod txkey;
 
 pub use endpoint::{ClientTxId, Endpoint, EndpointConfig, EngineError, Event, Input, Output, ServerTxId};
 pub use transaction::{InviteClientState, InviteServerState, NonInviteClientState, NonInviteServerState};
