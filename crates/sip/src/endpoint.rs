@@ -271,7 +271,7 @@ struct ServerEntry {
     key: ServerKey,
     key_fp: u64,
     /// The merge key, when this transaction is the one filed under it.
-    merge: Option<(u64, MergeKey)>,
+    merge: Option<Box<(u64, MergeKey)>>,
     /// The fingerprint of `tx.ack_key`, once a 2xx was sent.
     ack_fp: Option<u64>,
 }
@@ -477,7 +477,7 @@ impl Endpoint {
         let servers = &self.servers;
         let first = merge.zip(merge_fp).and_then(|(m, fp)| {
             self.merged_ix.find(fp, |id| {
-                servers.get(slot(id)).and_then(|e| e.merge.as_ref()).is_some_and(|(_, k)| merge_matches(k, m))
+                servers.get(slot(id)).and_then(|e| e.merge.as_deref()).is_some_and(|(_, k)| merge_matches(k, m))
             })
         });
         let refusal = match first {
@@ -487,11 +487,11 @@ impl Endpoint {
         let tx = ServerTx::new(&method, reply_to, &self.cfg.timers);
         let filed_merge = match (first, merge, merge_fp) {
             (None, Some((tag, call_id, cseq, m)), Some(fp)) => {
-                Some((fp, (tag.to_owned(), call_id.to_owned(), cseq, m.clone())))
+                Some(Box::new((fp, (tag.to_owned(), call_id.to_owned(), cseq, m.clone()))))
             }
             _ => None,
         };
-        let merge_fp = filed_merge.as_ref().map(|(fp, _)| *fp);
+        let merge_fp = filed_merge.as_deref().map(|(fp, _)| *fp);
         let entry = ServerEntry { tx, key: key.to_owned_key(), key_fp, merge: filed_merge, ack_fp: None };
         let id = id_of(self.servers.insert(entry));
         self.server_ix.insert(key_fp, id);
@@ -538,7 +538,7 @@ impl Endpoint {
         let accepted = self.accepted_ix.find(ack_fp, |id| {
             servers
                 .get(slot(id))
-                .and_then(|e| e.tx.ack_key.as_ref())
+                .and_then(|e| e.tx.ack_key.as_deref())
                 .is_some_and(|(c, n)| *n == ack_key.1 && c == ack_key.0)
         });
         if let Some(id) = accepted {
@@ -748,7 +748,7 @@ impl Endpoint {
             // the ACK is matched by Call-ID and CSeq number alone: parse no more than that
             let (call_id, seq) = (resp.headers.call_id()?, resp.headers.cseq()?.seq);
             let fp = self.fps.of(&(call_id.as_str(), seq));
-            entry.tx.ack_key = Some((call_id, seq));
+            entry.tx.ack_key = Some(Box::new((call_id, seq)));
             entry.ack_fp = Some(fp);
             self.accepted_ix.insert(fp, tx.0);
         }
@@ -825,8 +825,8 @@ impl Endpoint {
     fn remove_server(&mut self, id: u64) {
         if let Some(e) = self.servers.remove(slot(id)) {
             self.server_ix.remove(e.key_fp, id);
-            if let Some((fp, _)) = e.merge {
-                self.merged_ix.remove(fp, id);
+            if let Some((fp, _)) = e.merge.as_deref() {
+                self.merged_ix.remove(*fp, id);
             }
             if let Some(fp) = e.ack_fp {
                 self.accepted_ix.remove(fp, id);

@@ -31,7 +31,7 @@ pub(crate) enum Action {
 /// marks the slots armed since the endpoint last queued their deadlines.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Armed {
-    slots: [Option<(TsxTimer, Instant)>; 4],
+    slots: [Option<(TsxTimer, Instant)>; 2],
     fresh: u8,
 }
 
@@ -39,7 +39,7 @@ impl Armed {
     pub(crate) fn set(&mut self, t: TsxTimer, at: Instant) {
         self.clear(t);
         let free = self.slots.iter().position(Option::is_none);
-        debug_assert!(free.is_some(), "more than four transaction timers armed");
+        debug_assert!(free.is_some(), "more than two transaction timers armed");
         // unreachable by the state machines; were it reached, the timer due last would
         // be dropped for the new one
         let i =
@@ -67,7 +67,7 @@ impl Armed {
     /// Timers due at `now`, removed, earliest first; at the same instant a timeout comes
     /// before a retransmission (sending once more as the transaction ends helps nobody).
     pub(crate) fn take_due(&mut self, now: Instant) -> impl Iterator<Item = TsxTimer> + use<> {
-        let mut due = [None; 4];
+        let mut due = [None; 2];
         for (i, (slot, d)) in self.slots.iter_mut().zip(&mut due).enumerate() {
             if slot.is_some_and(|(_, at)| at <= now) {
                 *d = slot.take().map(|(t, at)| (at, t.retransmits(), t));
@@ -377,7 +377,7 @@ pub(crate) struct ServerTx {
     pub(crate) timers: Armed,
     interval: Duration,
     /// Dialog identity of a 2xx, used to match the ACK (Call-ID, CSeq number).
-    pub(crate) ack_key: Option<(String, u32)>,
+    pub(crate) ack_key: Option<Box<(String, u32)>>,
 }
 
 impl ServerTx {

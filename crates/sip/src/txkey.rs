@@ -42,13 +42,13 @@ impl<'a> KeyView<'a> {
             KeyView::Rfc3261 { branch, host, port, method } => {
                 ServerKey::Rfc3261 { branch: branch.to_owned(), host: host.clone(), port, method: method.clone() }
             }
-            KeyView::Rfc2543 { call_id, from_tag, cseq, via, method } => ServerKey::Rfc2543 {
+            KeyView::Rfc2543 { call_id, from_tag, cseq, via, method } => ServerKey::Rfc2543(Box::new(Rfc2543Key {
                 call_id: call_id.to_owned(),
                 from_tag: from_tag.to_owned(),
                 cseq,
                 via: via.to_owned(),
                 method: method.clone(),
-            },
+            })),
         }
     }
 
@@ -124,17 +124,36 @@ fn same_host(a: &Host, b: &Host) -> bool {
 /// The owned key a server transaction's entry keeps.
 #[derive(Debug, Clone)]
 pub(crate) enum ServerKey {
-    Rfc3261 { branch: String, host: Host, port: u16, method: Method },
-    Rfc2543 { call_id: String, from_tag: String, cseq: u32, via: String, method: Method },
+    Rfc3261 {
+        branch: String,
+        host: Host,
+        port: u16,
+        method: Method,
+    },
+    /// Boxed: RFC 2543 peers are rare, and the entries of the others stay small.
+    Rfc2543(Box<Rfc2543Key>),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Rfc2543Key {
+    call_id: String,
+    from_tag: String,
+    cseq: u32,
+    via: String,
+    method: Method,
 }
 
 impl ServerKey {
     pub(crate) fn view(&self) -> KeyView<'_> {
         match self {
             Self::Rfc3261 { branch, host, port, method } => KeyView::Rfc3261 { branch, host, port: *port, method },
-            Self::Rfc2543 { call_id, from_tag, cseq, via, method } => {
-                KeyView::Rfc2543 { call_id, from_tag, cseq: *cseq, via, method }
-            }
+            Self::Rfc2543(k) => KeyView::Rfc2543 {
+                call_id: &k.call_id,
+                from_tag: &k.from_tag,
+                cseq: k.cseq,
+                via: &k.via,
+                method: &k.method,
+            },
         }
     }
 }
