@@ -179,7 +179,7 @@ pub struct PbxConfig {
     /// Anchored media (`None`: SDP passes untouched and RTP flows phone to phone).
     pub media: Option<crate::media::MediaSettings>,
     /// Extension → position in `users`, built once by [`PbxConfig::index`].
-    pub user_index: std::collections::HashMap<String, usize>,
+    pub user_index: sip::fastmap::FastMap<String, usize>,
 }
 
 impl PbxConfig {

@@ -179,7 +179,7 @@ fn config(anchored: bool) -> PbxConfig {
         ivr: None,
         ivr_numbers: vec![],
         record_conversations: false,
-        user_index: std::collections::HashMap::new(),
+        user_index: sip::fastmap::FastMap::default(),
     }
     .index()
 }

@@ -867,7 +867,7 @@ pub(crate) fn validate(raw: RawConfig, ov: &Overrides) -> Result<Config, ConfigE
             ivr: None,
             ivr_numbers: ivr.as_ref().map(|i| i.numbers.clone()).unwrap_or_default(),
             record_conversations: raw.recording.as_ref().is_some_and(|r| r.conversations),
-            user_index: std::collections::HashMap::new(),
+            user_index: sip::fastmap::FastMap::default(),
         }
         .index(),
         recording_keep: Duration::from_secs(u64::from(keep_days) * 86_400),

@@ -4,10 +4,9 @@
 //! the [`BindingChange`]s it gets back. Each binding remembers the address the REGISTER
 //! came from, so calls reach phones behind NAT where their Contact is unreachable.
 
-use std::collections::HashMap;
-
 use sip_msg::{Contacts, Core, HeaderName, NameAddr, Request, Response, Uri};
 
+use crate::fastmap::FastMap;
 use crate::transport::Peer;
 
 /// Registrar limits.
@@ -155,14 +154,15 @@ pub struct RegisterOutcome {
 #[derive(Debug, Default)]
 pub struct Registrar {
     cfg: RegistrarConfig,
-    bindings: HashMap<String, Vec<Binding>>,
+    /// Keyed by authenticated users' AORs only, so a fixed seed is no flooding risk.
+    bindings: FastMap<String, Vec<Binding>>,
 }
 
 impl Registrar {
     /// An empty registrar.
     #[must_use]
     pub fn new(cfg: RegistrarConfig) -> Self {
-        Self { cfg, bindings: HashMap::new() }
+        Self { cfg, bindings: FastMap::default() }
     }
 
     /// Load bindings from the store after a restart (expired ones are skipped).
@@ -256,7 +256,14 @@ impl Registrar {
                     }
                     planned.push((na, expires.min(self.cfg.max_expires)));
                 }
-                let current = self.bindings.entry(aor.to_owned()).or_default();
+                // the key is copied only for a new address-of-record
+                if !self.bindings.contains_key(aor) {
+                    self.bindings.insert(aor.to_owned(), Vec::new());
+                }
+                let Some(current) = self.bindings.get_mut(aor) else {
+                    // inserted just above; answered as a server error rather than a panic
+                    return RegisterOutcome { response: reply(500), changes: Vec::new() };
+                };
                 for (na, expires) in planned {
                     let q = na
                         .param("q")

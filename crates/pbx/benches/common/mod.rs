@@ -39,7 +39,7 @@ pub(crate) fn config(svar: SocketAddr, users: Vec<User>, media: Option<MediaSett
         ivr: None,
         ivr_numbers: vec![],
         record_conversations: false,
-        user_index: std::collections::HashMap::new(),
+        user_index: sip::fastmap::FastMap::default(),
     }
     .index()
 }
