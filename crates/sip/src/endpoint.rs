@@ -462,20 +462,18 @@ impl Endpoint {
             return;
         }
         if method == Method::Cancel {
-            self.on_cancel(now, reply_to, &req, &core);
+            self.on_cancel(now, reply_to, &req, &core, (key, key_fp));
             return;
         }
         // Merged requests (§8.2.2.2): same From tag, Call-ID and CSeq, no To tag, but a
         // different transaction: a forking loop reached us twice. Any transaction filed
         // under the merge key has another key (the same key was a retransmission above).
-        let merge: Option<MergeView<'_>> = core
-            .to
-            .tag()
-            .is_none()
-            .then(|| (core.from.tag().unwrap_or_default(), core.call_id.as_str(), core.cseq.seq, &method));
-        let merge_fp = merge.map(|m| self.fps.of(&m));
+        let merge: Option<(MergeView<'_>, u64)> = core.to.tag().is_none().then(|| {
+            let m = (core.from.tag().unwrap_or_default(), core.call_id.as_str(), core.cseq.seq, &method);
+            (m, self.fps.of(&m))
+        });
         let servers = &self.servers;
-        let first = merge.zip(merge_fp).and_then(|(m, fp)| {
+        let first = merge.and_then(|(m, fp)| {
             self.merged_ix.find(fp, |id| {
                 servers.get(slot(id)).and_then(|e| e.merge.as_deref()).is_some_and(|(_, k)| merge_matches(k, m))
             })
@@ -485,19 +483,11 @@ impl Endpoint {
             None => check_request(&req, &self.cfg),
         };
         let tx = ServerTx::new(&method, reply_to, &self.cfg.timers);
-        let filed_merge = match (first, merge, merge_fp) {
-            (None, Some((tag, call_id, cseq, m)), Some(fp)) => {
-                Some(Box::new((fp, (tag.to_owned(), call_id.to_owned(), cseq, m.clone()))))
-            }
-            _ => None,
-        };
-        let merge_fp = filed_merge.as_deref().map(|(fp, _)| *fp);
-        let entry = ServerEntry { tx, key: key.to_owned_key(), key_fp, merge: filed_merge, ack_fp: None };
-        let id = id_of(self.servers.insert(entry));
-        self.server_ix.insert(key_fp, id);
-        if let Some(fp) = merge_fp {
-            self.merged_ix.insert(fp, id);
-        }
+        // the first of merged requests is filed under the merge key, the others are not
+        let filed_merge = merge
+            .filter(|_| first.is_none())
+            .map(|((tag, call_id, cseq, m), fp)| Box::new((fp, (tag.to_owned(), call_id.to_owned(), cseq, m.clone()))));
+        let id = self.add_server(key, key_fp, tx, filed_merge);
         match refusal {
             Err(refusal) => {
                 let mut resp = refusal.response(&req, &self.cfg);
@@ -551,15 +541,12 @@ impl Endpoint {
         self.emit(Event::Ack { request: req, core, source: peer });
     }
 
-    fn on_cancel(&mut self, now: Instant, reply_to: Peer, req: &Request, core: &Core) {
+    /// `key` is the CANCEL's own transaction key and its fingerprint.
+    fn on_cancel(&mut self, now: Instant, reply_to: Peer, req: &Request, core: &Core, key: (KeyView<'_>, u64)) {
         let invite_key = KeyView::of(core, &Method::Invite);
         let invite = self.find_server(self.fps.of(&invite_key), invite_key);
-        let key = KeyView::of(core, &Method::Cancel);
-        let key_fp = self.fps.of(&key);
         let tx = ServerTx::new(&Method::Cancel, reply_to, &self.cfg.timers);
-        let id =
-            id_of(self.servers.insert(ServerEntry { tx, key: key.to_owned_key(), key_fp, merge: None, ack_fp: None }));
-        self.server_ix.insert(key_fp, id);
+        let id = self.add_server(key.0, key.1, tx, None);
         let status = if invite.is_some() { 200 } else { 481 };
         let mut resp = Response::to_request(req, status);
         if status == 481 {
@@ -583,9 +570,8 @@ impl Endpoint {
         };
         let key = (core.via.branch().unwrap_or_default(), &core.cseq.method);
         let clients = &self.clients;
-        let found = self.client_ix.find(self.fps.of(&key), |id| {
-            clients.get(slot(id)).is_some_and(|e| e.key.method == *key.1 && e.key.branch == key.0)
-        });
+        let found =
+            self.client_ix.find(self.fps.of(&key), |id| clients.get(slot(id)).is_some_and(|e| e.key.view() == key));
         let Some(id) = found else {
             if core.cseq.method == Method::Invite && (200..300).contains(&resp.status) {
                 self.emit(Event::Stray2xx { response: resp, core });
@@ -813,6 +799,17 @@ impl Endpoint {
     fn find_server(&self, fp: u64, key: KeyView<'_>) -> Option<u64> {
         let servers = &self.servers;
         self.server_ix.find(fp, |id| servers.get(slot(id)).is_some_and(|e| e.key.view() == key))
+    }
+
+    /// File a new server transaction under its key (and its merge key, if given).
+    fn add_server(&mut self, key: KeyView<'_>, key_fp: u64, tx: ServerTx, merge: Option<Box<(u64, MergeKey)>>) -> u64 {
+        let merge_fp = merge.as_deref().map(|(fp, _)| *fp);
+        let id = id_of(self.servers.insert(ServerEntry { tx, key: key.to_owned_key(), key_fp, merge, ack_fp: None }));
+        self.server_ix.insert(key_fp, id);
+        if let Some(fp) = merge_fp {
+            self.merged_ix.insert(fp, id);
+        }
+        id
     }
 
     fn add_client(&mut self, key: ClientKey, tx: ClientTx, request: Request) -> u64 {

@@ -257,12 +257,9 @@ impl Registrar {
                     planned.push((na, expires.min(self.cfg.max_expires)));
                 }
                 // the key is copied only for a new address-of-record
-                if !self.bindings.contains_key(aor) {
-                    self.bindings.insert(aor.to_owned(), Vec::new());
-                }
-                let Some(current) = self.bindings.get_mut(aor) else {
-                    // inserted just above; answered as a server error rather than a panic
-                    return RegisterOutcome { response: reply(500), changes: Vec::new() };
+                let current = match self.bindings.get_mut(aor) {
+                    Some(current) => current,
+                    None => self.bindings.entry(aor.to_owned()).or_default(),
                 };
                 for (na, expires) in planned {
                     let q = na
