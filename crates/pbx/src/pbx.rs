@@ -857,7 +857,7 @@ impl Pbx {
             self.by_ctx.remove(&tx);
         }
         match role {
-            TxRole::Fork(id, i) => self.on_fork_response(now, id, i, resp, core),
+            TxRole::Fork(id, i) => self.on_fork_response(now, tx, (id, i), resp, core),
             TxRole::Relay { call, stx, request, from } => {
                 if resp.status < 200 {
                     return;
@@ -919,9 +919,12 @@ impl Pbx {
         }
     }
 
-    fn on_fork_response(&mut self, now: Instant, id: u64, i: usize, resp: Response, core: Core) {
+    fn on_fork_response(&mut self, now: Instant, tx: ClientTxId, (id, i): (u64, usize), resp: Response, core: Core) {
         let Some(call) = self.calls.get_mut(&id) else {
             if core.cseq.method == Method::Invite && (200..300).contains(&resp.status) {
+                // An answer that crossed our CANCEL after the call ended: hung up here,
+                // and the fork is followed no longer (nothing else would forget it).
+                self.by_ctx.remove(&tx);
                 self.on_orphan_2xx(now, resp, &core, None);
             }
             return;
@@ -929,7 +932,7 @@ impl Pbx {
         let Some(fork) = call.forks.get(i) else {
             return;
         };
-        let fork_peer = fork.peer;
+        let (fork_peer, fork_done) = (fork.peer, fork.status.is_some());
         let status = resp.status;
         if call.state == CallState::Answered {
             if (200..300).contains(&status) {
@@ -941,6 +944,12 @@ impl Pbx {
                         let _ = self.ep.send_ack(ack, fork_peer, None);
                     }
                 } else {
+                    // A losing fork answered across our CANCEL: hang it up and forget it.
+                    // (A second answer on the winning fork, forked further on, is hung up
+                    // too, but the fork stays followed for its own 2xx retransmissions.)
+                    if !fork_done {
+                        self.by_ctx.remove(&tx);
+                    }
                     self.on_orphan_2xx(now, resp, &core, Some(fork_peer));
                 }
             }

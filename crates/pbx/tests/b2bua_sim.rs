@@ -1348,3 +1348,23 @@ fn a_reinvite_without_sdp_gets_the_offer_in_the_2xx_and_the_answer_in_the_ack_on
     assert_eq!(w.records[0].outcome, Outcome::Answered);
     assert!(w.pbx.media_ports_in_use() == 0);
 }
+
+/// Two phones answer 10 ms apart: the second answer crosses svar's CANCEL. Whether the
+/// call has ended by then (the caller hangs up at once) or not, the late answer is ACKed,
+/// hung up and forgotten: call control follows nothing once the call is over.
+#[test]
+fn an_answer_crossing_the_cancel_is_hung_up_and_forgotten() {
+    for hang_up_after in [0, 2000] {
+        let w = run(
+            0,
+            &[(Callee::AnswerAfter(6244), None), (Callee::AnswerAfter(6234), None)],
+            Caller::HangUpAfter(hang_up_after),
+        );
+        assert_eq!(w.records.len(), 1);
+        assert_eq!(w.records[0].outcome, Outcome::Answered);
+        assert_eq!(w.pbx.active_calls(), 0);
+        assert_eq!(w.pbx.tracked_requests(), 0, "hang up after {hang_up_after} ms");
+        let byes = w.phones[0].seen.iter().filter(|(m, _)| *m == Method::Bye).count();
+        assert_eq!(byes, 1, "the late answerer was hung up");
+    }
+}
