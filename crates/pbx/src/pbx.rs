@@ -397,11 +397,10 @@ impl Pbx {
     // ---- registrar -------------------------------------------------------------------
 
     fn on_register(&mut self, now: Instant, tx: ServerTxId, req: &Request, core: &Core, source: Peer) {
-        let authz = req.headers.get(&HeaderName::Authorization).map(str::to_owned);
+        let authz = req.headers.get(&HeaderName::Authorization);
         let cfg = &self.cfg;
-        let outcome = self
-            .auth
-            .verify(now, source.addr.ip(), "REGISTER", authz.as_deref(), |u| cfg.user(u).map(|x| &x.credentials));
+        let outcome =
+            self.auth.verify(now, source.addr.ip(), "REGISTER", authz, |u| cfg.user(u).map(|x| &x.credentials));
         match outcome {
             AuthOutcome::Authorized { username } => {
                 let to = match core.to.addr() {

@@ -4,6 +4,8 @@
 //! the [`BindingChange`]s it gets back. Each binding remembers the address the REGISTER
 //! came from, so calls reach phones behind NAT where their Contact is unreachable.
 
+use std::sync::Arc;
+
 use sip_msg::{Contacts, Core, HeaderName, NameAddr, Request, Response, Uri};
 
 use crate::fastmap::FastMap;
@@ -130,8 +132,9 @@ impl Binding {
 /// What to persist after a REGISTER.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BindingChange {
-    /// Insert or replace.
-    Upsert(Binding),
+    /// Insert or replace. Shared with the registrar's own list: the store writer reads
+    /// the binding the SIP thread keeps, and neither copies it.
+    Upsert(Arc<Binding>),
     /// Delete (aor, key).
     Remove {
         /// Address-of-record.
@@ -139,6 +142,15 @@ pub enum BindingChange {
         /// [`Binding::key`].
         key: String,
     },
+}
+
+impl BindingChange {
+    /// Insert or replace `binding` (one the registrar does not hold, as in a test or a
+    /// migration).
+    #[must_use]
+    pub fn upsert(binding: Binding) -> Self {
+        Self::Upsert(Arc::new(binding))
+    }
 }
 
 /// Result of one REGISTER.
@@ -155,7 +167,7 @@ pub struct RegisterOutcome {
 pub struct Registrar {
     cfg: RegistrarConfig,
     /// Keyed by authenticated users' AORs only, so a fixed seed is no flooding risk.
-    bindings: FastMap<String, Vec<Binding>>,
+    bindings: FastMap<String, Vec<Arc<Binding>>>,
 }
 
 impl Registrar {
@@ -169,7 +181,7 @@ impl Registrar {
     pub fn restore(&mut self, now_unix: i64, bindings: impl IntoIterator<Item = Binding>) {
         for b in bindings {
             if b.expires_at > now_unix {
-                self.bindings.entry(b.aor.clone()).or_default().push(b);
+                self.bindings.entry(b.aor.clone()).or_default().push(Arc::new(b));
             }
         }
     }
@@ -177,8 +189,11 @@ impl Registrar {
     /// Live contacts of an address-of-record, best q first.
     #[must_use]
     pub fn lookup(&self, aor: &str, now_unix: i64) -> Vec<&Binding> {
-        let mut v: Vec<&Binding> =
-            self.bindings.get(aor).map(|v| v.iter().filter(|b| b.expires_at > now_unix).collect()).unwrap_or_default();
+        let mut v: Vec<&Binding> = self
+            .bindings
+            .get(aor)
+            .map(|v| v.iter().map(|b| &**b).filter(|b| b.expires_at > now_unix).collect())
+            .unwrap_or_default();
         v.sort_by(|a, b| b.q.total_cmp(&a.q));
         v
     }
@@ -273,7 +288,7 @@ impl Registrar {
                         .unwrap_or(1.0);
                     let params: Vec<sip_msg::Param> =
                         na.params.iter().filter(|p| !p.name.eq_ignore_ascii_case("expires")).cloned().collect();
-                    let b = Binding {
+                    let b = Arc::new(Binding {
                         aor: aor.to_owned(),
                         contact: na.uri.into(),
                         params,
@@ -283,7 +298,7 @@ impl Registrar {
                         cseq: core.cseq.seq,
                         source,
                         user_agent: user_agent.clone(),
-                    };
+                    });
                     if let Some(i) = current.iter().position(|x| x.key() == b.key()) {
                         // §10.3 step 7: same Call-ID needs a higher CSeq
                         if current[i].call_id == b.call_id && b.cseq <= current[i].cseq {
@@ -293,7 +308,7 @@ impl Registrar {
                             changes.push(BindingChange::Remove { aor: aor.to_owned(), key: b.key().to_owned() });
                             current.remove(i);
                         } else {
-                            current[i] = b.clone();
+                            current[i] = Arc::clone(&b);
                             changes.push(BindingChange::Upsert(b));
                         }
                     } else if expires != 0 {
@@ -302,7 +317,7 @@ impl Registrar {
                             r.reason = "Forbidden (too many contacts)".into();
                             return RegisterOutcome { response: r, changes: Vec::new() };
                         }
-                        current.push(b.clone());
+                        current.push(Arc::clone(&b));
                         changes.push(BindingChange::Upsert(b));
                     }
                 }
@@ -461,7 +476,7 @@ mod tests {
             .changes
             .into_iter()
             .filter_map(|c| match c {
-                BindingChange::Upsert(b) => Some(b),
+                BindingChange::Upsert(b) => Some(Binding::clone(&b)),
                 BindingChange::Remove { .. } => None,
             })
             .collect();

@@ -29,7 +29,7 @@ fn cpu_seconds() -> f64 {
 
 fn binding(i: usize) -> BindingChange {
     let aor = format!("u{i:06}");
-    BindingChange::Upsert(Binding {
+    BindingChange::upsert(Binding {
         contact: format!("sip:{aor}@10.{}.{}.{}:5060;transport=udp", i >> 16 & 255, i >> 8 & 255, i & 255)
             .parse()
             .expect("uri"),

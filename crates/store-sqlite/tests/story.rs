@@ -27,12 +27,12 @@ async fn bindings_and_call_records_survive_a_reopen() {
     {
         let s = SqliteStore::open_dir(&dir).await.expect("open");
         let b = binding("sip:1001@192.0.2.7:5062;transport=udp", 5000);
-        s.apply_bindings(&[BindingChange::Upsert(b.clone())]).await.expect("upsert");
+        s.apply_bindings(&[BindingChange::upsert(b.clone())]).await.expect("upsert");
         // an update of the same key replaces the row
         let mut b2 = b.clone();
         b2.expires_at = 6000;
         b2.cseq = 8;
-        s.apply_bindings(&[BindingChange::Upsert(b2)]).await.expect("upsert");
+        s.apply_bindings(&[BindingChange::upsert(b2)]).await.expect("upsert");
         let rec = CallRecord {
             call_id: "c1".into(),
             direction: Direction::Internal,
@@ -100,14 +100,14 @@ async fn batches_of_any_size_are_written_whole() {
                 let mut b = binding(&format!("sip:1001@192.0.2.7:{}", 10_000 + written + i), 5000);
                 b.params.clear();
                 b.aor = format!("u{}", written + i);
-                BindingChange::Upsert(b)
+                BindingChange::upsert(b)
             })
             .collect();
         // a second change of the first binding in the same batch: it is the one kept
         if let Some(BindingChange::Upsert(first)) = batch.first().cloned() {
-            let mut later = first;
+            let mut later = Binding::clone(&first);
             later.expires_at = 7000;
-            batch.push(BindingChange::Upsert(later));
+            batch.push(BindingChange::upsert(later));
         }
         s.apply_bindings(&batch).await.expect("write");
         written += size;
@@ -150,7 +150,7 @@ async fn the_record_writer_writes_what_the_store_reads() {
         flow: Some("ivr:1".into()),
     };
     w.write(
-        &[BindingChange::Upsert(a.clone()), BindingChange::Upsert(b.clone()), BindingChange::Upsert(a_later.clone())],
+        &[BindingChange::upsert(a.clone()), BindingChange::upsert(b.clone()), BindingChange::upsert(a_later.clone())],
         std::slice::from_ref(&rec),
     )
     .expect("write");
@@ -164,12 +164,12 @@ async fn the_record_writer_writes_what_the_store_reads() {
     assert_eq!(s.load_bindings().await.expect("load"), vec![b.clone()]);
     // within one batch the order holds: registered, removed, registered again stays;
     // registered then removed is gone
-    w.write(&[BindingChange::Upsert(a.clone()), remove_a(), BindingChange::Upsert(a_later.clone())], &[])
+    w.write(&[BindingChange::upsert(a.clone()), remove_a(), BindingChange::upsert(a_later.clone())], &[])
         .expect("batch");
     let mut loaded = s.load_bindings().await.expect("load");
     loaded.sort_by(|x, y| x.aor.cmp(&y.aor));
     assert_eq!(loaded, vec![a_later.clone(), b.clone()]);
-    w.write(&[BindingChange::Upsert(a.clone()), remove_a()], &[]).expect("batch");
+    w.write(&[BindingChange::upsert(a.clone()), remove_a()], &[]).expect("batch");
     assert_eq!(s.load_bindings().await.expect("load"), vec![b]);
     let _ = std::fs::remove_dir_all(&dir);
 }

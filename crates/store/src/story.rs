@@ -34,8 +34,8 @@ fn binding(expires_at: i64, cseq: u32) -> Result<Binding, String> {
 pub async fn run<S: Store + ObligationStore + PresenceStore + OrganisationStore>(s: &S) -> Result<(), String> {
     // registrar bindings: upsert, update, remove
     let b = binding(5000, 7)?;
-    s.apply_bindings(&[BindingChange::Upsert(b.clone())]).await.map_err(|e| e.to_string())?;
-    s.apply_bindings(&[BindingChange::Upsert(binding(6000, 8)?)]).await.map_err(|e| e.to_string())?;
+    s.apply_bindings(&[BindingChange::upsert(b.clone())]).await.map_err(|e| e.to_string())?;
+    s.apply_bindings(&[BindingChange::upsert(binding(6000, 8)?)]).await.map_err(|e| e.to_string())?;
     let loaded = s.load_bindings().await.map_err(|e| e.to_string())?;
     check(loaded == vec![binding(6000, 8)?], "binding updated in place")?;
     s.apply_bindings(&[BindingChange::Remove { aor: "1001".into(), key: b.key().to_owned() }])
