@@ -427,6 +427,13 @@ impl Headers {
         self.values(name).into_iter().filter(|t| !t.is_empty()).map(|t| t.to_ascii_lowercase()).collect()
     }
 
+    /// The bytes [`Headers::write_to`] prints, so a message is printed into a buffer of
+    /// the right size at once.
+    #[must_use]
+    pub fn printed_len(&self) -> usize {
+        self.0.iter().map(|h| h.printed_name().len() + h.value.len() + 4).sum()
+    }
+
     /// Write every header line as `Name: value\r\n`.
     pub fn write_to(&self, out: &mut Vec<u8>) {
         for h in &self.0 {

@@ -99,7 +99,9 @@ impl Request {
     /// Print the request. Content-Length is printed as present in the headers.
     #[must_use]
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(512 + self.body.len());
+        // the URI's printed length is not known before printing it; 128 bytes cover most
+        let size = self.method.as_str().len() + 128 + self.headers.printed_len() + 2 + self.body.len();
+        let mut out = Vec::with_capacity(size);
         out.extend_from_slice(self.method.as_str().as_bytes());
         out.push(b' ');
         // printed straight into the buffer (a `to_string` was a growing string per request)
@@ -162,9 +164,11 @@ impl Response {
     /// Print the response.
     #[must_use]
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(384 + self.body.len());
+        // status line (at most 5 digits), headers, blank line, body: one allocation
+        let size = 16 + self.reason.len() + self.headers.printed_len() + 2 + self.body.len();
+        let mut out = Vec::with_capacity(size);
         out.extend_from_slice(b"SIP/2.0 ");
-        out.extend_from_slice(self.status.to_string().as_bytes());
+        let _ = crate::text::fmt_decimal(&mut BytesWriter(&mut out), u32::from(self.status));
         out.push(b' ');
         out.extend_from_slice(self.reason.as_bytes());
         out.extend_from_slice(b"\r\n");

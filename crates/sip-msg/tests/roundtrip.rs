@@ -55,6 +55,14 @@ proptest! {
         let printed = first.to_bytes();
         let second = parse_datagram(&printed).expect("reparse").expect("message");
         prop_assert_eq!(&first, &second);
+        // the size computed before printing is the size printed
+        let headers = match &first {
+            Message::Request(r) => &r.headers,
+            Message::Response(r) => &r.headers,
+        };
+        let mut lines = Vec::new();
+        headers.write_to(&mut lines);
+        prop_assert_eq!(headers.printed_len(), lines.len());
         if let Message::Request(r) = &first {
             prop_assert!(r.core().is_ok());
         }
