@@ -22,22 +22,13 @@ use store::{RecordSink, StoreError};
 
 use crate::{BINDING_COLUMNS, BINDING_ON_CONFLICT};
 
-/// Bindings upserted by one statement: a run of new registrations shares one statement's
-/// set-up, cursor and commit of its changes (`--bench bindings`: 2.27 -> 2.03 µs CPU per
-/// binding; instructions 13.2k -> 12.7k).
-const CHUNK: usize = 32;
-/// Columns bound per binding.
-const COLUMNS: usize = 11;
-
-/// The upsert of one binding, or with `chunk` of [`CHUNK`] bindings in one statement;
-/// prepared once per connection and cached.
-fn upsert_sql(chunk: bool) -> &'static str {
-    static ONE: OnceLock<String> = OnceLock::new();
-    static MANY: OnceLock<String> = OnceLock::new();
-    let (cell, rows) = if chunk { (&MANY, CHUNK) } else { (&ONE, 1) };
-    cell.get_or_init(|| {
-        let row = format!("({})", ["?"; COLUMNS].join(", "));
-        format!("INSERT INTO bindings ({BINDING_COLUMNS}) VALUES {} {BINDING_ON_CONFLICT}", vec![row; rows].join(", "))
+/// One binding's upsert, prepared once per connection and cached.
+fn upsert_binding() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| {
+        format!(
+            "INSERT INTO bindings ({BINDING_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) {BINDING_ON_CONFLICT}"
+        )
     })
 }
 
@@ -77,56 +68,31 @@ impl RecordWriter {
         Ok(Self { conn, params: String::new(), addr: String::new() })
     }
 
-    /// Bind `b` as the `row`th binding of an upsert statement.
-    fn bind(
+    fn upsert(
         stmt: &mut rusqlite::CachedStatement<'_>,
-        row: usize,
         b: &Binding,
         params: &mut String,
         addr: &mut String,
-    ) -> rusqlite::Result<()> {
+    ) -> Result<(), StoreError> {
         params.clear();
         sip_msg::text::write_params(params, &b.params);
         addr.clear();
         write_socket_addr(addr, b.source.addr);
-        // SQLite copies text as it is bound, so the two buffers are reused row after row
-        let at = row * COLUMNS;
-        stmt.raw_bind_parameter(at + 1, &b.aor)?;
-        stmt.raw_bind_parameter(at + 2, b.key())?;
-        stmt.raw_bind_parameter(at + 3, b.contact.as_str())?;
-        stmt.raw_bind_parameter(at + 4, params.as_str())?;
-        stmt.raw_bind_parameter(at + 5, f64::from(b.q))?;
-        stmt.raw_bind_parameter(at + 6, b.expires_at)?;
-        stmt.raw_bind_parameter(at + 7, &b.call_id)?;
-        stmt.raw_bind_parameter(at + 8, i64::from(b.cseq))?;
-        stmt.raw_bind_parameter(at + 9, b.source.transport.via_token())?;
-        stmt.raw_bind_parameter(at + 10, addr.as_str())?;
-        stmt.raw_bind_parameter(at + 11, &b.user_agent)
-    }
-
-    /// Upsert a run of bindings: chunks of [`CHUNK`] per statement, the rest one by one.
-    /// Within a statement the rows go in in order, so a binding changed twice in the run
-    /// ends as its last change.
-    fn upsert_run(
-        tx: &rusqlite::Transaction<'_>,
-        run: &[&Binding],
-        params: &mut String,
-        addr: &mut String,
-    ) -> Result<(), StoreError> {
-        let mut chunks = run.chunks_exact(CHUNK);
-        for chunk in &mut chunks {
-            let mut stmt = tx.prepare_cached(upsert_sql(true)).map_err(db)?;
-            for (row, b) in chunk.iter().enumerate() {
-                Self::bind(&mut stmt, row, b, params, addr).map_err(db)?;
-            }
-            stmt.raw_execute().map_err(db)?;
-        }
-        let mut one = tx.prepare_cached(upsert_sql(false)).map_err(db)?;
-        for b in chunks.remainder() {
-            Self::bind(&mut one, 0, b, params, addr).map_err(db)?;
-            one.raw_execute().map_err(db)?;
-        }
-        Ok(())
+        stmt.execute(params![
+            b.aor,
+            b.key(),
+            b.contact.as_str(),
+            params.as_str(),
+            f64::from(b.q),
+            b.expires_at,
+            b.call_id,
+            i64::from(b.cseq),
+            b.source.transport.via_token(),
+            addr.as_str(),
+            b.user_agent,
+        ])
+        .map(drop)
+        .map_err(db)
     }
 }
 
@@ -155,26 +121,21 @@ impl RecordSink for RecordWriter {
     fn write(&mut self, bindings: &[BindingChange], records: &[CallRecord]) -> Result<(), StoreError> {
         // IMMEDIATE: take the write lock at BEGIN, so a busy database is waited for there
         // and not found half-way through the batch.
-        let Self { conn, params, addr } = self;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
         {
+            let mut upsert = tx.prepare_cached(upsert_binding()).map_err(db)?;
             let mut delete = tx.prepare_cached(DELETE_BINDING).map_err(db)?;
             // In order, every change: within one transaction that ends as keeping only
             // the last change of each binding would, and a batch of distinct bindings
-            // (the usual one) needs no table to find the last. Consecutive upserts are
-            // written as a run.
-            let mut run: Vec<&Binding> = Vec::with_capacity(bindings.len());
+            // (the usual one) needs no table to find the last.
             for change in bindings {
                 match change {
-                    BindingChange::Upsert(b) => run.push(b),
+                    BindingChange::Upsert(b) => Self::upsert(&mut upsert, b, &mut self.params, &mut self.addr)?,
                     BindingChange::Remove { aor, key } => {
-                        Self::upsert_run(&tx, &run, params, addr)?;
-                        run.clear();
                         delete.execute(params![aor, key]).map_err(db)?;
                     }
                 }
             }
-            Self::upsert_run(&tx, &run, params, addr)?;
             let mut insert = tx.prepare_cached(INSERT_CALL_RECORD).map_err(db)?;
             for c in records {
                 insert
