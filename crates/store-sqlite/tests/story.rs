@@ -170,6 +170,26 @@ async fn the_record_writer_writes_what_the_store_reads() {
     loaded.sort_by(|x, y| x.aor.cmp(&y.aor));
     assert_eq!(loaded, vec![a_later.clone(), b.clone()]);
     w.write(&[BindingChange::upsert(a.clone()), remove_a()], &[]).expect("batch");
-    assert_eq!(s.load_bindings().await.expect("load"), vec![b]);
+    assert_eq!(s.load_bindings().await.expect("load"), vec![b.clone()]);
+    // A larger batch: a binding changed twice ends as its later change, and a removal
+    // in the middle keeps the order of what comes before and after it.
+    let user = |i: usize, expires_at: i64| {
+        let mut u = binding(&format!("sip:2{i:03}@192.0.2.9:5060"), expires_at);
+        u.params.clear();
+        u.aor = format!("2{i:03}");
+        u
+    };
+    let mut batch: Vec<BindingChange> = (0..40).map(|i| BindingChange::upsert(user(i, 5000))).collect();
+    batch.insert(5, BindingChange::upsert(user(0, 7000)));
+    batch.insert(36, BindingChange::Remove { aor: "2001".into(), key: user(1, 0).key().to_owned() });
+    batch.push(BindingChange::upsert(user(1, 8000)));
+    w.write(&batch, &[]).expect("runs");
+    let loaded = s.load_bindings().await.expect("load");
+    let expires = |aor: &str| loaded.iter().find(|x| x.aor == aor).map(|x| x.expires_at);
+    assert_eq!(loaded.len(), 41, "40 users and 1002");
+    assert_eq!(expires("2000"), Some(7000), "the later change wins");
+    assert_eq!(expires("2001"), Some(8000), "removed, then registered again after the removal");
+    assert_eq!(expires("2039"), Some(5000));
+    assert_eq!(expires("1002"), Some(b.expires_at));
     let _ = std::fs::remove_dir_all(&dir);
 }
