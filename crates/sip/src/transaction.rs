@@ -25,13 +25,16 @@ pub(crate) enum Action {
     AckMissing,
 }
 
+/// The most timers one transaction holds armed at once.
+const ARMED_MAX: usize = 2;
+
 /// The timers one transaction has armed, kept inline: no state of the four machines arms
 /// more than two at once (A and B, E and F, G and H, the 2xx retransmission and L), and a
 /// list on the heap was an allocation per transaction and two per timer fired. `fresh`
 /// marks the slots armed since the endpoint last queued their deadlines.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Armed {
-    slots: [Option<(TsxTimer, Instant)>; 2],
+    slots: [Option<(TsxTimer, Instant)>; ARMED_MAX],
     fresh: u8,
 }
 
@@ -67,7 +70,7 @@ impl Armed {
     /// Timers due at `now`, removed, earliest first; at the same instant a timeout comes
     /// before a retransmission (sending once more as the transaction ends helps nobody).
     pub(crate) fn take_due(&mut self, now: Instant) -> impl Iterator<Item = TsxTimer> + use<> {
-        let mut due = [None; 2];
+        let mut due = [None; ARMED_MAX];
         for (i, (slot, d)) in self.slots.iter_mut().zip(&mut due).enumerate() {
             if slot.is_some_and(|(_, at)| at <= now) {
                 *d = slot.take().map(|(t, at)| (at, t.retransmits(), t));
