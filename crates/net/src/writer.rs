@@ -2,8 +2,8 @@
 //! batches (one transaction per batch) on a thread of the writer's own, so the SIP path
 //! never waits on the database.
 
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::time::Duration;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
+use std::time::{Duration, Instant};
 
 use pbx::Persist;
 use pbx::record::CallRecord;
@@ -12,11 +12,18 @@ use store::RecordSink;
 use tracing::{error, warn};
 
 /// Most records in one transaction.
-const BATCH: usize = 512;
+const BATCH: usize = 2048;
 /// After the first record of a batch, wait this long for more: one commit and one wakeup
 /// of this thread per window instead of one per registration. SIGTERM flushes; a
-/// `kill -9` loses at most one window.
+/// `kill -9` loses at most one window of call records.
 const WINDOW: Duration = Duration::from_millis(50);
+/// A batch of registrar changes alone waits this long for more (in steps of [`WINDOW`]),
+/// and a call record arriving cuts the wait short. A commit costs about 250 µs whatever
+/// it holds (`BEGIN IMMEDIATE`, the WAL frames, checkpoints), which at 2,000 REGISTER/s
+/// in 50 ms batches was two thirds of the writer's time (BENCHMARKS.md, session 15).
+/// A binding lost to a `kill -9` within this second comes back with the phone's next
+/// REGISTER; Kamailio's usrloc writes back every 60 s by default (`db_mode 2`).
+const BINDING_WINDOW: Duration = Duration::from_secs(1);
 /// Attempts at one batch before it is kept for the next.
 const ATTEMPTS: u32 = 5;
 /// The pause before the first retry; it doubles with each further attempt.
@@ -37,14 +44,30 @@ pub fn run<S: RecordSink>(mut sink: S, rx: Receiver<Persist>) {
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
-        std::thread::sleep(WINDOW);
-        while bindings.len() + records.len() < BATCH {
-            match rx.try_recv() {
-                Ok(p) => push(p, &mut bindings, &mut records),
-                Err(_) => break,
+        let opened = Instant::now();
+        let mut senders_gone = false;
+        loop {
+            // Sleeping, not blocked on the channel: a sender wakes nobody.
+            std::thread::sleep(WINDOW);
+            while bindings.len() + records.len() < BATCH {
+                match rx.try_recv() {
+                    Ok(p) => push(p, &mut bindings, &mut records),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        senders_gone = true;
+                        break;
+                    }
+                }
+            }
+            let full = bindings.len() + records.len() >= BATCH;
+            if senders_gone || full || !records.is_empty() || opened.elapsed() >= BINDING_WINDOW {
+                break;
             }
         }
         flush(&mut sink, &mut bindings, &mut records);
+        if senders_gone {
+            break;
+        }
     }
     // every sender is gone and the channel is empty: what a failed batch kept is left
     flush(&mut sink, &mut bindings, &mut records);
@@ -160,6 +183,67 @@ mod tests {
         let batches = sink.batches.lock().map(|b| b.clone()).unwrap_or_default();
         assert_eq!(batches.first(), Some(&(0, 10)), "the first ten in one transaction: {batches:?}");
         assert_eq!(written(&sink), 11);
+    }
+
+    fn unbinding(i: usize) -> Persist {
+        Persist::Binding(BindingChange::Remove { aor: format!("u{i}"), key: "k".into() })
+    }
+
+    fn batches(sink: &Sink) -> Vec<(usize, usize)> {
+        sink.batches.lock().map(|b| b.clone()).unwrap_or_default()
+    }
+
+    /// Polls until `n` records are written or 20 s have passed.
+    fn wait_written(sink: &Sink, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while written(sink) < n && Instant::now() < deadline {
+            std::thread::sleep(WINDOW / 5);
+        }
+    }
+
+    #[test]
+    fn registrar_changes_alone_wait_longer_and_a_call_record_cuts_the_wait_short() {
+        let sink = Sink::default();
+        let (tx, rx) = mpsc::channel();
+        let writer = std::thread::spawn({
+            let sink = sink.clone();
+            move || run(sink, rx)
+        });
+        let opened = Instant::now();
+        tx.send(unbinding(0)).ok();
+        std::thread::sleep(WINDOW * 2);
+        tx.send(unbinding(1)).ok();
+        std::thread::sleep(WINDOW);
+        assert_eq!(written(&sink), 0, "bindings alone are still gathering after three windows");
+        tx.send(record(0)).ok();
+        // well before the binding window would end the gathering
+        while written(&sink) < 3 && opened.elapsed() < BINDING_WINDOW * 4 / 5 {
+            std::thread::sleep(WINDOW / 5);
+        }
+        assert_eq!(batches(&sink), vec![(2, 1)], "the record ends the gathering at once, all in one transaction");
+        // and without a record, the binding window ends the gathering by itself
+        tx.send(unbinding(2)).ok();
+        wait_written(&sink, 4);
+        assert_eq!(batches(&sink), vec![(2, 1), (1, 0)]);
+        drop(tx);
+        writer.join().ok();
+    }
+
+    #[test]
+    fn the_last_sender_going_ends_a_gathering_batch_at_once() {
+        let sink = Sink::default();
+        let (tx, rx) = mpsc::channel();
+        let writer = std::thread::spawn({
+            let sink = sink.clone();
+            move || run(sink, rx)
+        });
+        tx.send(unbinding(0)).ok();
+        std::thread::sleep(WINDOW * 2);
+        let dropped = Instant::now();
+        drop(tx);
+        writer.join().ok();
+        assert_eq!(batches(&sink), vec![(1, 0)]);
+        assert!(dropped.elapsed() < BINDING_WINDOW / 2, "shutdown does not wait out the binding window");
     }
 
     #[test]

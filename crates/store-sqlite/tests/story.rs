@@ -193,3 +193,63 @@ async fn the_record_writer_writes_what_the_store_reads() {
     assert_eq!(expires("1002"), Some(b.expires_at));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A database written before bindings became a table without rowids (migration 0007)
+/// keeps its bindings through the upgrade.
+#[tokio::test]
+async fn bindings_survive_the_upgrade_to_a_table_without_rowids() {
+    let dir = std::env::temp_dir().join(format!("svar-store-upgrade-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let earlier = dir.join("migrations-0001-0006");
+    std::fs::create_dir_all(&earlier).expect("dir");
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    for entry in std::fs::read_dir(&source).expect("migrations") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+        if name.as_str() < "0007" {
+            std::fs::copy(&path, earlier.join(&name)).expect("copy");
+        }
+    }
+    let b = binding("sip:1001@192.0.2.7:5062;transport=udp", 5000);
+    let mut params = String::new();
+    sip_msg::text::write_params(&mut params, &b.params);
+    {
+        let opts = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(dir.join("svar.db"))
+            .create_if_missing(true)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
+        let pool = sqlx::SqlitePool::connect_with(opts).await.expect("connect");
+        sqlx::migrate::Migrator::new(earlier.as_path()).await.expect("migrator").run(&pool).await.expect("migrate");
+        let without_rowid: i64 = sqlx::query_scalar("SELECT wr FROM pragma_table_list WHERE name = 'bindings'")
+            .fetch_one(&pool)
+            .await
+            .expect("table list");
+        assert_eq!(without_rowid, 0, "the bindings table as migrations 1-6 left it");
+        sqlx::query(
+            "INSERT INTO bindings (aor, binding_key, contact, params, q, expires_at, call_id, cseq, source_transport, source_addr, user_agent)
+             VALUES ('1001', ?, 'sip:1001@192.0.2.7:5062;transport=udp', ?, 0.5, 5000, 'reg1', 7, 'UDP', '192.0.2.7:5062', 'baresip')",
+        )
+        .bind(b.key())
+        .bind(params)
+        .execute(&pool)
+        .await
+        .expect("insert");
+        pool.close().await;
+    }
+    let s = SqliteStore::open_dir(&dir).await.expect("open migrates the rest");
+    let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(dir.join("svar.db"));
+    let pool = sqlx::SqlitePool::connect_with(opts).await.expect("connect");
+    let without_rowid: i64 = sqlx::query_scalar("SELECT wr FROM pragma_table_list WHERE name = 'bindings'")
+        .fetch_one(&pool)
+        .await
+        .expect("table list");
+    assert_eq!(without_rowid, 1, "migration 0007 ran");
+    pool.close().await;
+    assert_eq!(s.load_bindings().await.expect("load"), vec![b.clone()]);
+    // and the upgraded table still replaces by key
+    let mut refreshed = b.clone();
+    refreshed.expires_at = 6000;
+    s.apply_bindings(&[BindingChange::upsert(refreshed.clone())]).await.expect("upsert");
+    assert_eq!(s.load_bindings().await.expect("load"), vec![refreshed]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
