@@ -16,12 +16,18 @@
 //! recording's limits, stopping) writes the thread's eventfd; the rest waits at most
 //! [`LAZY`] for the next round. Each wakeup was a context switch on both sides: three
 //! per relayed call cost about a tenth of svar's CPU per call (BENCHMARKS.md, Session 5).
+//!
+//! A thread with no call and no timer has no round to wait for: it sleeps until a packet
+//! or its eventfd, and says so in a flag, so the next message to it writes the eventfd
+//! whether urgent or not. Its 20 lazy rounds a second cost about 40 µs each (an idle svar
+//! spent 0.8 ms of CPU a second on them; BENCHMARKS.md, session 15).
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::net::UdpSocket;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::time::{Duration, Instant};
 
@@ -117,15 +123,24 @@ const LAZY: Duration = Duration::from_millis(50);
 pub(crate) struct ThreadHandle {
     tx: Sender<Vec<Message>>,
     wake: Arc<OwnedFd>,
+    /// Set by the thread before it sleeps without a deadline; taken by the sender that
+    /// wakes it.
+    asleep: Arc<AtomicBool>,
 }
 
 impl ThreadHandle {
     /// Hand over one turn's messages, with one wakeup if any of them cannot wait for
-    /// the thread's next round.
+    /// the thread's next round or the thread has no next round (it sleeps, idle).
     pub(crate) fn send(&self, messages: Vec<Message>) {
-        let wake = messages.iter().any(Message::is_urgent);
-        if self.tx.send(messages).is_ok()
-            && wake
+        let urgent = messages.iter().any(Message::is_urgent);
+        if self.tx.send(messages).is_err() {
+            return;
+        }
+        // After the send: either the thread's own `swap(true)` comes later and its check
+        // of the channel finds these messages, or this swap sees it asleep (both SeqCst
+        // read-modify-writes of one flag, so one of the two orders holds).
+        let asleep = self.asleep.swap(false, Ordering::SeqCst);
+        if (urgent || asleep)
             && let Err(e) = rustix::io::write(&*self.wake, &1u64.to_ne_bytes())
         {
             error!(error = %e, "cannot wake a media thread");
@@ -143,9 +158,11 @@ pub(crate) fn spawn(
     let wake = Arc::new(eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?);
     epoll::add(&poll, &*wake, epoll::EventData::new_u64(WAKE), epoll::EventFlags::IN)?;
     let (tx, rx) = std::sync::mpsc::channel();
+    let asleep = Arc::new(AtomicBool::new(false));
     let thread = Thread {
         poll,
         wake: wake.clone(),
+        asleep: asleep.clone(),
         rx,
         events,
         returned,
@@ -154,7 +171,7 @@ pub(crate) fn spawn(
         timers: BinaryHeap::new(),
     };
     std::thread::Builder::new().name(name).spawn(move || thread.run())?;
-    Ok(ThreadHandle { tx, wake })
+    Ok(ThreadHandle { tx, wake, asleep })
 }
 
 /// One call on a media thread.
@@ -175,6 +192,8 @@ struct Block {
 struct Thread {
     poll: OwnedFd,
     wake: Arc<OwnedFd>,
+    /// See [`ThreadHandle::asleep`].
+    asleep: Arc<AtomicBool>,
     rx: Receiver<Vec<Message>>,
     events: Notifying<MediaEvent>,
     /// Where an ended call's sockets go back to the driver.
@@ -194,12 +213,21 @@ impl Thread {
         let mut buf = [0u8; 2048];
         loop {
             ready.clear();
-            let wait = self.timers.peek().map_or(LAZY, |Reverse((at, _))| at.saturating_duration_since(Instant::now()));
-            // epoll_wait counts whole milliseconds: round up, or a frame due in 0.4 ms
-            // would spin until it is due
-            let wait = wait.min(LAZY) + Duration::from_micros(999);
-            let timeout = Timespec::try_from(wait).unwrap_or(Timespec { tv_sec: 0, tv_nsec: 50_000_000 });
-            match epoll::wait(&self.poll, rustix::buffer::spare_capacity(&mut ready), Some(&timeout)) {
+            let Some(idle) = self.idle_or_busy() else { return };
+            let timeout = if idle {
+                // until a packet, or the eventfd written by whoever sends work next
+                None
+            } else {
+                let wait =
+                    self.timers.peek().map_or(LAZY, |Reverse((at, _))| at.saturating_duration_since(Instant::now()));
+                // epoll_wait counts whole milliseconds: round up, or a frame due in 0.4 ms
+                // would spin until it is due
+                let wait = wait.min(LAZY) + Duration::from_micros(999);
+                Some(Timespec::try_from(wait).unwrap_or(Timespec { tv_sec: 0, tv_nsec: 50_000_000 }))
+            };
+            let waited = epoll::wait(&self.poll, rustix::buffer::spare_capacity(&mut ready), timeout.as_ref());
+            self.asleep.store(false, Ordering::SeqCst);
+            match waited {
                 Ok(_) => {}
                 Err(rustix::io::Errno::INTR) => continue,
                 Err(e) => {
@@ -279,6 +307,25 @@ impl Thread {
             c.armed = Some(d);
             self.timers.push(Reverse((d, call)));
         }
+    }
+
+    /// Before a wait: a thread with no call and no timer marks itself asleep, then takes
+    /// what was sent before the mark (a sender after it wakes the thread); given work, it
+    /// is awake again. `Some(true)`: idle, wait without a deadline; `None`: stop.
+    fn idle_or_busy(&mut self) -> Option<bool> {
+        let idle = |t: &Self| t.calls.is_empty() && t.timers.is_empty();
+        if !idle(self) {
+            return Some(false);
+        }
+        self.asleep.swap(true, Ordering::SeqCst);
+        if !self.take_messages() {
+            return None;
+        }
+        if idle(self) {
+            return Some(true);
+        }
+        self.asleep.store(false, Ordering::SeqCst);
+        Some(false)
     }
 
     /// Take every queued message. `false`: stop the thread.

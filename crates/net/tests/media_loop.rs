@@ -2,69 +2,18 @@
 //! svar's ports; a prompt plays to one of them; a silent answered leg is reported; an
 //! ended call's ports serve the next call without what the old call's phones still sent.
 
-use std::net::SocketAddr;
+mod common;
+
 use std::time::Duration;
 
+use common::{bell, driver, driver_holding, leg, next_event, receive, rtp};
 use media::prompt::{Player, Prompt};
-use media::relay::{Feed, Leg, LegConfig, LegStream};
+use media::relay::{Feed, Leg, LegStream};
 use net::media_loop::{MediaDriver, MediaThreads};
 use pbx::{MediaEvent, MediaOp};
-use rtp_types::{RtpPacket, RtpPacketBuilder};
+use rtp_types::RtpPacket;
 use sdp::Codec;
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
-
-fn leg(remote: SocketAddr, codec: Codec, pt: u8, ssrc: u32) -> LegConfig {
-    LegConfig {
-        remote: Some(remote),
-        codec,
-        payload_type: pt,
-        dtmf_payload_type: Some(101),
-        ssrc,
-        first_seq: 1,
-        first_ts: 0,
-    }
-}
-
-fn rtp(pt: u8, seq: u16, payload: &[u8]) -> Vec<u8> {
-    RtpPacketBuilder::<&[u8], &[u8]>::new()
-        .payload_type(pt)
-        .sequence_number(seq)
-        .timestamp(u32::from(seq) * 160)
-        .ssrc(0x1234)
-        .payload(payload)
-        .write_vec_unchecked()
-}
-
-async fn receive(socket: &UdpSocket, n: usize) -> Vec<Vec<u8>> {
-    let mut got = Vec::new();
-    let mut buf = [0u8; 2048];
-    while got.len() < n {
-        match tokio::time::timeout(Duration::from_secs(3), socket.recv_from(&mut buf)).await {
-            Ok(Ok((len, _))) => got.push(buf[..len].to_vec()),
-            _ => break,
-        }
-    }
-    got
-}
-
-async fn next_event(events: &mut mpsc::UnboundedReceiver<MediaEvent>, secs: u64) -> Option<MediaEvent> {
-    tokio::time::timeout(Duration::from_secs(secs), events.recv()).await.ok().flatten()
-}
-
-fn driver(timeout: Duration) -> (MediaDriver, mpsc::UnboundedReceiver<MediaEvent>) {
-    driver_holding(timeout, 1_000)
-}
-
-/// A doorbell ringing nobody: these tests read media events from the channel directly.
-fn bell() -> net::Doorbell {
-    net::Doorbell::new("127.0.0.1:9".parse().expect("addr")).expect("bell")
-}
-
-fn driver_holding(timeout: Duration, max_sockets: usize) -> (MediaDriver, mpsc::UnboundedReceiver<MediaEvent>) {
-    let (threads, events) = MediaThreads::start(1, &bell()).expect("media threads");
-    (MediaDriver::new("127.0.0.1".parse().expect("ip"), timeout, threads, max_sockets), events)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_phones_talk_through_svar_and_hear_its_prompts() {
