@@ -331,6 +331,18 @@ pub struct Authenticator {
     failures: HashMap<IpAddr, Failures>,
     last_sweep: Instant,
     dummy: Credentials,
+    /// The last `H(method:uri)`: phones registering send the same REGISTER URI every
+    /// time, so the second hash of each check is usually this one.
+    ha2: Option<Ha2>,
+}
+
+/// `H(method:digest-uri)` for one algorithm, method and URI.
+#[derive(Debug)]
+struct Ha2 {
+    alg: Algorithm,
+    method: String,
+    uri: String,
+    hex: String,
 }
 
 impl Authenticator {
@@ -351,6 +363,7 @@ impl Authenticator {
             failures: HashMap::new(),
             last_sweep: epoch,
             dummy,
+            ha2: None,
         }
     }
 
@@ -455,8 +468,15 @@ impl Authenticator {
         };
         // Hash even for unknown users so timing does not tell which users exist.
         let known = lookup(&d.username);
+        match &self.ha2 {
+            Some(c) if c.alg == alg && c.method == method && c.uri == d.uri => {}
+            _ => {
+                let hex = alg.hash_joined(&[method.as_bytes(), d.uri.as_bytes()]);
+                self.ha2 = Some(Ha2 { alg, method: method.to_owned(), uri: d.uri.to_string(), hex });
+            }
+        }
+        let ha2 = self.ha2.as_ref().map_or("", |c| c.hex.as_str());
         let creds = known.unwrap_or(&self.dummy);
-        let ha2 = alg.hash_joined(&[method.as_bytes(), d.uri.as_bytes()]);
         let expected = alg.hash_joined(&[
             creds.ha1(alg).as_bytes(),
             d.nonce.as_bytes(),
@@ -687,6 +707,38 @@ mod tests {
                 AuthOutcome::Authorized { username: "anne".into() }
             );
         }
+    }
+
+    #[test]
+    fn each_check_hashes_its_own_method_and_uri_whatever_the_one_before() {
+        let (mut a, t0) = setup();
+        // each differs from the one before in one of algorithm, method or URI: the
+        // remembered H(method:uri) of the check before must never stand in for this one's
+        let checks = [
+            ("REGISTER", "sip:kommune.example", 0),
+            ("REGISTER", "sip:kommune.example", 1),
+            ("INVITE", "sip:kommune.example", 1),
+            ("INVITE", "sip:1002@kommune.example", 1),
+            ("INVITE", "sip:1002@kommune.example", 0),
+            ("REGISTER", "sip:kommune.example", 0),
+        ];
+        for (nc, (method, uri, alg)) in (1..).zip(checks) {
+            let ch = a.challenges(t0, false)[alg].clone();
+            let right = answer_challenge(&ch, method, uri, "anne", "hemmelig", "c", nc).expect("answer");
+            assert_eq!(
+                a.verify(t0, IP, method, Some(&right), lookup),
+                AuthOutcome::Authorized { username: "anne".into() },
+                "{method} {uri} ({alg})"
+            );
+        }
+        // and credentials for one method fail on the other, right after a check of it
+        let ch = a.challenges(t0, false)[0].clone();
+        let register = answer_challenge(&ch, "REGISTER", "sip:kommune.example", "anne", "hemmelig", "c", 1);
+        let register = register.expect("answer");
+        assert_eq!(
+            a.verify(t0, IP, "INVITE", Some(&register), lookup),
+            AuthOutcome::Challenge { stale: false, failed: true }
+        );
     }
 
     #[test]
