@@ -551,8 +551,16 @@ pub(crate) struct Mandatory<'a> {
 /// The first value of the first Via line, unfolded.
 pub(crate) fn top_via_text(first_line: Option<&str>) -> Result<String, ParseError> {
     let first = unfold(first_line.ok_or(ParseError::MissingHeader("Via"))?);
-    Ok(split_commas(&first).next().unwrap_or_default().to_owned())
+    let top = split_commas(&first).next().unwrap_or_default();
+    // with room for the `received` and `rport` a request's top Via is stamped with
+    // (§18.2.1, RFC 3581 §4), so stamping it does not move it
+    let mut text = String::with_capacity(top.len() + STAMP_ROOM);
+    text.push_str(top);
+    Ok(text)
 }
+
+/// `;received=255.255.255.255;rport=65535`, rounded up.
+const STAMP_ROOM: usize = 40;
 
 /// A Call-ID value must be a non-empty word (RFC 3261 §25.1 `callid`).
 pub(crate) fn check_call_id(v: String) -> Result<String, ParseError> {

@@ -240,12 +240,12 @@ impl ViaField {
     /// Set or replace a parameter in the text (`received`, `rport`); `value` must be a
     /// token (an address or a port), so the text stays a valid Via.
     pub fn set_param(&mut self, name: &str, value: &str) {
-        let (text, edited_end) = set_param_text(&self.text, name, value);
+        let before = self.text.len();
+        let edited_end = set_param_text(&mut self.text, name, value);
         // what follows the edited parameter moves by the change in length
-        let shrunk = text.len() < self.text.len();
-        let grown = text.len().saturating_sub(self.text.len());
+        let shrunk = self.text.len() < before;
+        let grown = self.text.len().saturating_sub(before);
         let moved = |at: usize| if at >= edited_end { at + grown } else { at };
-        self.text = text;
         if shrunk {
             // a shorter value (rare: a `received` replaced by a shorter address)
             let _ = self.find_params();
@@ -266,31 +266,36 @@ impl ViaField {
     }
 }
 
-/// A Via value as written with one parameter set: the first parameter of that name gets
-/// the value, or `;name=value` is appended. Everything else stays as received, so a
-/// stamped Via (`received`, `rport`, RFC 3581 §4) is not printed anew. Also returns where
-/// the edited parameter ended in `via` (what follows it moves).
-#[must_use]
-fn set_param_text(via: &str, name: &str, value: &str) -> (String, usize) {
-    let mut out = String::with_capacity(via.len() + name.len() + value.len() + 2);
+/// A Via value as written with one parameter set, edited in place: the first parameter
+/// of that name gets the value, or `;name=value` is appended. Everything else stays as
+/// received, so a stamped Via (`received`, `rport`, RFC 3581 §4) is not printed anew.
+/// Returns where the edited parameter ended before the edit (what follows it moves).
+fn set_param_text(via: &mut String, name: &str, value: &str) -> usize {
     // sent-by holds no `;`: the parameters start at the first one
-    if let Some(first) = memchr::memchr(b';', via.as_bytes()) {
-        for item in split_semicolons(&via[first + 1..]) {
+    let found = memchr::memchr(b';', via.as_bytes()).and_then(|first| {
+        split_semicolons(&via[first + 1..]).find_map(|item| {
             let n = item.split_once('=').map_or(item, |(n, _)| n).trim_matches(is_lws);
-            if n.eq_ignore_ascii_case(name) {
-                // `item` lies inside `via`
-                let start = item.as_ptr() as usize - via.as_ptr() as usize;
-                out.push_str(&via[..start]);
-                push_param(&mut out, name, value);
-                out.push_str(&via[start + item.len()..]);
-                return (out, start + item.len());
-            }
+            // `item` lies inside `via`
+            let start = item.as_ptr() as usize - via.as_ptr() as usize;
+            n.eq_ignore_ascii_case(name).then_some((start, start + item.len()))
+        })
+    });
+    match found {
+        Some((start, end)) => {
+            via.replace_range(start..end, name);
+            let at = start + name.len();
+            via.insert(at, '=');
+            via.insert_str(at + 1, value);
+            end
+        }
+        None => {
+            let end = via.len();
+            via.truncate(via.trim_end_matches(is_lws).len());
+            via.push(';');
+            push_param(via, name, value);
+            end
         }
     }
-    out.push_str(via.trim_end_matches(is_lws));
-    out.push(';');
-    push_param(&mut out, name, value);
-    (out, via.len())
 }
 
 fn push_param(out: &mut String, name: &str, value: &str) {
@@ -398,7 +403,8 @@ mod tests {
             ("SIP/2.0/UDP host.example", "received", "192.0.2.7"),
             ("SIP / 2.0 / UDP 10.0.0.5 ; RPORT ; branch=z9hG4bK1", "rport", "9"),
         ] {
-            let (text, _) = set_param_text(via, name, value);
+            let mut text = via.to_owned();
+            let _ = set_param_text(&mut text, name, value);
             let mut parsed = Via::parse(via).expect("via");
             parsed.set_param(name, Some(value));
             let reparsed = Via::parse(&text).expect("stamped via parses");

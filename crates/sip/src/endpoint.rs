@@ -942,7 +942,10 @@ fn stamp_received(req: &mut Request, mut core: Core, peer: Peer) -> Core {
         changed = true;
     }
     if core.via.rport() == Some(None) {
-        core.via.set_param("rport", &peer.addr.port().to_string());
+        let mut port = String::with_capacity(5);
+        // writing into a String cannot fail
+        let _ = sip_msg::text::fmt_decimal(&mut port, u32::from(peer.addr.port()));
+        core.via.set_param("rport", &port);
         changed = true;
     }
     if changed {
