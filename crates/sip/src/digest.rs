@@ -60,20 +60,68 @@ impl Algorithm {
     /// string was a `format!` per hash, two per checked request).
     #[must_use]
     pub fn hash_joined(self, parts: &[&[u8]]) -> String {
-        fn feed<D: Digest>(mut h: D, parts: &[&[u8]]) -> String {
+        hex_lower(self.hash_raw(parts).as_slice())
+    }
+
+    /// The digest's bytes of `parts` joined by `:`.
+    fn hash_raw(self, parts: &[&[u8]]) -> RawDigest {
+        fn feed<D: Digest>(mut h: D, parts: &[&[u8]]) -> RawDigest {
             for (i, p) in parts.iter().enumerate() {
                 if i > 0 {
                     h.update(b":");
                 }
                 h.update(p);
             }
-            hex_lower(&h.finalize())
+            RawDigest::from_slice(&h.finalize())
         }
         match self {
             Self::Md5 => feed(Md5::new(), parts),
             Self::Sha256 => feed(Sha256::new(), parts),
         }
     }
+}
+
+/// A digest's bytes (16 for MD5, 32 for SHA-256), kept on the stack.
+struct RawDigest {
+    bytes: [u8; 32],
+    len: usize,
+}
+
+impl RawDigest {
+    fn from_slice(b: &[u8]) -> Self {
+        let mut bytes = [0u8; 32];
+        let len = b.len().min(32);
+        bytes[..len].copy_from_slice(&b[..len]);
+        Self { bytes, len }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+/// Whether `hex` (either case) spells exactly `bytes`, compared in constant time once
+/// decoded: a check decodes the client's hex instead of encoding its own digest (an
+/// allocation and a lower-casing copy per authenticated request).
+fn hex_spells(hex: &str, bytes: &[u8]) -> bool {
+    fn nibble(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        }
+    }
+    let (hex, len) = (hex.as_bytes(), bytes.len());
+    if len > 32 || hex.len() != 2 * len {
+        return false;
+    }
+    let mut decoded = [0u8; 32];
+    for (d, pair) in decoded.iter_mut().zip(hex.chunks_exact(2)) {
+        let (Some(hi), Some(lo)) = (nibble(pair[0]), nibble(pair[1])) else { return false };
+        *d = hi << 4 | lo;
+    }
+    bool::from(decoded[..len].ct_eq(bytes))
 }
 
 /// Lower-case hex of `bytes`, into a string of the right size (`hex::encode` collected
@@ -395,12 +443,16 @@ impl Authenticator {
             .collect()
     }
 
-    fn mac(&self, issued: u64, rand: u64) -> String {
+    /// The nonce's MAC: the first 12 bytes of SHA-256 over the secret and the nonce's
+    /// issue time and random part.
+    fn mac(&self, issued: u64, rand: u64) -> [u8; 12] {
         let mut h = Sha256::new();
         h.update(self.secret);
         h.update(issued.to_be_bytes());
         h.update(rand.to_be_bytes());
-        hex_lower(&h.finalize()[..12])
+        let mut mac = [0u8; 12];
+        mac.copy_from_slice(&h.finalize()[..12]);
+        mac
     }
 
     fn make_nonce(&mut self, now: Instant) -> String {
@@ -409,7 +461,9 @@ impl Authenticator {
         let mut nonce = String::with_capacity(12 + 16 + 24);
         crate::rng::push_hex(&mut nonce, issued, 12);
         crate::rng::push_hex(&mut nonce, rand, 16);
-        nonce.push_str(&self.mac(issued, rand));
+        for b in self.mac(issued, rand) {
+            crate::rng::push_hex(&mut nonce, u64::from(b), 2);
+        }
         nonce
     }
 
@@ -420,8 +474,7 @@ impl Authenticator {
         }
         let issued = u64::from_str_radix(&nonce[..12], 16).ok()?;
         let rand = u64::from_str_radix(&nonce[12..28], 16).ok()?;
-        let mac = self.mac(issued, rand);
-        bool::from(mac.as_bytes().ct_eq(&nonce.as_bytes()[28..])).then_some(NonceId { issued, rand })
+        hex_spells(&nonce[28..], &self.mac(issued, rand)).then_some(NonceId { issued, rand })
     }
 
     /// Check the credentials of a request from `source` against `lookup`.
@@ -477,7 +530,7 @@ impl Authenticator {
         }
         let ha2 = self.ha2.as_ref().map_or("", |c| c.hex.as_str());
         let creds = known.unwrap_or(&self.dummy);
-        let expected = alg.hash_joined(&[
+        let expected = alg.hash_raw(&[
             creds.ha1(alg).as_bytes(),
             d.nonce.as_bytes(),
             nc.as_bytes(),
@@ -485,7 +538,7 @@ impl Authenticator {
             qop.as_bytes(),
             ha2.as_bytes(),
         ]);
-        let right = bool::from(expected.as_bytes().ct_eq(d.response.to_ascii_lowercase().as_bytes()));
+        let right = hex_spells(&d.response, expected.as_slice());
         if !right || known.is_none() {
             return self.fail(now, source);
         }
@@ -624,6 +677,21 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn hex_is_read_back_in_either_case_and_only_whole() {
+        let bytes = [0x00, 0x0f, 0xa5, 0xff];
+        for spelled in ["000fa5ff", "000FA5FF", "000fA5fF"] {
+            assert!(hex_spells(spelled, &bytes), "{spelled}");
+        }
+        for wrong in ["000fa5fe", "000fa5f", "000fa5fff", "000fa5fg", "", "000fa5ff00", " 00fa5ff"] {
+            assert!(!hex_spells(wrong, &bytes), "{wrong:?}");
+        }
+        let md5 = Algorithm::Md5.hash_raw(&[b"a", b"b"]);
+        assert!(hex_spells(&Algorithm::Md5.hash_hex(b"a:b"), md5.as_slice()));
+        assert_eq!(md5.as_slice().len(), 16);
+        assert_eq!(Algorithm::Sha256.hash_raw(&[b"x"]).as_slice().len(), 32);
     }
 
     #[test]
@@ -803,6 +871,18 @@ mod tests {
             a.verify(t0, IP, "REGISTER", Some(&forged), lookup),
             AuthOutcome::Challenge { failed: false, .. }
         ));
+        // so is one of the right shape whose MAC does not check: its last digit changed,
+        // answered correctly for that nonce
+        let ch = a.challenges(t0, false)[0].clone();
+        let nonce = ch.split("nonce=\"").nth(1).and_then(|r| r.split('"').next()).expect("nonce").to_owned();
+        let last = if nonce.ends_with('0') { "1" } else { "0" };
+        let tampered = format!("{}{last}", &nonce[..nonce.len() - 1]);
+        let ch = ch.replace(&nonce, &tampered);
+        let h = answer_challenge(&ch, "REGISTER", "sip:kommune.example", "anne", "hemmelig", "c", 1).expect("a");
+        assert_eq!(
+            a.verify(t0, IP, "REGISTER", Some(&h), lookup),
+            AuthOutcome::Challenge { stale: true, failed: false }
+        );
     }
 
     #[test]
