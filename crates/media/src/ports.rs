@@ -22,6 +22,12 @@ use std::time::{Duration, Instant};
 /// How long a released block rests before another call gets it.
 pub const QUARANTINE: Duration = Duration::from_secs(2);
 
+/// How long a block whose ports could not be bound stays out of rotation: another
+/// program holds one of them (the range may overlap the kernel's ephemeral ports), and
+/// handing the block out again two seconds later failed the same way, one call in every
+/// round of the blocks in rotation.
+pub const SET_ASIDE: Duration = Duration::from_secs(600);
+
 /// No free port pair, or a port given back that was not taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum PortError {
@@ -43,6 +49,8 @@ pub struct PortPool {
     unused: VecDeque<u16>,
     /// Released blocks, longest ago first, with when.
     resting: VecDeque<(u16, Instant)>,
+    /// Blocks whose ports could not be bound, oldest first, with when.
+    aside: VecDeque<(u16, Instant)>,
     used: HashSet<u16>,
 }
 
@@ -56,7 +64,7 @@ impl PortPool {
             .step_by(BLOCK.into())
             .filter_map(|p| u16::try_from(p).ok())
             .collect();
-        Self { unused, resting: VecDeque::new(), used: HashSet::new() }
+        Self { unused, resting: VecDeque::new(), aside: VecDeque::new(), used: HashSet::new() }
     }
 
     /// Take a block at `now`; returns its first port: leg A's RTP port (leg A's RTCP is
@@ -65,6 +73,13 @@ impl PortPool {
     /// # Errors
     /// None free.
     pub fn take(&mut self, now: Instant) -> Result<u16, PortError> {
+        // a block set aside long enough is tried again, after the ones never used
+        while let Some(&(port, at)) = self.aside.front()
+            && now.saturating_duration_since(at) >= SET_ASIDE
+        {
+            self.aside.pop_front();
+            self.unused.push_back(port);
+        }
         let rested = self.resting.front().is_some_and(|&(_, at)| now.saturating_duration_since(at) >= QUARANTINE);
         let port = if rested {
             self.resting.pop_front().map(|(p, _)| p)
@@ -87,6 +102,25 @@ impl PortPool {
         }
         self.resting.push_back((port, now));
         Ok(())
+    }
+
+    /// Take a block out of rotation at `now` by its first port, for [`SET_ASIDE`]: its
+    /// ports could not be bound.
+    ///
+    /// # Errors
+    /// The port was not in use.
+    pub fn set_aside(&mut self, port: u16, now: Instant) -> Result<(), PortError> {
+        if !self.used.remove(&port) {
+            return Err(PortError::NotInUse(port));
+        }
+        self.aside.push_back((port, now));
+        Ok(())
+    }
+
+    /// Blocks set aside.
+    #[must_use]
+    pub fn set_aside_count(&self) -> usize {
+        self.aside.len()
     }
 
     /// Blocks in use.

@@ -168,3 +168,31 @@ fn danish_ringback_is_425_hz_one_second_on_four_off() {
     let reference = Cadence::danish_ringback().next_frame();
     assert!(back.iter().zip(reference.iter()).all(|(a, b)| (i32::from(*a) - i32::from(*b)).abs() < 300));
 }
+
+#[test]
+fn a_block_that_could_not_be_bound_is_set_aside_then_tried_again_last() {
+    use media::ports::SET_ASIDE;
+    let t0 = std::time::Instant::now();
+    let mut pool = PortPool::new(20_000, 20_011); // three blocks
+    let taken = pool.take(t0).expect("block");
+    assert_eq!(taken, 20_000);
+    pool.set_aside(taken, t0).expect("in use");
+    assert_eq!((pool.in_use(), pool.available(), pool.set_aside_count()), (0, 2, 1));
+    assert_eq!(pool.set_aside(taken, t0), Err(PortError::NotInUse(taken)), "set aside once");
+    // long past the quarantine, the other blocks go round and the set-aside one stays out
+    let later = t0 + QUARANTINE * 10;
+    for _ in 0..5 {
+        let p = pool.take(later).expect("block");
+        assert_ne!(p, taken, "a block set aside is not handed out");
+        pool.release(p, later).expect("in use");
+    }
+    // once set aside long enough it comes back, after the blocks never used
+    let much_later = t0 + SET_ASIDE;
+    assert_eq!(pool.set_aside_count(), 1);
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        seen.push(pool.take(much_later).expect("block"));
+    }
+    assert!(seen.contains(&taken), "tried again after {SET_ASIDE:?}: {seen:?}");
+    assert_eq!((pool.set_aside_count(), pool.in_use()), (0, 3));
+}

@@ -248,6 +248,12 @@ impl Pbx {
         self.ports.as_ref().map_or(0, media::ports::PortPool::in_use)
     }
 
+    /// RTP port blocks out of rotation because their ports could not be bound.
+    #[must_use]
+    pub fn media_ports_set_aside(&self) -> usize {
+        self.ports.as_ref().map_or(0, media::ports::PortPool::set_aside_count)
+    }
+
     /// Live registrations.
     #[must_use]
     pub fn registrations(&self) -> usize {

@@ -943,6 +943,22 @@ fn a_dead_call_is_ended_by_the_media_timeout_and_its_record_says_so() {
 }
 
 #[test]
+fn media_that_cannot_be_opened_ends_the_call_and_sets_its_ports_aside() {
+    let mut w = World::with_media(42, &[(Callee::AnswerAfter(500), None)], Caller::WaitForCalleeBye, true);
+    w.start_call();
+    w.step_until(Duration::from_millis(100));
+    let (call, _) = opened(&w)[0];
+    let (now, wall) = (w.now, w.wall());
+    let error = "cannot bind RTP ports 40000/40002: Address already in use".to_owned();
+    w.pbx.handle_media(MediaEvent::Failed { call, error }, now, wall);
+    w.step_until(Duration::from_secs(60));
+    assert_eq!(w.records.len(), 1, "one record");
+    assert_eq!((w.records[0].outcome, w.records[0].status), (Outcome::Failed, 503), "{:?}", w.records[0]);
+    assert_eq!(closed(&w), vec![call], "the driver is told to close once");
+    assert_eq!((w.pbx.media_ports_in_use(), w.pbx.media_ports_set_aside()), (0, 1), "out of rotation, not resting");
+}
+
+#[test]
 fn hold_is_relayed_anchored_and_the_held_side_is_not_watched() {
     let mut w = World::with_media(42, &[(Callee::AnswerAfter(100), None)], Caller::HangUpAfter(5000), true);
     w.start_call();

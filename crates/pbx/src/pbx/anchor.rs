@@ -104,6 +104,16 @@ impl Pbx {
             }
             MediaEvent::Failed { call, error } => {
                 tracing::warn!(call, %error, "call media could not be opened: hanging up");
+                // The block goes out of rotation, not back to rest: a port another program
+                // holds would fail the next call given the block the same way.
+                if let Some(anchor) = self.calls.get_mut(&call).and_then(|c| c.media.take()) {
+                    if let Some(pool) = self.ports.as_mut()
+                        && let Err(e) = pool.set_aside(anchor.ports.0, now)
+                    {
+                        debug!(port = anchor.ports.0, error = %e, "RTP port set aside");
+                    }
+                    self.out.push_back(PbxOutput::Media(MediaOp::Close { call }));
+                }
                 self.hang_up(now, call, crate::record::Party::System);
             }
             MediaEvent::Key { call, leg: Leg::A, event } => self.ivr_key_event(now, call, event),
