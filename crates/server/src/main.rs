@@ -6,6 +6,7 @@ mod api;
 mod calendar_cmd;
 mod chart;
 mod config;
+mod ephemeral;
 mod http;
 mod http_client;
 mod ivr_config;
@@ -382,6 +383,11 @@ async fn serve(cfg: Config) -> Result<()> {
     auth_cfg.algorithms = cfg.digest_algorithms.clone();
     let auth = Authenticator::new(auth_cfg, secret, Instant::now());
     let max_sockets = raise_open_files_limit(&cfg);
+    if let Some(m) = cfg.pbx.media.as_ref()
+        && let Some(advice) = ephemeral::check(m.first_port..=m.last_port)
+    {
+        warn!("{advice}");
+    }
     let mut pbx_cfg = cfg.pbx.clone();
     if let (Some(m), Some(settings)) = (&cfg.media, pbx_cfg.media.as_mut()) {
         settings.music_on_hold = media_config::load_music_on_hold(m).map_err(|e| anyhow::anyhow!(e))?;
