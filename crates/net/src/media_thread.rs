@@ -17,10 +17,12 @@
 //! [`LAZY`] for the next round. Each wakeup was a context switch on both sides: three
 //! per relayed call cost about a tenth of svar's CPU per call (BENCHMARKS.md, Session 5).
 //!
-//! A thread with no call and no timer has no round to wait for: it sleeps until a packet
-//! or its eventfd, and says so in a flag, so the next message to it writes the eventfd
-//! whether urgent or not. Its 20 lazy rounds a second cost about 40 µs each (an idle svar
-//! spent 0.8 ms of CPU a second on them; BENCHMARKS.md, session 15).
+//! A thread that has had no call and no timer for [`SETTLE`] has no round to wait for:
+//! it sleeps until a packet or its eventfd, and says so in a flag, so the next message
+//! to it writes the eventfd whether urgent or not. Its 20 lazy rounds a second cost about
+//! 40 µs each (an idle svar spent 0.8 ms of CPU a second on them; BENCHMARKS.md, session
+//! 15). Not at once when its last call ends: under short calls a thread is often briefly
+//! without any, and waking it for each next call's start cost more than the lazy rounds.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -117,6 +119,8 @@ const BATCH: usize = 512;
 /// The longest a round waits, so work sent without a wakeup (a call's start, its close
 /// and its ports) is taken within this even on an idle thread.
 const LAZY: Duration = Duration::from_millis(50);
+/// How long a thread without calls or timers keeps its lazy rounds before it sleeps.
+const SETTLE: Duration = Duration::from_secs(1);
 
 /// The driver's side of one media thread.
 #[derive(Debug)]
@@ -163,6 +167,7 @@ pub(crate) fn spawn(
         poll,
         wake: wake.clone(),
         asleep: asleep.clone(),
+        idle_since: None,
         rx,
         events,
         returned,
@@ -194,6 +199,8 @@ struct Thread {
     wake: Arc<OwnedFd>,
     /// See [`ThreadHandle::asleep`].
     asleep: Arc<AtomicBool>,
+    /// Since when the thread has had no call and no timer.
+    idle_since: Option<Instant>,
     rx: Receiver<Vec<Message>>,
     events: Notifying<MediaEvent>,
     /// Where an ended call's sockets go back to the driver.
@@ -309,12 +316,18 @@ impl Thread {
         }
     }
 
-    /// Before a wait: a thread with no call and no timer marks itself asleep, then takes
-    /// what was sent before the mark (a sender after it wakes the thread); given work, it
-    /// is awake again. `Some(true)`: idle, wait without a deadline; `None`: stop.
+    /// Before a wait: a thread with no call and no timer for [`SETTLE`] marks itself
+    /// asleep, then takes what was sent before the mark (a sender after it wakes the
+    /// thread); given work, it is awake again. `Some(true)`: idle, wait without a
+    /// deadline; `None`: stop.
     fn idle_or_busy(&mut self) -> Option<bool> {
         let idle = |t: &Self| t.calls.is_empty() && t.timers.is_empty();
         if !idle(self) {
+            self.idle_since = None;
+            return Some(false);
+        }
+        let now = Instant::now();
+        if now.saturating_duration_since(*self.idle_since.get_or_insert(now)) < SETTLE {
             return Some(false);
         }
         self.asleep.swap(true, Ordering::SeqCst);
@@ -325,6 +338,7 @@ impl Thread {
             return Some(true);
         }
         self.asleep.store(false, Ordering::SeqCst);
+        self.idle_since = None;
         Some(false)
     }
 
