@@ -15,7 +15,7 @@ use tracing::{debug, info, warn};
 
 use crate::call::{Call, CallState, Fork, Leg, Side};
 use crate::media::MediaOp;
-use anchor::{Anchor, SdpRole};
+use anchor::{Anchor, PortsAfter, SdpRole};
 
 pub(crate) mod anchor;
 pub(crate) mod ivr_call;
@@ -825,7 +825,7 @@ impl Pbx {
         }
         if call.forks.is_empty() {
             let anchor = call.media.take();
-            self.close_media(now, id, anchor);
+            self.close_media(now, id, anchor, PortsAfter::Rest);
             let (req, core) = (call.a_invite.clone(), call.a_core.clone());
             self.refuse_call(
                 now,
@@ -1189,7 +1189,7 @@ impl Pbx {
         }
         self.respond(now, call.a_tx, r);
         self.by_stx.remove(&call.a_tx);
-        self.close_media(now, id, call.media.take());
+        self.close_media(now, id, call.media.take(), PortsAfter::Rest);
         call.record.outcome = outcome;
         call.record.status = status;
         call.record.ended_ms = self.wall_ms;
@@ -1476,7 +1476,7 @@ impl Pbx {
         if let Some(consent_ms) = call.conversation_consent {
             self.ended_conversations.insert(id, (call.record.call_id.clone(), call.record.caller.clone(), consent_ms));
         }
-        self.close_media(now, id, call.media.take());
+        self.close_media(now, id, call.media.take(), PortsAfter::Rest);
         call.record.outcome = Outcome::Answered;
         call.record.status = 200;
         call.record.hangup_by = Some(by);

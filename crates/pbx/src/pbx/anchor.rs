@@ -32,6 +32,15 @@ pub(crate) struct Anchor {
     pub(crate) held_by: Option<Side>,
 }
 
+/// Where a call's port block goes when its media closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PortsAfter {
+    /// Back to the pool, after resting (`media::ports::QUARANTINE`).
+    Rest,
+    /// Out of rotation for a while: its ports could not be bound.
+    SetAside,
+}
+
 /// Whether a body is an offer or completes an exchange.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SdpRole {
@@ -106,14 +115,8 @@ impl Pbx {
                 tracing::warn!(call, %error, "call media could not be opened: hanging up");
                 // The block goes out of rotation, not back to rest: a port another program
                 // holds would fail the next call given the block the same way.
-                if let Some(anchor) = self.calls.get_mut(&call).and_then(|c| c.media.take()) {
-                    if let Some(pool) = self.ports.as_mut()
-                        && let Err(e) = pool.set_aside(anchor.ports.0, now)
-                    {
-                        debug!(port = anchor.ports.0, error = %e, "RTP port set aside");
-                    }
-                    self.out.push_back(PbxOutput::Media(MediaOp::Close { call }));
-                }
+                let anchor = self.calls.get_mut(&call).and_then(|c| c.media.take());
+                self.close_media(now, call, anchor, PortsAfter::SetAside);
                 self.hang_up(now, call, crate::record::Party::System);
             }
             MediaEvent::Key { call, leg: Leg::A, event } => self.ivr_key_event(now, call, event),
@@ -175,13 +178,18 @@ impl Pbx {
         }
     }
 
-    /// The call is over: ports back to the pool, the driver told to unbind them.
-    pub(crate) fn close_media(&mut self, now: Instant, id: u64, anchor: Option<Anchor>) {
+    /// The call is over: ports back to the pool (to rest, or set aside when they could
+    /// not be bound), the driver told to unbind them.
+    pub(crate) fn close_media(&mut self, now: Instant, id: u64, anchor: Option<Anchor>, after: PortsAfter) {
         let Some(anchor) = anchor else { return };
-        if let Some(pool) = self.ports.as_mut()
-            && let Err(e) = pool.release(anchor.ports.0, now)
-        {
-            debug!(port = anchor.ports.0, error = %e, "RTP port release");
+        if let Some(pool) = self.ports.as_mut() {
+            let returned = match after {
+                PortsAfter::Rest => pool.release(anchor.ports.0, now),
+                PortsAfter::SetAside => pool.set_aside(anchor.ports.0, now),
+            };
+            if let Err(e) = returned {
+                debug!(port = anchor.ports.0, error = %e, ?after, "RTP port release");
+            }
         }
         self.out.push_back(PbxOutput::Media(MediaOp::Close { call: id }));
     }
