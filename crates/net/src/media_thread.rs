@@ -233,7 +233,10 @@ impl Thread {
                 Some(Timespec::try_from(wait).unwrap_or(Timespec { tv_sec: 0, tv_nsec: 50_000_000 }))
             };
             let waited = epoll::wait(&self.poll, rustix::buffer::spare_capacity(&mut ready), timeout.as_ref());
-            self.asleep.store(false, Ordering::SeqCst);
+            if idle {
+                // only an idle wait set the flag (a busy round leaves it false)
+                self.asleep.store(false, Ordering::SeqCst);
+            }
             match waited {
                 Ok(_) => {}
                 Err(rustix::io::Errno::INTR) => continue,
