@@ -164,25 +164,10 @@ mod tests {
         sink.batches.lock().map(|b| b.iter().map(|(b, r)| b + r).sum()).unwrap_or(0)
     }
 
-    #[test]
-    fn records_sent_together_land_in_one_batch_and_all_are_written_at_shutdown() {
-        let sink = Sink::default();
-        let (tx, rx) = mpsc::channel();
-        for i in 0..10 {
-            tx.send(record(i)).ok();
-        }
-        let writer = std::thread::spawn({
-            let sink = sink.clone();
-            move || run(sink, rx)
-        });
-        std::thread::sleep(WINDOW * 4);
-        // a record sent just before the last sender goes is still written
-        tx.send(record(10)).ok();
-        drop(tx);
-        writer.join().ok();
-        let batches = sink.batches.lock().map(|b| b.clone()).unwrap_or_default();
-        assert_eq!(batches.first(), Some(&(0, 10)), "the first ten in one transaction: {batches:?}");
-        assert_eq!(written(&sink), 11);
+    /// The writer on a thread of its own, writing into `sink`.
+    fn start(sink: &Sink, rx: mpsc::Receiver<Persist>) -> std::thread::JoinHandle<()> {
+        let sink = sink.clone();
+        std::thread::spawn(move || run(sink, rx))
     }
 
     fn unbinding(i: usize) -> Persist {
@@ -202,13 +187,28 @@ mod tests {
     }
 
     #[test]
+    fn records_sent_together_land_in_one_batch_and_all_are_written_at_shutdown() {
+        let sink = Sink::default();
+        let (tx, rx) = mpsc::channel();
+        for i in 0..10 {
+            tx.send(record(i)).ok();
+        }
+        let writer = start(&sink, rx);
+        std::thread::sleep(WINDOW * 4);
+        // a record sent just before the last sender goes is still written
+        tx.send(record(10)).ok();
+        drop(tx);
+        writer.join().ok();
+        let batches = batches(&sink);
+        assert_eq!(batches.first(), Some(&(0, 10)), "the first ten in one transaction: {batches:?}");
+        assert_eq!(written(&sink), 11);
+    }
+
+    #[test]
     fn registrar_changes_alone_wait_longer_and_a_call_record_cuts_the_wait_short() {
         let sink = Sink::default();
         let (tx, rx) = mpsc::channel();
-        let writer = std::thread::spawn({
-            let sink = sink.clone();
-            move || run(sink, rx)
-        });
+        let writer = start(&sink, rx);
         let opened = Instant::now();
         tx.send(unbinding(0)).ok();
         std::thread::sleep(WINDOW * 2);
@@ -233,10 +233,7 @@ mod tests {
     fn the_last_sender_going_ends_a_gathering_batch_at_once() {
         let sink = Sink::default();
         let (tx, rx) = mpsc::channel();
-        let writer = std::thread::spawn({
-            let sink = sink.clone();
-            move || run(sink, rx)
-        });
+        let writer = start(&sink, rx);
         tx.send(unbinding(0)).ok();
         std::thread::sleep(WINDOW * 2);
         let dropped = Instant::now();
@@ -253,16 +250,10 @@ mod tests {
         *sink.failures_left.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = ATTEMPTS + 1;
         let (tx, rx) = mpsc::channel();
         tx.send(record(0)).ok();
-        let writer = std::thread::spawn({
-            let sink = sink.clone();
-            move || run(sink, rx)
-        });
+        let writer = start(&sink, rx);
         // the first batch gives up after its attempts; nothing new arrives, and the kept
         // record is tried again on its own
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while written(&sink) == 0 && std::time::Instant::now() < deadline {
-            std::thread::sleep(WINDOW);
-        }
+        wait_written(&sink, 1);
         assert_eq!(written(&sink), 1, "the record kept from the failed batch is written later");
         drop(tx);
         writer.join().ok();
