@@ -6,9 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{driver, leg, receive, rtp};
-use media::relay::{Feed, Leg};
-use pbx::MediaOp;
+use common::{driver, leg, open_bridged, receive, rtp};
 use sdp::Codec;
 use tokio::net::UdpSocket;
 
@@ -46,15 +44,13 @@ async fn an_idle_media_thread_sleeps_until_it_is_given_a_call() {
     assert!(idle <= 2, "an idle media thread woke {idle} times in 600 ms");
 
     let (pa, pb) = (31_100, 31_102);
-    driver.apply(MediaOp::Open {
-        call: 1,
-        ports: (pa, pb),
-        a: leg(phone_a.local_addr().expect("addr"), Codec::Pcmu, 0, 0xAAAA),
-        b: leg(phone_b.local_addr().expect("addr"), Codec::Pcmu, 0, 0xBBBB),
-    });
-    driver.apply(MediaOp::Feed { call: 1, leg: Leg::B, feed: Feed::Bridged });
-    driver.apply(MediaOp::Feed { call: 1, leg: Leg::A, feed: Feed::Bridged });
-    driver.commit();
+    open_bridged(
+        &mut driver,
+        1,
+        (pa, pb),
+        leg(phone_a.local_addr().expect("addr"), Codec::Pcmu, 0, 0xAAAA),
+        leg(phone_b.local_addr().expect("addr"), Codec::Pcmu, 0, 0xBBBB),
+    );
     for seq in 0..5u16 {
         phone_a.send_to(&rtp(0, seq, &[0x80; 160]), ("127.0.0.1", pa)).await.expect("send");
     }

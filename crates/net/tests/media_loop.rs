@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{bell, driver, driver_holding, leg, next_event, receive, rtp};
+use common::{bell, driver, driver_holding, leg, next_event, open_bridged, receive, rtp};
 use media::prompt::{Player, Prompt};
 use media::relay::{Feed, Leg, LegStream};
 use net::media_loop::{MediaDriver, MediaThreads};
@@ -21,16 +21,14 @@ async fn two_phones_talk_through_svar_and_hear_its_prompts() {
     let phone_b = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
     let (mut driver, mut events) = driver(Duration::from_secs(30));
     let (pa, pb) = (31_000, 31_002);
-    driver.apply(MediaOp::Open {
-        call: 7,
-        ports: (pa, pb),
-        a: leg(phone_a.local_addr().expect("addr"), Codec::Pcmu, 0, 0xAAAA),
-        b: leg(phone_b.local_addr().expect("addr"), Codec::Pcma, 8, 0xBBBB),
-    });
+    open_bridged(
+        &mut driver,
+        7,
+        (pa, pb),
+        leg(phone_a.local_addr().expect("addr"), Codec::Pcmu, 0, 0xAAAA),
+        leg(phone_b.local_addr().expect("addr"), Codec::Pcma, 8, 0xBBBB),
+    );
     assert_eq!(driver.calls(), 1);
-    driver.apply(MediaOp::Feed { call: 7, leg: Leg::B, feed: Feed::Bridged });
-    driver.apply(MediaOp::Feed { call: 7, leg: Leg::A, feed: Feed::Bridged });
-    driver.commit();
     tokio::time::sleep(Duration::from_millis(20)).await;
 
     // A talks µ-law; B hears A-law from svar's port, with svar's SSRC towards B.
@@ -77,15 +75,13 @@ async fn two_phones_talk_through_svar_and_hear_its_prompts() {
     tokio::time::sleep(Duration::from_millis(20)).await;
     let phone_c = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
     let phone_d = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
-    driver.apply(MediaOp::Open {
-        call: 8,
-        ports: (pa, pb),
-        a: leg(phone_c.local_addr().expect("addr"), Codec::Pcmu, 0, 0xCCCC),
-        b: leg(phone_d.local_addr().expect("addr"), Codec::Pcmu, 0, 0xDDDD),
-    });
-    driver.apply(MediaOp::Feed { call: 8, leg: Leg::B, feed: Feed::Bridged });
-    driver.apply(MediaOp::Feed { call: 8, leg: Leg::A, feed: Feed::Bridged });
-    driver.commit();
+    open_bridged(
+        &mut driver,
+        8,
+        (pa, pb),
+        leg(phone_c.local_addr().expect("addr"), Codec::Pcmu, 0, 0xCCCC),
+        leg(phone_d.local_addr().expect("addr"), Codec::Pcmu, 0, 0xDDDD),
+    );
     match tokio::time::timeout(Duration::from_millis(100), events.recv()).await {
         Err(_) => {}
         Ok(other) => panic!("the parked ports serve the next call, got {other:?}"),

@@ -5,9 +5,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use media::relay::LegConfig;
+use media::relay::{Feed, Leg, LegConfig};
 use net::media_loop::{MediaDriver, MediaThreads};
-use pbx::MediaEvent;
+use pbx::{MediaEvent, MediaOp};
 use rtp_types::RtpPacketBuilder;
 use sdp::Codec;
 use tokio::net::UdpSocket;
@@ -66,4 +66,13 @@ pub(crate) fn driver_holding(
 ) -> (MediaDriver, mpsc::UnboundedReceiver<MediaEvent>) {
     let (threads, events) = MediaThreads::start(1, &bell()).expect("media threads");
     (MediaDriver::new("127.0.0.1".parse().expect("ip"), timeout, threads, max_sockets), events)
+}
+
+/// Open a call on `ports` between legs `a` and `b`, both bridged to the other, and hand
+/// it to the media threads.
+pub(crate) fn open_bridged(driver: &mut MediaDriver, call: u64, ports: (u16, u16), a: LegConfig, b: LegConfig) {
+    driver.apply(MediaOp::Open { call, ports, a, b });
+    driver.apply(MediaOp::Feed { call, leg: Leg::B, feed: Feed::Bridged });
+    driver.apply(MediaOp::Feed { call, leg: Leg::A, feed: Feed::Bridged });
+    driver.commit();
 }
