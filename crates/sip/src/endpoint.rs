@@ -27,7 +27,7 @@ use crate::timers::TimerConfig;
 use crate::transaction::{Action, ClientTx, ServerTx};
 use crate::transport::{Peer, Transport};
 use crate::txindex::{Fingerprints, FpIndex};
-use crate::txkey::{KeyView, MergeKey, MergeView, ServerKey, merge_matches};
+use crate::txkey::{KeyView, MergeKey, MergeView, ServerKey};
 use slotmap::{Key, KeyData, SlotMap, new_key_type};
 
 /// Identifies a server transaction for the TU.
@@ -271,7 +271,7 @@ struct ServerEntry {
     key: ServerKey,
     key_fp: u64,
     /// The merge key, when this transaction is the one filed under it.
-    merge: Option<Box<(u64, MergeKey)>>,
+    merge: Option<Box<MergeKey>>,
     /// The fingerprint of `tx.ack_key`, once a 2xx was sent.
     ack_fp: Option<u64>,
 }
@@ -474,9 +474,8 @@ impl Endpoint {
         });
         let servers = &self.servers;
         let first = merge.and_then(|(m, fp)| {
-            self.merged_ix.find(fp, |id| {
-                servers.get(slot(id)).and_then(|e| e.merge.as_deref()).is_some_and(|(_, k)| merge_matches(k, m))
-            })
+            self.merged_ix
+                .find(fp, |id| servers.get(slot(id)).and_then(|e| e.merge.as_deref()).is_some_and(|k| k.matches(m)))
         });
         let refusal = match first {
             Some(_) => Err(Refusal::LoopDetected),
@@ -484,9 +483,7 @@ impl Endpoint {
         };
         let tx = ServerTx::new(&method, reply_to, &self.cfg.timers);
         // the first of merged requests is filed under the merge key, the others are not
-        let filed_merge = merge
-            .filter(|_| first.is_none())
-            .map(|((tag, call_id, cseq, m), fp)| Box::new((fp, (tag.to_owned(), call_id.to_owned(), cseq, m.clone()))));
+        let filed_merge = merge.filter(|_| first.is_none()).map(|(m, fp)| Box::new(MergeKey::new(m, fp)));
         let id = self.add_server(key, key_fp, tx, filed_merge);
         match refusal {
             Err(refusal) => {
@@ -802,8 +799,8 @@ impl Endpoint {
     }
 
     /// File a new server transaction under its key (and its merge key, if given).
-    fn add_server(&mut self, key: KeyView<'_>, key_fp: u64, tx: ServerTx, merge: Option<Box<(u64, MergeKey)>>) -> u64 {
-        let merge_fp = merge.as_deref().map(|(fp, _)| *fp);
+    fn add_server(&mut self, key: KeyView<'_>, key_fp: u64, tx: ServerTx, merge: Option<Box<MergeKey>>) -> u64 {
+        let merge_fp = merge.as_deref().map(|m| m.fp);
         let id = id_of(self.servers.insert(ServerEntry { tx, key: key.to_owned_key(), key_fp, merge, ack_fp: None }));
         self.server_ix.insert(key_fp, id);
         if let Some(fp) = merge_fp {
@@ -822,8 +819,8 @@ impl Endpoint {
     fn remove_server(&mut self, id: u64) {
         if let Some(e) = self.servers.remove(slot(id)) {
             self.server_ix.remove(e.key_fp, id);
-            if let Some((fp, _)) = e.merge.as_deref() {
-                self.merged_ix.remove(*fp, id);
+            if let Some(m) = e.merge.as_deref() {
+                self.merged_ix.remove(m.fp, id);
             }
             if let Some(fp) = e.ack_fp {
                 self.accepted_ix.remove(fp, id);
