@@ -7,6 +7,7 @@ mod calendar_cmd;
 mod chart;
 mod config;
 mod ephemeral;
+mod fdtable;
 mod http;
 mod http_client;
 mod ivr_config;
@@ -211,13 +212,15 @@ fn print_or_fail(what: &str, out: Result<String>) -> ExitCode {
     }
 }
 
+/// Descriptors kept for the SIP, HTTP and store sockets and files, besides the RTP sockets.
+const OPEN_FILES_RESERVE: usize = 256;
+
 /// Anchored calls hold four sockets each (RTP and RTCP per leg): raise the soft limit
 /// on open files to the hard limit (a common default soft limit of 1,024 would stop
 /// svar at about 250 calls), and say so when even that is below what the RTP port range
 /// could use. Returns how many RTP and RTCP sockets svar may hold open.
 fn raise_open_files_limit(cfg: &Config) -> usize {
-    /// Kept for the SIP, HTTP and store sockets and files.
-    const RESERVE: u64 = 256;
+    const RESERVE: u64 = OPEN_FILES_RESERVE as u64;
     let Some(m) = cfg.pbx.media.as_ref() else { return 0 };
     // every port of the range may be open at once
     let range = u64::from(m.last_port - m.first_port) + 1;
@@ -383,6 +386,13 @@ async fn serve(cfg: Config) -> Result<()> {
     auth_cfg.algorithms = cfg.digest_algorithms.clone();
     let auth = Authenticator::new(auth_cfg, secret, Instant::now());
     let max_sockets = raise_open_files_limit(&cfg);
+    if max_sockets > 0 {
+        // every RTP socket and the rest of the process's descriptors, sized now rather than
+        // by doublings that each stall the SIP thread (fdtable.rs)
+        if let Err(e) = fdtable::reserve(max_sockets + OPEN_FILES_RESERVE) {
+            warn!(error = %e, "cannot size the descriptor table at start; the first calls may wait on its growth");
+        }
+    }
     if let Some(m) = cfg.pbx.media.as_ref()
         && let Some(advice) = ephemeral::check(m.first_port..=m.last_port)
     {
