@@ -5,7 +5,9 @@ Measures, for each server:
   - CPU time of the server process(es) per authenticated REGISTER (from /proc),
   - CPU time per call (INVITE/407/INVITE/180/200/ACK/BYE, SIPp UAC -> server -> SIPp UAS),
   - the highest call rate with zero failed calls,
-  - call-setup time through the server (authenticated INVITE -> 200, p50/p99),
+  - call-setup time through the server (authenticated INVITE -> 200, p50/p99, SIPp's clock),
+  - the setup latency the server adds, from a packet capture (tcpdump; phase `latency`):
+    authenticated INVITE in -> INVITE out, plus 200 in -> 200 out, per call in µs,
   - memory per registered user and per active call,
   - with --phases soak (not in the default set): memory growth per call over a long run.
 Prints a table and svar/Kamailio ratios. Usage: python3 bench/bench.py --help
@@ -16,6 +18,7 @@ import resource
 import shutil
 import signal
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -251,6 +254,88 @@ def bench_calls(server, work, rate, seconds, hold_ms, port, tag):
             "setup_p50_ms": percentile(setup, 50), "setup_p99_ms": percentile(setup, 99)}
 
 
+def pcap_datagrams(path):
+    """(microseconds, source port, destination port, payload) of each UDP/IPv4 datagram
+    in a pcap file (Ethernet framing, as tcpdump writes for `lo`, or Linux cooked)."""
+    data = open(path, "rb").read()
+    if len(data) < 24:
+        return
+    magic = struct.unpack_from("<I", data, 0)[0]
+    scale = {0xA1B2C3D4: 1.0, 0xA1B23C4D: 0.001}.get(magic)
+    if scale is None:
+        sys.exit(f"{path}: not a little-endian pcap file")
+    link = {1: 14, 113: 16}.get(struct.unpack_from("<I", data, 20)[0], 0)
+    off = 24
+    while off + 16 <= len(data):
+        sec, frac, incl, _ = struct.unpack_from("<IIII", data, off)
+        pkt = data[off + 16:off + 16 + incl]
+        off += 16 + incl
+        ip = pkt[link:]
+        if len(ip) < 28 or ip[0] >> 4 != 4 or ip[9] != 17:
+            continue
+        ihl = (ip[0] & 15) * 4
+        sport, dport = struct.unpack_from(">HH", ip, ihl)
+        yield sec * 1e6 + frac * scale, sport, dport, bytes(ip[ihl + 8:])
+
+
+def sip_header(lines, *names):
+    for line in lines[1:]:
+        name, sep, value = line.partition(b":")
+        if sep and name.strip().lower() in names:
+            return value.strip()
+    return b""
+
+
+def added_latency_us(path, server_port):
+    """Per call, what the server adds to its setup: the authenticated INVITE in to the
+    INVITE out, plus the 200 in to the 200 out (the first of each; retransmissions are
+    left out). The two legs of a call are paired by the SDP `o=` session id, which the
+    bench UAC sets to its call number and which svar's media anchoring keeps (a B2BUA's
+    second leg has its own Call-ID); each leg's 200 by its Call-ID and direction."""
+    inv_in, inv_out, ok_in, ok_out = {}, {}, {}, {}
+    for t, _, dport, p in pcap_datagrams(path):
+        head, _, body = p.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        incoming = dport == server_port
+        call_id = sip_header(lines, b"call-id", b"i")
+        if lines[0].startswith(b"INVITE "):
+            if incoming and not sip_header(lines, b"proxy-authorization"):
+                continue  # the first INVITE, answered with 407 before any relaying
+            origin = next((l.split() for l in body.split(b"\r\n") if l.startswith(b"o=")), [])
+            if len(origin) > 1:
+                (inv_in if incoming else inv_out).setdefault(origin[1], (t, call_id))
+        elif lines[0].startswith(b"SIP/2.0 200") and sip_header(lines, b"cseq").upper().endswith(b"INVITE"):
+            (ok_in if incoming else ok_out).setdefault(call_id, t)
+    added = []
+    for session, (t_in, a_leg) in inv_in.items():
+        if session in inv_out:
+            t_out, b_leg = inv_out[session]
+            if b_leg in ok_in and a_leg in ok_out:
+                added.append((t_out - t_in) + (ok_out[a_leg] - ok_in[b_leg]))
+    return added
+
+
+def bench_latency(server, work, rate, seconds, port, tag):
+    """Calls as in the CPU phase, under a packet capture of the server's SIP port (a phase
+    of its own: tcpdump's CPU would blur the CPU figures). SIPp's own setup times count
+    in whole milliseconds of its clock, 4 ms steps here."""
+    if not shutil.which("tcpdump"):
+        print("tcpdump missing (apt-get install tcpdump): latency phase skipped", flush=True)
+        return None
+    pcap = os.path.join(work, f"{tag}.pcap")
+    cap = subprocess.Popen(PIN["load"] + ["tcpdump", "-i", "lo", "-n", "-s", "2048", "-B", "65536", "-w", pcap,
+                                          "udp", "port", str(server.port)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1)
+    r = bench_calls(server, work, rate, seconds, 0, port, tag)
+    cap.send_signal(signal.SIGINT)
+    cap.wait(30)
+    added = added_latency_us(pcap, server.port)
+    return {"rate": rate, "calls": r["calls"], "measured": len(added), "added_p50_us": percentile(added, 50),
+            "added_p99_us": percentile(added, 99), "added_p999_us": percentile(added, 99.9),
+            "added_max_us": max(added) if added else float("nan")}
+
+
 def bench_concurrent(server, work, concurrent, port):
     inf = users_file(work, 1, 1)
     rate = 500
@@ -312,6 +397,9 @@ def bench_server(kind, a, first=True):
         if "calls" in phases:
             r["calls"] = bench_calls(server, work, a.call_rate, a.call_seconds, 0, port + 30, f"{kind}-fixed")
             print(kind, "calls", r["calls"], flush=True)
+        if "latency" in phases:
+            r["latency"] = bench_latency(server, work, a.call_rate, a.latency_seconds, port + 35, f"{kind}-latency")
+            print(kind, "latency", r["latency"], flush=True)
         if "ramp" in phases:
             r["ramp"] = []
             for i, rate in enumerate(int(x) for x in a.ramp.split(",")):
@@ -345,7 +433,8 @@ def main():
     ap.add_argument("--soak-rate", type=int, default=500, help="call rate of the soak phase")
     ap.add_argument("--soak-seconds", type=int, default=450, help="length of the soak phase (at least 450)")
     ap.add_argument("--only", choices=["svar", "kamailio"], default=None)
-    ap.add_argument("--phases", default="register,calls,ramp,concurrent")
+    ap.add_argument("--latency-seconds", type=int, default=10, help="length of the latency phase (under tcpdump)")
+    ap.add_argument("--phases", default="register,calls,latency,ramp,concurrent")
     ap.add_argument("--media", choices=["anchored", "direct"], default="anchored",
                     help="svar relays RTP (anchored, the default) or lets it flow phone to phone")
     ap.add_argument("--rounds", type=int, default=1,
@@ -376,8 +465,8 @@ def main():
         for rnd in rounds:
             try:
                 per_round.append([get(r) for r in rnd.values()])
-            except KeyError:
-                pass
+            except (KeyError, TypeError):
+                pass  # a phase not run (or skipped) in this round
         if not per_round:
             return
         vals = [statistics.median(col) for col in zip(*per_round)]
@@ -398,6 +487,9 @@ def main():
     row(f"failed calls at {a.call_rate}/s", lambda r: r["calls"]["failed"], "{:.0f}")
     row("setup p50 (ms)", lambda r: r["calls"]["setup_p50_ms"], "{:.2f}")
     row("setup p99 (ms)", lambda r: r["calls"]["setup_p99_ms"], "{:.2f}")
+    row("added setup latency p50 (µs, packet capture)", lambda r: r["latency"]["added_p50_us"], "{:.0f}")
+    row("added setup latency p99 (µs, packet capture)", lambda r: r["latency"]["added_p99_us"], "{:.0f}")
+    row("added setup latency p99.9 (µs, packet capture)", lambda r: r["latency"]["added_p999_us"], "{:.0f}")
     row(f"highest clean rate, {a.ramp_seconds} s (calls/s)", clean, "{:.0f}")
     row("memory per registration (bytes)", lambda r: r["register"]["bytes_per_registration"], "{:.0f}")
     row(f"memory per active call at {a.concurrent} (bytes)", lambda r: r["concurrent"]["bytes_per_call"], "{:.0f}")
