@@ -8,7 +8,8 @@
 //! passwords, after the same amount of hashing.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -376,6 +377,12 @@ pub struct Authenticator {
     /// random part: a fixed-size key, where the whole nonce text was an allocation per
     /// authenticated request, kept for the nonce's lifetime (five minutes).
     counts: crate::fastmap::FastMap<NonceId, (u32, Instant)>,
+    /// The nonces in `counts` in the order they came, with their expiry. Every nonce lives
+    /// as long, so the front expires first and the sweep takes only what has expired (one
+    /// issued earlier but first used later waits behind the others a moment longer). A
+    /// `retain` over all of them, 300,000 at 1,000 calls/s, held the SIP thread about half
+    /// a millisecond once a second.
+    expiring: VecDeque<(Instant, NonceId)>,
     failures: HashMap<IpAddr, Failures>,
     last_sweep: Instant,
     dummy: Credentials,
@@ -408,6 +415,7 @@ impl Authenticator {
             epoch,
             ids: IdGen::new(seed ^ 0x5eed),
             counts: crate::fastmap::FastMap::default(),
+            expiring: VecDeque::new(),
             failures: HashMap::new(),
             last_sweep: epoch,
             dummy,
@@ -546,7 +554,13 @@ impl Authenticator {
         if now >= expires {
             return AuthOutcome::Challenge { stale: true, failed: false };
         }
-        let entry = self.counts.entry(nonce_id).or_insert((0, expires));
+        let entry = match self.counts.entry(nonce_id) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(new) => {
+                self.expiring.push_back((expires, nonce_id));
+                new.insert((0, expires))
+            }
+        };
         if nc_val <= entry.0 {
             // replayed request or reused count
             return self.fail(now, source);
@@ -570,13 +584,18 @@ impl Authenticator {
         AuthOutcome::Challenge { stale: false, failed: true }
     }
 
-    /// Drop expired nonce counts and old failure records (at most once a second).
+    /// Drop expired nonce counts, and old failure records (those at most once a second).
     fn sweep(&mut self, now: Instant) {
+        while let Some(&(expires, id)) = self.expiring.front()
+            && expires <= now
+        {
+            self.expiring.pop_front();
+            self.counts.remove(&id);
+        }
         if now.saturating_duration_since(self.last_sweep) < Duration::from_secs(1) {
             return;
         }
         self.last_sweep = now;
-        self.counts.retain(|_, (_, exp)| *exp > now);
         let window = self.cfg.failure_window;
         self.failures.retain(|_, f| {
             f.blocked_until.is_some_and(|t| t > now) || now.saturating_duration_since(f.since) <= window
@@ -853,6 +872,37 @@ mod tests {
         // past the nonces' lifetime the counts are swept
         let later = t0 + Duration::from_secs(302);
         let _ = a.verify(later, IP, "REGISTER", None, lookup);
+        assert_eq!(a.tracked_nonces(), 0);
+    }
+
+    #[test]
+    fn nonce_counts_are_forgotten_each_as_it_expires() {
+        let (mut a, t0) = setup();
+        let ttl = AuthConfig::new("kommune.example").nonce_ttl;
+        // nonces issued ten seconds apart, each used once
+        for i in 0..3u64 {
+            let at = t0 + Duration::from_secs(10 * i);
+            let h = answer(&mut a, at, 1, "anne", "hemmelig", 1);
+            assert!(matches!(a.verify(at, IP, "REGISTER", Some(&h), lookup), AuthOutcome::Authorized { .. }));
+        }
+        assert_eq!(a.tracked_nonces(), 3);
+        // just before the first expires all are kept; just after, only the first is gone
+        let _ = a.verify(t0 + ttl - Duration::from_secs(1), IP, "REGISTER", None, lookup);
+        assert_eq!(a.tracked_nonces(), 3);
+        let _ = a.verify(t0 + ttl + Duration::from_secs(1), IP, "REGISTER", None, lookup);
+        assert_eq!(a.tracked_nonces(), 2);
+        let _ = a.verify(t0 + ttl + Duration::from_secs(11), IP, "REGISTER", None, lookup);
+        assert_eq!(a.tracked_nonces(), 1);
+        // a nonce issued before another but first used after it still goes, with the one
+        // ahead of it (the last of the three went at this check: it expired just now)
+        let early = a.challenges(t0 + ttl + Duration::from_secs(12), false)[1].clone();
+        let late_use = t0 + ttl + Duration::from_secs(20);
+        let h = answer(&mut a, late_use, 1, "anne", "hemmelig", 1);
+        assert!(matches!(a.verify(late_use, IP, "REGISTER", Some(&h), lookup), AuthOutcome::Authorized { .. }));
+        let h = answer_challenge(&early, "REGISTER", "sip:kommune.example", "anne", "hemmelig", "c", 1).expect("a");
+        assert!(matches!(a.verify(late_use, IP, "REGISTER", Some(&h), lookup), AuthOutcome::Authorized { .. }));
+        assert_eq!(a.tracked_nonces(), 2);
+        let _ = a.verify(late_use + ttl + Duration::from_secs(1), IP, "REGISTER", None, lookup);
         assert_eq!(a.tracked_nonces(), 0);
     }
 
