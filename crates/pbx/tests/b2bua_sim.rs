@@ -931,8 +931,7 @@ fn a_dead_call_is_ended_by_the_media_timeout_and_its_record_says_so() {
     w.start_call();
     w.step_until(Duration::from_secs(2));
     let (call, _) = opened(&w)[0];
-    let (now, wall) = (w.now, w.wall());
-    w.pbx.handle_media(MediaEvent::Timeout { call, leg: media::relay::Leg::A }, now, wall);
+    w.media(MediaEvent::Timeout { call, leg: media::relay::Leg::A });
     w.step_until(Duration::from_secs(60));
     assert_eq!(w.records.len(), 1);
     assert_eq!(w.records[0].hangup_by, Some(Party::MediaTimeout));
@@ -948,9 +947,8 @@ fn media_that_cannot_be_opened_ends_the_call_and_sets_its_ports_aside() {
     w.start_call();
     w.step_until(Duration::from_millis(100));
     let (call, _) = opened(&w)[0];
-    let (now, wall) = (w.now, w.wall());
     let error = "cannot bind RTP ports 40000/40002: Address already in use".to_owned();
-    w.pbx.handle_media(MediaEvent::Failed { call, error }, now, wall);
+    w.media(MediaEvent::Failed { call, error });
     w.step_until(Duration::from_secs(60));
     assert_eq!(w.records.len(), 1, "one record");
     assert_eq!((w.records[0].outcome, w.records[0].status), (Outcome::Failed, 503), "{:?}", w.records[0]);
