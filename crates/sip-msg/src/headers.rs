@@ -285,19 +285,21 @@ impl Headers {
     }
 
     /// The single value of a header that must not repeat (Call-ID, CSeq, From, To, ...).
-    pub fn single(&self, name: &HeaderName, label: &'static str) -> Result<Option<String>, ParseError> {
-        let mut it = self.get_all(name);
+    /// Unfolded and trimmed; borrowed from the line unless it was folded (a copy per
+    /// header asked for was most of reading Max-Forwards or Expires).
+    pub fn single(&self, name: &HeaderName, label: &'static str) -> Result<Option<Cow<'_, str>>, ParseError> {
+        let mut it = self.0.iter().filter(|h| &h.name == name).map(|h| h.value.as_str());
         let Some(first) = it.next() else {
             return Ok(None);
         };
         if it.next().is_some() {
             return Err(ParseError::MultipleValues(label));
         }
-        Ok(Some(unfold(first).trim_matches(is_lws).to_owned()))
+        Ok(Some(Line::One(first).value(label)?))
     }
 
     /// The single value of a mandatory header (RFC 3261 §8.1.1): missing is an error.
-    fn required(&self, name: &HeaderName, label: &'static str) -> Result<String, ParseError> {
+    fn required(&self, name: &HeaderName, label: &'static str) -> Result<Cow<'_, str>, ParseError> {
         self.single(name, label)?.ok_or(ParseError::MissingHeader(label))
     }
 
@@ -353,19 +355,19 @@ impl Headers {
 
     /// Call-ID value.
     pub fn call_id(&self) -> Result<String, ParseError> {
-        check_call_id(self.required(&HeaderName::CallId, "Call-ID")?)
+        check_call_id(self.required(&HeaderName::CallId, "Call-ID")?.into_owned())
     }
 
     /// From, its structure checked and its tag found.
     pub fn from_field(&self) -> Result<AddrField, ParseError> {
         let v = self.required(&HeaderName::From, "From")?;
-        AddrField::parse(v, "From")
+        AddrField::parse(v.into_owned(), "From")
     }
 
     /// To, its structure checked and its tag found.
     pub fn to_field(&self) -> Result<AddrField, ParseError> {
         let v = self.required(&HeaderName::To, "To")?;
-        AddrField::parse(v, "To")
+        AddrField::parse(v.into_owned(), "To")
     }
 
     /// From as name-addr.
@@ -491,6 +493,20 @@ mod tests {
         assert!(CSeq::parse("36893488147419103232 INVITE").is_err());
         assert!(CSeq::parse("-1 INVITE").is_err());
         assert!(CSeq::parse("1").is_err());
+    }
+
+    #[test]
+    fn single_values_read_unfolded_and_trimmed() {
+        let mut h = Headers::new();
+        h.push(HeaderName::Expires, "\r\n 3600 ");
+        h.push(HeaderName::MaxForwards, "70");
+        h.push(HeaderName::From, "<sip:a@example>\r\n ;tag=1");
+        assert_eq!(h.expires().expect("expires"), Some(3600));
+        assert_eq!(h.max_forwards().expect("max-forwards"), Some(70));
+        assert_eq!(h.single(&HeaderName::From, "From").expect("one").as_deref(), Some("<sip:a@example>  ;tag=1"));
+        assert_eq!(h.from_field().expect("from").tag(), Some("1"));
+        h.push(HeaderName::Expires, "60");
+        assert_eq!(h.expires(), Err(ParseError::MultipleValues("Expires")));
     }
 
     #[test]
