@@ -20,6 +20,7 @@ use sip_msg::{
 };
 
 use crate::checks::{Refusal, check_request};
+use crate::completed::CompletedStore;
 use crate::deadlines::Deadlines;
 use crate::fastmap::FastMap;
 use crate::rng::IdGen;
@@ -309,7 +310,11 @@ pub struct Endpoint {
     accepted_ix: FpIndex,
     clients: SlotMap<Slot, ClientEntry>,
     client_ix: FpIndex,
+    /// Non-INVITE server transactions in Completed over UDP, reduced to their response.
+    completed: CompletedStore,
     fps: Fingerprints,
+    /// A second fingerprint, seeded apart, that confirms a `completed` match.
+    check_fps: Fingerprints,
     timers: Deadlines<TxRef>,
     out: VecDeque<Output>,
     stats: EndpointStats,
@@ -336,7 +341,9 @@ impl Endpoint {
             accepted_ix: FpIndex::default(),
             clients: SlotMap::with_key(),
             client_ix: FpIndex::default(),
+            completed: CompletedStore::default(),
             fps: Fingerprints::new(cfg.seed),
+            check_fps: Fingerprints::new(cfg.seed ^ 0x9e37_79b9_7f4a_7c15),
             cfg,
             timers: Deadlines::default(),
             out: VecDeque::new(),
@@ -359,7 +366,7 @@ impl Endpoint {
     /// Live transactions (client, server), for metrics and leak tests.
     #[must_use]
     pub fn transaction_count(&self) -> (usize, usize) {
-        (self.clients.len(), self.servers.len())
+        (self.clients.len(), self.servers.len() + self.completed.len())
     }
 
     /// Client transactions still waiting for a final response (a drain waits for these).
@@ -396,7 +403,10 @@ impl Endpoint {
     /// When to call `handle_input(Input::Timeout(..))` next.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.next()
+        match (self.timers.next(), self.completed.next_end()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     // ---- receive path -------------------------------------------------------------
@@ -461,6 +471,12 @@ impl Endpoint {
             }
             return;
         }
+        let check_fps = &self.check_fps;
+        if let Some((reply_to, response)) = self.completed.find(key_fp, || check_fps.of(&key)) {
+            self.stats.retransmissions += 1;
+            self.out.push_back(Output::Transmit { peer: reply_to, data: response.to_vec() });
+            return;
+        }
         if method == Method::Cancel {
             self.on_cancel(now, reply_to, &req, &core, (key, key_fp));
             return;
@@ -477,13 +493,17 @@ impl Endpoint {
             self.merged_ix
                 .find(fp, |id| servers.get(slot(id)).and_then(|e| e.merge.as_deref()).is_some_and(|k| k.matches(m)))
         });
+        let merged_with_completed =
+            first.is_none() && merge.is_some_and(|(m, fp)| self.completed.has_merge(fp, || self.check_fps.of(&m)));
         let refusal = match first {
             Some(_) => Err(Refusal::LoopDetected),
+            None if merged_with_completed => Err(Refusal::LoopDetected),
             None => check_request(&req, &self.cfg),
         };
         let tx = ServerTx::new(&method, reply_to, &self.cfg.timers);
         // the first of merged requests is filed under the merge key, the others are not
-        let filed_merge = merge.filter(|_| first.is_none()).map(|(m, fp)| Box::new(MergeKey::new(m, fp)));
+        let filed_merge =
+            merge.filter(|_| first.is_none() && !merged_with_completed).map(|(m, fp)| Box::new(MergeKey::new(m, fp)));
         let id = self.add_server(key, key_fp, tx, filed_merge);
         match refusal {
             Err(refusal) => {
@@ -594,6 +614,7 @@ impl Endpoint {
     }
 
     fn on_timeout(&mut self, now: Instant) {
+        self.completed.expire(now);
         let cfg = self.cfg.timers;
         while let Some((_, r)) = self.timers.pop_due(now) {
             // A deadline whose timer was cleared or whose transaction ended finds
@@ -886,8 +907,28 @@ impl Endpoint {
                 Action::AckMissing | Action::DeliverResponse(_) | Action::TimedOut => {}
             }
         }
+        if self.servers.get(slot(id)).is_some_and(|e| e.tx.is_completed_non_invite()) {
+            self.retire_server(id, now);
+            return;
+        }
         self.reschedule(TxRef::Server(id), now);
         self.reap_server(id);
+    }
+
+    /// Move a non-INVITE transaction that completed over UDP to the compact store, where
+    /// it waits out Timer J (armed at `now`) re-sending its response.
+    fn retire_server(&mut self, id: u64, now: Instant) {
+        let Some(e) = self.servers.get_mut(slot(id)) else { return };
+        // its Timer J is the store's queue: the deadlines it armed are not queued
+        let _ = e.tx.timers.take_fresh();
+        let (reply_to, response) = (e.tx.reply_to, e.tx.last_response.take());
+        let key = (e.key_fp, self.check_fps.of(&e.key.view()));
+        let merge = e.merge.as_deref().map(|m| (m.fp, self.check_fps.of(&m.view())));
+        self.remove_server(id);
+        if let Some(response) = response {
+            let ends = now + self.cfg.timers.t1x64();
+            self.completed.insert(ends, key, merge, reply_to, response.into_boxed_slice());
+        }
     }
 
     fn reap_server(&mut self, id: u64) {

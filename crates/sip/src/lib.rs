@@ -7,6 +7,7 @@
 //! leave the engine comes out of `poll_output` (see [`endpoint`] for the drive loop).
 
 pub mod checks;
+mod completed;
 pub mod deadlines;
 pub mod dialog;
 pub mod digest;

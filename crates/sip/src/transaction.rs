@@ -406,6 +406,12 @@ impl ServerTx {
         )
     }
 
+    /// A non-INVITE transaction that sent its final response over an unreliable
+    /// transport and now only waits out Timer J, re-sending that response.
+    pub(crate) fn is_completed_non_invite(&self) -> bool {
+        matches!(self.kind, ServerKind::NonInvite(NonInviteServerState::Completed))
+    }
+
     /// True while the TU may still send a final response.
     pub(crate) fn awaits_final(&self) -> bool {
         matches!(

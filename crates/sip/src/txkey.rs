@@ -182,6 +182,12 @@ impl MergeKey {
         Self { fp, tag_and_call_id: text.into_boxed_str(), tag_len: tag.len(), cseq, method: method.clone() }
     }
 
+    /// The key as a view (hashes as the view it was made from).
+    pub(crate) fn view(&self) -> MergeView<'_> {
+        let (tag, call_id) = self.tag_and_call_id.split_at(self.tag_len);
+        (tag, call_id, self.cseq, &self.method)
+    }
+
     pub(crate) fn matches(&self, (tag, call_id, cseq, method): MergeView<'_>) -> bool {
         let (own_tag, own_call_id) = self.tag_and_call_id.split_at(self.tag_len);
         self.cseq == cseq && own_tag == tag && own_call_id == call_id && self.method == *method

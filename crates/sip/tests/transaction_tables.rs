@@ -102,3 +102,32 @@ fn a_merge_key_is_released_when_its_transaction_ends() {
     assert!(statuses.is_empty(), "no longer merged: {statuses:?}");
     assert_eq!(ids.len(), 1, "handed to the TU");
 }
+
+#[test]
+fn a_completed_transaction_re_sends_its_response_until_timer_j_and_then_ends() {
+    let mut ep = endpoint();
+    let first = options("j1", "192.0.2.7", "c5");
+    let (_, ids) = feed(&mut ep, &first);
+    let t0 = Instant::now();
+    let mut answer = ok_for(&first, 202);
+    answer.reason = "Taken".into();
+    ep.respond(t0, ids[0], answer).expect("answered");
+    let sent = |ep: &mut Endpoint| -> Vec<Vec<u8>> {
+        std::iter::from_fn(|| ep.poll_output())
+            .filter_map(|o| if let Output::Transmit { data, .. } = o { Some(data) } else { None })
+            .collect()
+    };
+    let original = sent(&mut ep);
+    assert_eq!(ep.transaction_count().1, 1, "kept for Timer J");
+    // a retransmission is answered with the same bytes, and reaches no TU
+    let peer = Peer::udp("192.0.2.7:5062".parse().expect("addr"));
+    ep.handle_input(Input::Datagram { now: t0, peer, data: &first });
+    assert_eq!(sent(&mut ep), original);
+    // Timer J is 64·T1 = 32 s: the engine asks to be woken then, and the transaction ends
+    let j = t0 + std::time::Duration::from_secs(32);
+    assert!(ep.poll_timeout().is_some_and(|at| at <= j), "woken by Timer J at the latest");
+    ep.handle_input(Input::Timeout(j));
+    assert_eq!(ep.transaction_count().1, 0, "ended by Timer J");
+    let (statuses, ids) = feed(&mut ep, &first);
+    assert!(statuses.is_empty() && ids.len() == 1, "after Timer J the same request is new: {statuses:?}");
+}
