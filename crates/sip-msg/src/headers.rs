@@ -267,7 +267,7 @@ impl Headers {
     }
 
     /// Raw values of every line with this name.
-    pub fn get_all<'a>(&'a self, name: &'a HeaderName) -> impl Iterator<Item = &'a str> + 'a {
+    pub fn get_all<'a, 'n>(&'a self, name: &'n HeaderName) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
         self.0.iter().filter(move |h| &h.name == name).map(|h| h.value.as_str())
     }
 
@@ -288,7 +288,7 @@ impl Headers {
     /// Unfolded and trimmed; borrowed from the line unless it was folded (a copy per
     /// header asked for was most of reading Max-Forwards or Expires).
     pub fn single(&self, name: &HeaderName, label: &'static str) -> Result<Option<Cow<'_, str>>, ParseError> {
-        let mut it = self.0.iter().filter(|h| &h.name == name).map(|h| h.value.as_str());
+        let mut it = self.get_all(name);
         let Some(first) = it.next() else {
             return Ok(None);
         };

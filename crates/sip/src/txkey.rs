@@ -188,9 +188,8 @@ impl MergeKey {
         (tag, call_id, self.cseq, &self.method)
     }
 
-    pub(crate) fn matches(&self, (tag, call_id, cseq, method): MergeView<'_>) -> bool {
-        let (own_tag, own_call_id) = self.tag_and_call_id.split_at(self.tag_len);
-        self.cseq == cseq && own_tag == tag && own_call_id == call_id && self.method == *method
+    pub(crate) fn matches(&self, other: MergeView<'_>) -> bool {
+        self.view() == other
     }
 }
 
