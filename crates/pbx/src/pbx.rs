@@ -343,7 +343,7 @@ impl Pbx {
     fn refuse_unparsable(&mut self, now: Instant, tx: ServerTxId, req: &Request, e: &sip_msg::ParseError) {
         debug!(error = %e, "request refused: unparsable address");
         let mut r = Response::to_request(req, 400);
-        r.reason = format!("Bad Request ({e})");
+        r.reason = format!("Bad Request ({e})").into();
         self.respond(now, tx, r);
     }
 
@@ -462,7 +462,7 @@ impl Pbx {
         let rec = (direction, caller, callee);
         let mut r = Response::to_request(req, status);
         if let Some(reason) = reason {
-            r.reason = reason.to_owned();
+            r.reason = reason.to_owned().into();
         }
         if status == 503 {
             r.headers.push(HeaderName::RetryAfter, self.cfg.drain_retry_after.to_string());

@@ -1,5 +1,6 @@
 //! Requests, responses and their printing. Parsing lives in [`crate::parse`].
 
+use std::borrow::Cow;
 use std::fmt;
 
 use bytes::Bytes;
@@ -29,8 +30,9 @@ pub struct Request {
 pub struct Response {
     /// Status code, 100..=699.
     pub status: u16,
-    /// Reason phrase as received (may be empty).
-    pub reason: String,
+    /// Reason phrase as received (may be empty); ours are static text until one is
+    /// written out (a copy per response sent was one allocation of the few left).
+    pub reason: Cow<'static, str>,
     /// Header section.
     pub headers: Headers,
     /// Body.
@@ -132,14 +134,9 @@ impl Response {
     pub fn from_headers(req: &Headers, status: u16) -> Self {
         // room for the copied lines, Content-Length and the few a server adds
         let mut headers = Headers::with_capacity(10);
-        for h in req.iter() {
-            if matches!(
-                h.name,
-                HeaderName::Via | HeaderName::From | HeaderName::To | HeaderName::CallId | HeaderName::CSeq
-            ) {
-                headers.push_header(h.clone());
-            }
-        }
+        headers.copy_lines(req, |name| {
+            matches!(name, HeaderName::Via | HeaderName::From | HeaderName::To | HeaderName::CallId | HeaderName::CSeq)
+        });
         // RFC 3261 §8.2.6.1: Timestamp is copied into 100 Trying.
         if status == 100
             && let Some(ts) = req.get(&HeaderName::Timestamp)
@@ -147,7 +144,7 @@ impl Response {
             headers.push(HeaderName::Timestamp, ts);
         }
         headers.push(HeaderName::ContentLength, "0");
-        Self { status, reason: default_reason(status).to_owned(), headers, body: Bytes::new() }
+        Self { status, reason: Cow::Borrowed(default_reason(status)), headers, body: Bytes::new() }
     }
 
     /// Parse and check the mandatory headers.

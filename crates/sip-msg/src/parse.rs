@@ -9,7 +9,7 @@ use bytes::Bytes;
 use memchr::memmem;
 
 use crate::error::ParseError;
-use crate::headers::{Header, HeaderName, Headers};
+use crate::headers::{HeaderName, Headers, Span};
 use crate::message::{Message, Request, Response};
 use crate::text::{is_lws, is_token, skip_lws, split_commas, token_end, unfold};
 
@@ -17,6 +17,9 @@ use crate::text::{is_lws, is_token, skip_lws, split_commas, token_end, unfold};
 pub const MAX_MESSAGE: usize = 65_535;
 /// Most header lines we accept.
 pub const MAX_HEADERS: usize = 128;
+/// Spare room in a parsed section's text: a top Via stamped with `received` and `rport`
+/// is written anew at its end.
+const VIA_STAMP_ROOM: usize = 128;
 
 /// What a stream buffer holds at its front.
 #[derive(Debug)]
@@ -110,11 +113,7 @@ pub fn salvage_headers(buf: &[u8]) -> Option<(bool, Headers)> {
         if let Some((n, v)) = line.split_once(':') {
             let n = n.trim_end_matches(is_lws);
             if is_token(n) {
-                headers.push_header(Header {
-                    name: HeaderName::parse(n),
-                    raw_name: None,
-                    value: v.trim_matches(is_lws).to_owned(),
-                });
+                headers.push(HeaderName::parse(n), v.trim_matches(is_lws));
             }
         }
     }
@@ -135,14 +134,19 @@ fn parse_head(head: &[u8]) -> Result<(StartLine<'_>, Headers), ParseError> {
     let mut lines = Lines { rest: head };
     let first = lines.next().transpose()?.unwrap_or_default();
     let start = parse_start_line(first)?;
-    let mut headers = Headers::with_capacity(16);
-    for line in lines {
+    // The section is copied once; its lines are spans into the copy, at the offsets they
+    // have in `section`. Room for the stamps a request's top Via gets (§18.2.1).
+    let section = lines.rest;
+    let offset = |part: &str| part.as_ptr() as usize - section.as_ptr() as usize;
+    let mut headers = Headers::parsed_from(section, VIA_STAMP_ROOM);
+    for line in (Lines { rest: section }) {
         let line = line?;
         if line.starts_with([' ', '\t']) {
-            // folded continuation of the previous header (RFC 3261 §7.3.1)
-            let last = headers.last_mut().ok_or(ParseError::HeaderLine)?;
-            last.value.push_str("\r\n");
-            last.value.push_str(line);
+            // folded continuation of the previous header (RFC 3261 §7.3.1): the value runs
+            // on through the CRLF, as received
+            if !headers.extend_last(offset(line) + line.len()) {
+                return Err(ParseError::HeaderLine);
+            }
             continue;
         }
         // One pass over the name: token characters, optional LWS, then the colon.
@@ -157,9 +161,9 @@ fn parse_head(head: &[u8]) -> Result<(StartLine<'_>, Headers), ParseError> {
             return Err(ParseError::TooManyHeaders { max: MAX_HEADERS, found: head.split("\r\n").count() - 1 });
         }
         let parsed = HeaderName::parse(name);
-        let raw_name = (parsed.as_str() != name).then(|| name.into());
+        let raw_name = (parsed.as_str() != name).then(|| Span::new(offset(name), offset(name) + name.len()));
         let value = line[colon + 1..].trim_start_matches(is_lws);
-        headers.push_header(Header { name: parsed, raw_name, value: value.to_owned() });
+        headers.push_parsed(parsed, raw_name, Span::new(offset(value), offset(value) + value.len()));
     }
     Ok((start, headers))
 }
@@ -266,7 +270,7 @@ fn build(start: StartLine<'_>, headers: Headers, body: Bytes) -> Result<Message,
             Message::Request(Request { method: method.parse()?, uri: uri.parse()?, headers, body })
         }
         StartLine::Response { status, reason } => {
-            Message::Response(Response { status, reason: reason.to_owned(), headers, body })
+            Message::Response(Response { status, reason: reason.to_owned().into(), headers, body })
         }
     })
 }

@@ -77,7 +77,7 @@ impl Refusal {
                 resp.headers.push(HeaderName::Accept, "application/sdp");
                 resp.headers.push(HeaderName::Other("Accept-Encoding".into()), "identity");
             }
-            Self::BadHeader(h) => resp.reason = format!("Bad Request ({h})"),
+            Self::BadHeader(h) => resp.reason = format!("Bad Request ({h})").into(),
             _ => {}
         }
         resp

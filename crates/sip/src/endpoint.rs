@@ -419,7 +419,7 @@ impl Endpoint {
         let status = match salvage_headers(data) {
             Some((true, headers)) if !is_ack && headers.get(&HeaderName::Via).is_some() => {
                 let mut resp = Response::from_headers(&headers, e.status());
-                resp.reason = format!("{} ({e})", resp.reason);
+                resp.reason = format!("{} ({e})", resp.reason).into();
                 self.send_stateless_to(peer, &resp);
                 Some(resp.status)
             }
@@ -443,7 +443,7 @@ impl Endpoint {
                 *self.stats.parse_errors.entry(e.code()).or_default() += 1;
                 let status = if req.headers.get(&HeaderName::Via).is_some() && req.method != Method::Ack {
                     let mut resp = Response::to_request(&req, e.status());
-                    resp.reason = format!("{} ({e})", resp.reason);
+                    resp.reason = format!("{} ({e})", resp.reason).into();
                     self.send_stateless_to(peer, &resp);
                     Some(resp.status)
                 } else {

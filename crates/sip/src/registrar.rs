@@ -341,7 +341,7 @@ impl Registrar {
 
 fn bad(req: &Request, what: &str) -> RegisterOutcome {
     let mut r = Response::to_request(req, 400);
-    r.reason = format!("Bad Request ({what})");
+    r.reason = format!("Bad Request ({what})").into();
     RegisterOutcome { response: r, changes: Vec::new() }
 }
 
