@@ -206,6 +206,23 @@ struct Entry {
     name: HeaderName,
     raw_name: Option<Span>,
     value: Span,
+    /// The value holds a line break (a folded line, RFC 3261 §7.3.1): only such values
+    /// are unfolded when read.
+    folded: bool,
+}
+
+/// A line's raw value, and whether it needs unfolding.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Value<'a> {
+    text: &'a str,
+    folded: bool,
+}
+
+impl<'a> Value<'a> {
+    /// The value with its line breaks replaced by spaces (borrowed when it has none).
+    pub(crate) fn unfolded(self) -> Cow<'a, str> {
+        if self.folded { unfold(self.text) } else { Cow::Borrowed(self.text) }
+    }
 }
 
 impl Entry {
@@ -309,13 +326,19 @@ impl Headers {
 
     /// Append a parsed line: spans into the text given to [`Headers::parsed_from`].
     pub(crate) fn push_parsed(&mut self, name: HeaderName, raw_name: Option<Span>, value: Span) {
-        self.entries.push(Entry { name, raw_name, value });
+        self.entries.push(Entry { name, raw_name, value, folded: false });
     }
 
     /// Extend the last line's value to `end` (a folded continuation, RFC 3261 §7.3.1).
     /// False when there is no line to extend.
     pub(crate) fn extend_last(&mut self, end: usize) -> bool {
-        self.entries.last_mut().map(|e| e.value.end = end).is_some()
+        self.entries
+            .last_mut()
+            .map(|e| {
+                e.value.end = end;
+                e.folded = true;
+            })
+            .is_some()
     }
 
     fn append(&mut self, s: &str) -> Span {
@@ -337,7 +360,17 @@ impl Headers {
     }
 
     fn entry(&mut self, name: HeaderName, value: &str) -> Entry {
-        Entry { value: self.append(value), name, raw_name: None }
+        let folded = memchr::memchr2(b'\r', b'\n', value.as_bytes()).is_some();
+        Entry { value: self.append(value), name, raw_name: None, folded }
+    }
+
+    fn value_of(&self, e: &Entry) -> Value<'_> {
+        Value { text: self.slice(e.value), folded: e.folded }
+    }
+
+    /// The values of every line with this name, each knowing whether it needs unfolding.
+    pub(crate) fn values_of<'a, 'n>(&'a self, name: &'n HeaderName) -> impl Iterator<Item = Value<'a>> + use<'a, 'n> {
+        self.entries.iter().filter(move |e| &e.name == name).map(|e| self.value_of(e))
     }
 
     /// All headers in order.
@@ -369,7 +402,7 @@ impl Headers {
         for e in from.entries.iter().filter(|e| keep(&e.name)) {
             let value = self.append(from.slice(e.value));
             let raw_name = e.raw_name.map(|raw| self.append(from.slice(raw)));
-            self.entries.push(Entry { name: e.name.clone(), raw_name, value });
+            self.entries.push(Entry { name: e.name.clone(), raw_name, value, folded: e.folded });
         }
     }
 
@@ -386,7 +419,7 @@ impl Headers {
         let Some(i) = self.entries.iter().position(|e| &e.name == name) else { return false };
         // the line's other values, joined anew, when it has any (a Via line usually has one)
         let others = {
-            let unfolded = unfold(self.slice(self.entries[i].value));
+            let unfolded = self.value_of(&self.entries[i]).unfolded();
             let mut items = split_commas(&unfolded);
             let _old_first = items.next();
             let mut items = items.peekable();
@@ -444,8 +477,8 @@ impl Headers {
     #[must_use]
     pub fn values(&self, name: &HeaderName) -> Vec<String> {
         let mut out = Vec::new();
-        for v in self.get_all(name) {
-            let v = unfold(v);
+        for v in self.values_of(name) {
+            let v = v.unfolded();
             for item in split_commas(&v) {
                 out.push(item.to_owned());
             }
@@ -457,7 +490,7 @@ impl Headers {
     /// Unfolded and trimmed; borrowed from the line unless it was folded (a copy per
     /// header asked for was most of reading Max-Forwards or Expires).
     pub fn single(&self, name: &HeaderName, label: &'static str) -> Result<Option<Cow<'_, str>>, ParseError> {
-        let mut it = self.get_all(name);
+        let mut it = self.values_of(name);
         let Some(first) = it.next() else {
             return Ok(None);
         };
@@ -481,7 +514,7 @@ impl Headers {
             let slot = match e.name {
                 HeaderName::Via => {
                     if m.via.is_none() {
-                        m.via = Some(self.slice(e.value));
+                        m.via = Some(self.value_of(e));
                     }
                     continue;
                 }
@@ -492,7 +525,7 @@ impl Headers {
                 _ => continue,
             };
             *slot = match slot {
-                Line::Missing => Line::One(self.slice(e.value)),
+                Line::Missing => Line::One(self.value_of(e)),
                 _ => Line::Repeated,
             };
         }
@@ -516,7 +549,7 @@ impl Headers {
 
     /// The first value of the first Via line, unfolded.
     fn top_via_text(&self) -> Result<String, ParseError> {
-        top_via_text(self.get(&HeaderName::Via))
+        top_via_text(self.values_of(&HeaderName::Via).next())
     }
 
     /// Parsed CSeq.
@@ -756,6 +789,13 @@ mod tests {
             panic!("a request")
         };
         assert_eq!(req.headers.get(&HeaderName::From), Some("<sip:b@example>\r\n ;tag=1"));
+        // a folded line read as one value is unfolded, an unfolded one is read as it is
+        assert_eq!(
+            req.headers.single(&HeaderName::From, "From").expect("one From").as_deref(),
+            Some("<sip:b@example>  ;tag=1")
+        );
+        assert_eq!(req.core().expect("core").from.tag(), Some("1"));
+        assert_eq!(req.headers.single(&HeaderName::To, "To").expect("one To").as_deref(), Some("<sip:a@example>"));
         let resp = crate::Response::to_request(&req, 200);
         let names: Vec<_> = resp.headers.iter().map(|h| h.printed_name().to_owned()).collect();
         assert_eq!(names, ["v", "f", "t", "i", "CSEQ", "Content-Length"]);
@@ -777,7 +817,7 @@ mod tests {
 pub(crate) enum Line<'a> {
     #[default]
     Missing,
-    One(&'a str),
+    One(Value<'a>),
     Repeated,
 }
 
@@ -786,7 +826,7 @@ impl<'a> Line<'a> {
     /// repeated is an error.
     pub(crate) fn value(self, label: &'static str) -> Result<Cow<'a, str>, ParseError> {
         match self {
-            Line::One(v) => Ok(match unfold(v) {
+            Line::One(v) => Ok(match v.unfolded() {
                 Cow::Borrowed(b) => Cow::Borrowed(b.trim_matches(is_lws)),
                 Cow::Owned(o) => Cow::Owned(o.trim_matches(is_lws).to_owned()),
             }),
@@ -799,7 +839,7 @@ impl<'a> Line<'a> {
 /// The lines of Via (the first), Call-ID, CSeq, From and To.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Mandatory<'a> {
-    pub(crate) via: Option<&'a str>,
+    pub(crate) via: Option<Value<'a>>,
     pub(crate) call_id: Line<'a>,
     pub(crate) cseq: Line<'a>,
     pub(crate) from: Line<'a>,
@@ -807,8 +847,8 @@ pub(crate) struct Mandatory<'a> {
 }
 
 /// The first value of the first Via line, unfolded.
-pub(crate) fn top_via_text(first_line: Option<&str>) -> Result<String, ParseError> {
-    let first = unfold(first_line.ok_or(ParseError::MissingHeader("Via"))?);
+pub(crate) fn top_via_text(first_line: Option<Value<'_>>) -> Result<String, ParseError> {
+    let first = first_line.ok_or(ParseError::MissingHeader("Via"))?.unfolded();
     let top = split_commas(&first).next().unwrap_or_default();
     // with room for the `received` and `rport` a request's top Via is stamped with
     // (§18.2.1, RFC 3581 §4), so stamping it does not move it

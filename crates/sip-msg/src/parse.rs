@@ -11,7 +11,7 @@ use memchr::memmem;
 use crate::error::ParseError;
 use crate::headers::{HeaderName, Headers, Span};
 use crate::message::{Message, Request, Response};
-use crate::text::{is_lws, is_token, skip_lws, split_commas, token_end, unfold};
+use crate::text::{is_lws, is_token, skip_lws, split_commas, token_end};
 
 /// Largest message we accept (the UDP maximum; RFC 3261 §18.1.1 wants TCP above MTU).
 pub const MAX_MESSAGE: usize = 65_535;
@@ -243,8 +243,8 @@ fn parse_start_line(line: &str) -> Result<StartLine<'_>, ParseError> {
 
 fn content_length(h: &Headers) -> Result<Option<usize>, ParseError> {
     let mut found: Option<usize> = None;
-    for raw in h.get_all(&HeaderName::ContentLength) {
-        let v = unfold(raw);
+    for raw in h.values_of(&HeaderName::ContentLength) {
+        let v = raw.unfolded();
         for item in split_commas(&v) {
             if item.starts_with('-') {
                 return Err(ParseError::ContentLength("negative"));
