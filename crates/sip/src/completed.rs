@@ -11,6 +11,13 @@
 //! entry lives the same 64·T1, so they leave in the order they came and a queue is their
 //! timer.
 //!
+//! The responses are written one after another into 64 KiB chunks, each response a
+//! reference-counted view of its chunk (`bytes`); a chunk is freed when the last
+//! response in it has expired, and since entries leave in order, chunks do too. One
+//! allocation per response put blocks that live 32 s among the short-lived blocks of
+//! every message in the allocator's small pages, so those landed in cold memory as well
+//! (BENCHMARKS.md, session 18).
+//!
 //! A key is matched by two independently seeded 64-bit fingerprints, the first also
 //! indexing it: a false match needs both to collide (2^-128). Two live keys sharing the
 //! first fingerprint leave only the newer findable; the older one's retransmissions
@@ -19,6 +26,7 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
+use bytes::{Bytes, BytesMut};
 use nohash_hasher::IntMap;
 
 use crate::transport::Peer;
@@ -31,7 +39,8 @@ struct Completed {
     /// Fingerprints of the merge key (§8.2.2.2), when the transaction was filed under one.
     merge: Option<(u64, u64)>,
     reply_to: Peer,
-    response: Box<[u8]>,
+    /// The response's bytes, in a chunk shared with its neighbours in arrival order.
+    response: Bytes,
 }
 
 /// The completed transactions, oldest first.
@@ -42,7 +51,13 @@ pub(crate) struct CompletedStore {
     first: u64,
     by_key: IntMap<u64, u64>,
     by_merge: IntMap<u64, u64>,
+    /// The rest of the chunk the next response is written into.
+    chunk: BytesMut,
 }
+
+/// Responses are written one after another into chunks of this size; a chunk is freed
+/// when the last response in it has expired.
+const CHUNK: usize = 64 * 1024;
 
 impl CompletedStore {
     /// File a transaction that completed with `response`, to end at `ends` (which must
@@ -53,8 +68,13 @@ impl CompletedStore {
         key: (u64, u64),
         merge: Option<(u64, u64)>,
         reply_to: Peer,
-        response: Box<[u8]>,
+        response: &[u8],
     ) {
+        if self.chunk.capacity() < response.len() {
+            self.chunk = BytesMut::with_capacity(CHUNK.max(response.len()));
+        }
+        self.chunk.extend_from_slice(response);
+        let response = self.chunk.split().freeze();
         let seq = self.first + self.entries.len() as u64;
         self.by_key.insert(key.0, seq);
         if let Some((fp, _)) = merge {
@@ -122,8 +142,8 @@ mod tests {
     fn found_by_both_fingerprints_until_it_ends() {
         let t0 = Instant::now();
         let mut s = CompletedStore::default();
-        s.insert(t0 + Duration::from_secs(32), (1, 11), Some((5, 55)), peer(), b"SIP/2.0 200 OK\r\n".to_vec().into());
-        s.insert(t0 + Duration::from_secs(33), (2, 22), None, peer(), b"SIP/2.0 202 OK\r\n".to_vec().into());
+        s.insert(t0 + Duration::from_secs(32), (1, 11), Some((5, 55)), peer(), b"SIP/2.0 200 OK\r\n");
+        s.insert(t0 + Duration::from_secs(33), (2, 22), None, peer(), b"SIP/2.0 202 OK\r\n");
         assert_eq!(s.find(1, || 11).map(|(_, r)| r), Some(&b"SIP/2.0 200 OK\r\n"[..]));
         assert!(s.find(1, || 12).is_none(), "the check fingerprint must agree too");
         assert!(s.find(3, || 11).is_none());
@@ -141,11 +161,33 @@ mod tests {
     }
 
     #[test]
+    fn responses_spanning_chunks_read_back_whole_as_their_neighbours_expire() {
+        let t0 = Instant::now();
+        let mut s = CompletedStore::default();
+        // about three chunks of responses of varied lengths, one of them larger than a chunk
+        let response = |i: u64| {
+            let len = if i == 100 { CHUNK + 10 } else { 300 + (i as usize * 37) % 500 };
+            (0..len).map(|j| (i as usize + j) as u8).collect::<Vec<u8>>()
+        };
+        for i in 0..400u64 {
+            s.insert(t0 + Duration::from_millis(i), (i, i + 1), None, peer(), &response(i));
+        }
+        for i in 0..400u64 {
+            assert_eq!(s.find(i, || i + 1).map(|(_, r)| r.to_vec()), Some(response(i)), "{i}");
+        }
+        s.expire(t0 + Duration::from_millis(250));
+        for i in 0..400u64 {
+            let found = s.find(i, || i + 1).map(|(_, r)| r.to_vec());
+            assert_eq!(found, (i > 250).then(|| response(i)), "{i}");
+        }
+    }
+
+    #[test]
     fn a_newer_entry_under_the_same_fingerprint_outlives_the_older() {
         let t0 = Instant::now();
         let mut s = CompletedStore::default();
-        s.insert(t0, (1, 11), None, peer(), b"old".to_vec().into());
-        s.insert(t0 + Duration::from_secs(1), (1, 12), None, peer(), b"new".to_vec().into());
+        s.insert(t0, (1, 11), None, peer(), b"old");
+        s.insert(t0 + Duration::from_secs(1), (1, 12), None, peer(), b"new");
         assert!(s.find(1, || 11).is_none(), "the older is shadowed");
         s.expire(t0);
         assert_eq!(s.find(1, || 12).map(|(_, r)| r), Some(&b"new"[..]), "the older's end keeps the newer's index");

@@ -927,7 +927,7 @@ impl Endpoint {
         self.remove_server(id);
         if let Some(response) = response {
             let ends = now + self.cfg.timers.t1x64();
-            self.completed.insert(ends, key, merge, reply_to, response.into_boxed_slice());
+            self.completed.insert(ends, key, merge, reply_to, &response);
         }
     }
 
