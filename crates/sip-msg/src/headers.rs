@@ -194,6 +194,10 @@ impl Span {
         Self { start, end }
     }
 
+    pub(crate) fn end(self) -> usize {
+        self.end
+    }
+
     fn len(self) -> usize {
         self.end - self.start
     }
@@ -465,12 +469,12 @@ impl Headers {
     /// The raw value of the first line with this name.
     #[must_use]
     pub fn get(&self, name: &HeaderName) -> Option<&str> {
-        self.entries.iter().find(|e| &e.name == name).map(|e| self.slice(e.value))
+        self.get_all(name).next()
     }
 
     /// Raw values of every line with this name.
     pub fn get_all<'a, 'n>(&'a self, name: &'n HeaderName) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
-        self.entries.iter().filter(move |e| &e.name == name).map(|e| self.slice(e.value))
+        self.values_of(name).map(|v| v.text)
     }
 
     /// Every comma-separated value over every line with this name, unfolded.

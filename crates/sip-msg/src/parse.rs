@@ -137,14 +137,17 @@ fn parse_head(head: &[u8]) -> Result<(StartLine<'_>, Headers), ParseError> {
     // The section is copied once; its lines are spans into the copy, at the offsets they
     // have in `section`. Room for the stamps a request's top Via gets (§18.2.1).
     let section = lines.rest;
-    let offset = |part: &str| part.as_ptr() as usize - section.as_ptr() as usize;
+    let span = |part: &str| {
+        let start = part.as_ptr() as usize - section.as_ptr() as usize;
+        Span::new(start, start + part.len())
+    };
     let mut headers = Headers::parsed_from(section, VIA_STAMP_ROOM);
     for line in (Lines { rest: section }) {
         let line = line?;
         if line.starts_with([' ', '\t']) {
             // folded continuation of the previous header (RFC 3261 §7.3.1): the value runs
             // on through the CRLF, as received
-            if !headers.extend_last(offset(line) + line.len()) {
+            if !headers.extend_last(span(line).end()) {
                 return Err(ParseError::HeaderLine);
             }
             continue;
@@ -161,9 +164,9 @@ fn parse_head(head: &[u8]) -> Result<(StartLine<'_>, Headers), ParseError> {
             return Err(ParseError::TooManyHeaders { max: MAX_HEADERS, found: head.split("\r\n").count() - 1 });
         }
         let parsed = HeaderName::parse(name);
-        let raw_name = (parsed.as_str() != name).then(|| Span::new(offset(name), offset(name) + name.len()));
+        let raw_name = (parsed.as_str() != name).then(|| span(name));
         let value = line[colon + 1..].trim_start_matches(is_lws);
-        headers.push_parsed(parsed, raw_name, Span::new(offset(value), offset(value) + value.len()));
+        headers.push_parsed(parsed, raw_name, span(value));
     }
     Ok((start, headers))
 }

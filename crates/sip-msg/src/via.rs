@@ -273,10 +273,8 @@ impl ViaField {
         }
         if name.eq_ignore_ascii_case("received") && !self.has_received {
             // appended: nothing noted lies after the end
-            self.text.truncate(self.text.trim_end_matches(is_lws).len());
-            self.text.push(';');
-            self.params.get_or_insert(self.text.len());
-            push_param(&mut self.text, name, value);
+            let params_at = append_param(&mut self.text, name, value);
+            self.params.get_or_insert(params_at);
             self.has_received = true;
             return;
         }
@@ -325,11 +323,19 @@ fn set_param_text(via: &mut String, name: &str, value: &str) {
             via.insert_str(at + 1, value);
         }
         None => {
-            via.truncate(via.trim_end_matches(is_lws).len());
-            via.push(';');
-            push_param(via, name, value);
+            append_param(via, name, value);
         }
     }
+}
+
+/// Append `;name=value` to a Via value (its trailing LWS dropped); returns where the
+/// appended parameter starts.
+fn append_param(via: &mut String, name: &str, value: &str) -> usize {
+    via.truncate(via.trim_end_matches(is_lws).len());
+    via.push(';');
+    let at = via.len();
+    push_param(via, name, value);
+    at
 }
 
 fn push_param(out: &mut String, name: &str, value: &str) {
