@@ -299,7 +299,7 @@ impl Pbx {
         while let Some(o) = self.ep.poll_output() {
             match o {
                 Output::Transmit { peer, data } => self.out.push_back(PbxOutput::Transmit { peer, data }),
-                Output::Event(e) => self.on_event(now, *e),
+                Output::Event(e) => self.on_event(now, e),
             }
         }
     }

@@ -393,7 +393,7 @@ impl World {
                 Output::Transmit { peer, data } => {
                     self.flight.push((now + Duration::from_millis(5), Peer::udp(addr(TRUNK)), peer.addr, data))
                 }
-                Output::Event(e) => self.caller_event(*e),
+                Output::Event(e) => self.caller_event(e),
             }
         }
         for i in 0..self.phones.len() {
@@ -403,7 +403,7 @@ impl World {
                     Output::Transmit { peer, data } => {
                         self.flight.push((now + Duration::from_millis(5), from, peer.addr, data))
                     }
-                    Output::Event(e) => self.phone_event(i, *e),
+                    Output::Event(e) => self.phone_event(i, e),
                 }
             }
         }

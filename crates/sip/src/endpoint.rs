@@ -133,10 +133,22 @@ pub enum Output {
         /// Bytes.
         data: Vec<u8>,
     },
-    /// Something for the transaction user. Boxed: a request event with its parsed core
-    /// is some 550 bytes, and every output (mostly small `Transmit`s) was moved at that
-    /// size into and out of the output queue.
-    Event(Box<Event>),
+    /// Something for the transaction user.
+    Event(Event),
+}
+
+/// An output waiting in the engine's queue. Events wait apart, in their own queue, so
+/// the common small `Transmit` is not moved at an event's size (a request event with its
+/// parsed core is some 550 bytes), and no event is boxed: a box per request was a fresh
+/// block written in full each time, where the events queue's slots are reused warm.
+#[derive(Debug)]
+enum Queued {
+    Transmit {
+        peer: Peer,
+        data: Vec<u8>,
+    },
+    /// The next one in `Endpoint::events`.
+    Event,
 }
 
 /// Events for the transaction user.
@@ -316,7 +328,8 @@ pub struct Endpoint {
     /// A second fingerprint, seeded apart, that confirms a `completed` match.
     check_fps: Fingerprints,
     timers: Deadlines<TxRef>,
-    out: VecDeque<Output>,
+    out: VecDeque<Queued>,
+    events: VecDeque<Event>,
     stats: EndpointStats,
 }
 
@@ -347,6 +360,7 @@ impl Endpoint {
             cfg,
             timers: Deadlines::default(),
             out: VecDeque::new(),
+            events: VecDeque::new(),
             stats: EndpointStats::default(),
         }
     }
@@ -397,7 +411,10 @@ impl Endpoint {
     /// Next output, if any.
     #[must_use]
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.out.pop_front()
+        match self.out.pop_front()? {
+            Queued::Transmit { peer, data } => Some(Output::Transmit { peer, data }),
+            Queued::Event => self.events.pop_front().map(Output::Event),
+        }
     }
 
     /// When to call `handle_input(Input::Timeout(..))` next.
@@ -474,7 +491,7 @@ impl Endpoint {
         let check_fps = &self.check_fps;
         if let Some((reply_to, response)) = self.completed.find(key_fp, || check_fps.of(&key)) {
             self.stats.retransmissions += 1;
-            self.out.push_back(Output::Transmit { peer: reply_to, data: response.to_vec() });
+            self.out.push_back(Queued::Transmit { peer: reply_to, data: response.to_vec() });
             return;
         }
         if method == Method::Cancel {
@@ -700,7 +717,7 @@ impl Endpoint {
             ack.headers.push(HeaderName::ContentLength, ack.body.len().to_string());
         }
         *self.stats.requests_out.entry("ACK").or_default() += 1;
-        self.out.push_back(Output::Transmit { peer: dest, data: ack.to_bytes() });
+        self.out.push_back(Queued::Transmit { peer: dest, data: ack.to_bytes() });
         Ok(branch)
     }
 
@@ -796,7 +813,7 @@ impl Endpoint {
 
     fn send_stateless_to(&mut self, peer: Peer, resp: &Response) {
         *self.stats.responses_out.entry(resp.status).or_default() += 1;
-        self.out.push_back(Output::Transmit { peer, data: resp.to_bytes() });
+        self.out.push_back(Queued::Transmit { peer, data: resp.to_bytes() });
     }
 
     fn push_via(&self, req: &mut Request, t: Transport, branch: &str) -> Result<(), EngineError> {
@@ -810,7 +827,8 @@ impl Endpoint {
     }
 
     fn emit(&mut self, event: Event) {
-        self.out.push_back(Output::Event(Box::new(event)));
+        self.events.push_back(event);
+        self.out.push_back(Queued::Event);
     }
 
     /// The server transaction with this key, if one is live.
@@ -872,7 +890,7 @@ impl Endpoint {
         let peer = entry.tx.peer;
         for a in actions {
             match a {
-                Action::Send(data) => self.out.push_back(Output::Transmit { peer, data }),
+                Action::Send(data) => self.out.push_back(Queued::Transmit { peer, data }),
                 Action::DeliverResponse(response) => {
                     let c = match core.take().map_or_else(|| response.core(), Ok) {
                         Ok(c) => c,
@@ -902,7 +920,7 @@ impl Endpoint {
         let peer = entry.tx.reply_to;
         for a in actions {
             match a {
-                Action::Send(data) => self.out.push_back(Output::Transmit { peer, data }),
+                Action::Send(data) => self.out.push_back(Queued::Transmit { peer, data }),
                 Action::AckTimeout => self.emit(Event::AckTimeout { tx: ServerTxId(id) }),
                 Action::AckMissing | Action::DeliverResponse(_) | Action::TimedOut => {}
             }

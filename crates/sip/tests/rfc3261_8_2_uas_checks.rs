@@ -40,7 +40,7 @@ fn feed(ep: &mut Endpoint, data: &[u8]) -> (Vec<sip_msg::Response>, Vec<Event>) 
                     other => panic!("sent something unparsable: {other:?}"),
                 }
             }
-            Output::Event(e) => events.push(*e),
+            Output::Event(e) => events.push(e),
         }
     }
     (resps, events)

@@ -34,7 +34,7 @@ fn drain(ep: &mut Endpoint) -> (Vec<u16>, Vec<ServerTxId>) {
                 other => panic!("sent something that is not a response: {other:?}"),
             },
             Output::Event(e) => {
-                if let Event::Request { tx, .. } = *e {
+                if let Event::Request { tx, .. } = e {
                     requests.push(tx);
                 }
             }

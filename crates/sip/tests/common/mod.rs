@@ -95,7 +95,7 @@ impl SimNet {
                     }
                     Output::Event(e) => {
                         let t = self.now - self.start;
-                        self.nodes[i].events.push((t, *e));
+                        self.nodes[i].events.push((t, e));
                     }
                 }
             }
