@@ -1,20 +1,23 @@
 #!/usr/bin/env python3
-"""svar and Kamailio taking the same REGISTER load at the same time, side by side.
+"""svar and Kamailio taking the same load at the same time, side by side.
 
 bench.py runs the servers one after the other, and this machine's speed drifts by ±10-20 %
 between runs a minute apart, more than the difference being measured. Here both servers
 run at once, both pinned to CPU 1, each loaded by its own SIPp on CPU 0 (the same scenario,
 users, rate and digest as bench.py's register phase), so whatever the machine does during
-a round it does to both. Each round starts both servers afresh; which server is started
+a round it does to both. `--phase calls` does the same with bench.py's calls phase: each
+server gets its own registered SIPp UAS and SIPp UAC (both on CPU 0) and takes calls at
+`--call-rate` for `--call-seconds`. Each round starts both servers afresh; which server is started
 and loaded first alternates. The two share a core and its caches, which costs both a
 little (each round's absolute figures read somewhat above bench.py's); the ratio is what
 this measures.
 
-Prints each round's CPU per authenticated REGISTER (all threads and processes, from
+Prints each round's CPU per authenticated REGISTER or per call (all threads and processes, from
 schedstat) and the ratio, then the medians and a distribution-free 95 % interval for the
 median ratio (order statistics of the rounds' ratios; no assumption about their spread).
 
 Usage: python3 bench/together.py [--rounds 12] [--rate 2000] [--count 10000]
+       python3 bench/together.py --phase calls [--rounds 8] [--call-rate 500]
 """
 import argparse
 import os
@@ -52,77 +55,99 @@ def _binomial(n, k):
     return out
 
 
-def load(server, work, count, rate, port, out):
-    inf = bench.users_file(work, count)
-    out["rc"], out["ok"], out["failed"] = bench.sipp(
-        ["-sf", os.path.join(bench.ROOT, "tests/sipp/register.xml"), "-inf", inf, f"127.0.0.1:{server.port}",
-         "-r", str(rate), "-m", str(count), "-p", str(port), "-l", str(rate * 2)],
-        work, count // rate + 60, f"reg-{server.name}")
+def run_phase(phase, a, server, work, out):
+    """One server's share of a round: bench.py's register phase (10,000 first
+    registrations) or its calls phase (a registered SIPp UAS answering a SIPp UAC's calls
+    at a fixed rate, 30 s)."""
+    if phase == "register":
+        r = bench.bench_register(server, work, a.count, a.rate, server.port + 10, memory=False)
+        out.update(us=r["cpu_us_per_register"], ok=r["registers"], failed=r["failed"], by_thread=r["us_by_thread"],
+                   complete=r["registers"] >= a.count)
+    else:
+        r = bench.bench_calls(server, work, a.call_rate, a.call_seconds, 0, server.port + 30, f"{server.name}-together")
+        out.update(us=r["cpu_us_per_call"], ok=r["calls"], failed=r["failed"], by_thread=r["us_by_thread"],
+                   complete=r["calls"] >= a.call_rate * a.call_seconds)
 
 
-def one_round(a, svar_first):
-    work_s, work_k = tempfile.mkdtemp(prefix="together-svar-"), tempfile.mkdtemp(prefix="together-kam-")
-    servers = []
+def one_round(a, builds, flip):
+    """Start every svar build and Kamailio, load them all at once, and return each one's
+    result by name (the build's path, or "kamailio"). `flip` reverses the start order."""
+    names = list(builds) + ["kamailio"]
+    work = {n: tempfile.mkdtemp(prefix="together-") for n in names}
+    starts = {n: (lambda n=n, i=i: bench.Svar(n, 25060 + 2000 * i, a.count + 10, work[n])) for i, n in enumerate(builds)}
+    starts["kamailio"] = lambda: bench.Kamailio(24060, work["kamailio"])
+    order = names[::-1] if flip else names
+    servers, uases = {}, []
     try:
-        starts = [lambda: bench.Svar(a.svar, 25060, a.count + 10, work_s), lambda: bench.Kamailio(26060, work_k)]
-        for start in starts if svar_first else starts[::-1]:
-            servers.append(start())
-        svar, kam = (servers[0], servers[1]) if svar_first else (servers[1], servers[0])
-        before = {s.name: bench.thread_cpu(s.pids()) for s in servers}
-        results = {s.name: {} for s in servers}
-        loads = [threading.Thread(target=load, args=(s, w, a.count, a.rate, s.port + 10, results[s.name]))
-                 for s, w in ((svar, work_s), (kam, work_k))]
-        for t in loads if svar_first else loads[::-1]:
+        for name in order:
+            servers[name] = starts[name]()
+        if a.phase == "calls":
+            for name in order:
+                uases.append(bench.start_uas(servers[name], work[name], servers[name].port + 20))
+            time.sleep(0.5)
+        results = {name: {} for name in order}
+        threads = [threading.Thread(target=run_phase, args=(a.phase, a, servers[n], work[n], results[n])) for n in order]
+        for t in threads:
             t.start()
-        for t in loads:
+        for t in threads:
             t.join()
-        time.sleep(1.5)  # past svar's store-writer window (1 s), so its last batch counts
-        r = {}
-        for s in servers:
-            after = bench.thread_cpu(s.pids())
-            ns = sum(after.values()) - sum(before[s.name].get(k, 0) for k in after)
-            ok = results[s.name]["ok"]
-            r[s.name] = {"us": ns / 1000 / max(ok, 1), "ok": ok, "failed": results[s.name]["failed"],
-                         "by_thread": bench.thread_split(before[s.name], after, ok)}
-        return r
+        return results
     finally:
-        for s in servers:
+        for u in uases:
+            u.kill()
+        for s in servers.values():
             s.stop()
+
+
+def summary(label, values):
+    line = f"  {label}: median {statistics.median(values):.3f}"
+    interval = median_interval(values)
+    if interval:
+        line += f", 95 % interval for the median {interval[0]:.3f}-{interval[1]:.3f}"
+    below = sum(1 for x in values if x < 1)
+    print(line + f"; {below} of {len(values)} rounds below 1")
+    print("    rounds: " + " / ".join(f"{x:.3f}" for x in values))
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--svar", default=os.path.join(bench.ROOT, "target/release/svar"))
+    ap.add_argument("--svar", action="append",
+                    help="an svar binary (default target/release/svar); given twice or more, the builds run "
+                         "side by side too, and each later one is also compared with the first")
     ap.add_argument("--rounds", type=int, default=12)
     ap.add_argument("--rate", type=int, default=2000, help="REGISTER exchanges per second, for each server")
     ap.add_argument("--count", type=int, default=10000, help="users registered per server and round")
+    ap.add_argument("--phase", choices=["register", "calls"], default="register")
+    ap.add_argument("--call-rate", type=int, default=500, help="calls per second, for each server (calls phase)")
+    ap.add_argument("--call-seconds", type=int, default=30)
     a = ap.parse_args()
+    builds = a.svar or [os.path.join(bench.ROOT, "target/release/svar")]
     bench.PIN["server"], bench.PIN["load"] = ["taskset", "-c", "1"], ["taskset", "-c", "0"]
-    ratios, svar_us, kam_us = [], [], []
+    us = {n: [] for n in builds + ["kamailio"]}
     for i in range(a.rounds):
-        r = one_round(a, svar_first=i % 2 == 0)
-        s, k = r["svar"], r["kamailio"]
-        if s["failed"] or k["failed"] or s["ok"] < a.count or k["ok"] < a.count:
-            print(f"round {i + 1}: incomplete (svar {s['ok']} ok {s['failed']} failed, "
-                  f"Kamailio {k['ok']} ok {k['failed']} failed); not counted", flush=True)
+        r = one_round(a, builds, flip=i % 2 == 1)
+        bad = [n for n, x in r.items() if x["failed"] or not x["complete"]]
+        if bad:
+            detail = ", ".join(f"{n}: {r[n]['ok']} ok, {r[n]['failed']} failed" for n in bad)
+            print(f"round {i + 1}: incomplete ({detail}); not counted", flush=True)
             continue
-        ratios.append(s["us"] / k["us"])
-        svar_us.append(s["us"])
-        kam_us.append(k["us"])
-        print(f"round {i + 1}: svar {s['us']:.1f} µs {s['by_thread']}, Kamailio {k['us']:.1f} µs, "
-              f"ratio {ratios[-1]:.3f}", flush=True)
-    if not ratios:
+        for n, x in r.items():
+            us[n].append(x["us"])
+        print(f"round {i + 1}: " + ", ".join(f"{n} {x['us']:.1f} µs {x['by_thread']}" for n, x in r.items() if n != "kamailio")
+              + f", Kamailio {r['kamailio']['us']:.1f} µs", flush=True)
+    if not us["kamailio"]:
         sys.exit("no complete round")
     print()
-    print(f"CPU per authenticated REGISTER, {len(ratios)} rounds, both servers loaded at once at {a.rate}/s each:")
-    print(f"  svar median {statistics.median(svar_us):.1f} µs, Kamailio median {statistics.median(kam_us):.1f} µs")
-    line = f"  svar/Kamailio: median {statistics.median(ratios):.3f}"
-    interval = median_interval(ratios)
-    if interval:
-        line += f", 95 % interval for the median {interval[0]:.3f}-{interval[1]:.3f}"
-    below = sum(1 for x in ratios if x < 1)
-    print(line + f"; {below} of {len(ratios)} rounds below 1")
-    print("  rounds: " + " / ".join(f"{x:.3f}" for x in ratios))
+    what = (f"CPU per authenticated REGISTER, {len(us['kamailio'])} rounds, all servers loaded at once at {a.rate}/s each"
+            if a.phase == "register" else
+            f"CPU per call, {len(us['kamailio'])} rounds, all servers loaded at once at {a.call_rate} calls/s each "
+            f"for {a.call_seconds} s")
+    print(what + ":")
+    print("  medians: " + ", ".join(f"{n} {statistics.median(v):.1f} µs" for n, v in us.items()))
+    for n in builds:
+        summary(f"{n}/Kamailio", [x / k for x, k in zip(us[n], us["kamailio"])])
+    for n in builds[1:]:
+        summary(f"{n}/{builds[0]}", [x / f for x, f in zip(us[n], us[builds[0]])])
 
 
 if __name__ == "__main__":

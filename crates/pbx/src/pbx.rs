@@ -137,7 +137,15 @@ const HOUSEKEEPING: Duration = Duration::from_secs(10);
 impl Pbx {
     /// A PBX over an endpoint, with an authenticator and restored bindings.
     #[must_use]
-    pub fn new(ep: Endpoint, cfg: PbxConfig, auth: Authenticator, registrar: Registrar) -> Self {
+    pub fn new(mut ep: Endpoint, cfg: PbxConfig, mut auth: Authenticator, mut registrar: Registrar) -> Self {
+        // Tables sized at start for every configured phone registering at once (as they do
+        // when a site's power or network comes back): growing them under that load doubled
+        // each one, copying it whole on the SIP thread into fresh memory (BENCHMARKS.md,
+        // session 19).
+        let phones = cfg.users.len();
+        registrar.reserve(phones);
+        auth.reserve(phones);
+        ep.reserve_completed(phones);
         // Keys a caller chooses (Call-ID, tags) hash with a seed the caller cannot know.
         let seed = ep.config().seed.rotate_left(17) ^ 0x9e37_79b9_7f4a_7c15;
         let trunk_regs = cfg

@@ -23,12 +23,12 @@
 //! first fingerprint leave only the newer findable; the older one's retransmissions
 //! then reach the TU again, as if its transaction had ended (2^-64 per pair).
 
-use std::collections::VecDeque;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use nohash_hasher::IntMap;
 
+use crate::fifo::Fifo;
 use crate::transport::Peer;
 
 /// One completed transaction.
@@ -46,7 +46,8 @@ struct Completed {
 /// The completed transactions, oldest first.
 #[derive(Debug, Default)]
 pub(crate) struct CompletedStore {
-    entries: VecDeque<Completed>,
+    /// In blocks of 512 entries (some 64 KiB), not one buffer doubling as it fills.
+    entries: Fifo<Completed, 512>,
     /// The sequence number of `entries[0]` (each entry's is its place in arrival order).
     first: u64,
     by_key: IntMap<u64, u64>,
@@ -81,6 +82,12 @@ impl CompletedStore {
             self.by_merge.insert(fp, seq);
         }
         self.entries.push_back(Completed { ends, key, merge, reply_to, response });
+    }
+
+    /// Make room in the indexes for `n` completed transactions at once.
+    pub(crate) fn reserve(&mut self, n: usize) {
+        self.by_key.reserve(n.saturating_sub(self.by_key.len()));
+        self.by_merge.reserve(n.saturating_sub(self.by_merge.len()));
     }
 
     /// The response to re-send, and where, for a retransmission of the request whose key

@@ -408,6 +408,12 @@ impl Endpoint {
         }
     }
 
+    /// Make room for `n` completed non-INVITE transactions waiting out Timer J at once
+    /// (a REGISTER from every phone within 32 s), so their indexes are sized at start.
+    pub fn reserve_completed(&mut self, n: usize) {
+        self.completed.reserve(n);
+    }
+
     /// Next output, if any.
     #[must_use]
     pub fn poll_output(&mut self) -> Option<Output> {

@@ -13,6 +13,7 @@ pub mod dialog;
 pub mod digest;
 pub mod endpoint;
 pub mod fastmap;
+mod fifo;
 pub mod registrar;
 pub mod rng;
 pub mod timers;

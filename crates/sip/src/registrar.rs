@@ -181,6 +181,12 @@ impl Registrar {
         Self { cfg, bindings: FastMap::default() }
     }
 
+    /// Make room for `aors` addresses-of-record at once (the configured users), so the
+    /// table is sized at start and not by doublings under load.
+    pub fn reserve(&mut self, aors: usize) {
+        self.bindings.reserve(aors.saturating_sub(self.bindings.len()));
+    }
+
     /// Load bindings from the store after a restart (expired ones are skipped).
     pub fn restore(&mut self, now_unix: i64, bindings: impl IntoIterator<Item = Binding>) {
         for b in bindings {
