@@ -100,7 +100,7 @@ class Svar(Server):
     def memory_kb(self):
         return memory_kb(self.pids())
 
-    def __init__(self, binary, port, users, work, media="anchored", warmup=1.0):
+    def __init__(self, binary, port, users, work, media="anchored", warmup=1.0, media_ports=None):
         self.port, self.work = port, work
         cfg = os.path.join(work, "svar-bench.toml")
         with open(cfg, "w") as f:
@@ -114,8 +114,9 @@ class Svar(Server):
                 # and no more ports than svar may hold sockets open (it keeps an ended call's
                 # sockets bound for the next call; a deployment raises the limit instead)
                 limit = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-                last = 30000 + min(30000, limit - 300) - 1
-                f.write(f'[media]\nports = [30000, {last}]\n')
+                first, count = media_ports or (30000, 30000)
+                last = first + min(count, limit - 300) - 1
+                f.write(f'[media]\nports = [{first}, {last}]\n')
             for i in range(users):
                 f.write(f'[[users]]\nextension = "u{i:05d}"\nname = "U {i}"\npassword = "{PASSWORD}"\n')
             f.write(f'[[users]]\nextension = "uas"\nname = "UAS"\npassword = "{PASSWORD}"\n')

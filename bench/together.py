@@ -71,10 +71,13 @@ def run_phase(phase, a, server, work, out):
 
 def one_round(a, builds, flip):
     """Start every svar build and Kamailio, load them all at once, and return each one's
-    result by name (the build's path, or "kamailio"). `flip` reverses the start order."""
+    result by name (the build's path, or "kamailio"). `flip` reverses the start order.
+    Each svar gets RTP ports of its own below the kernel's ephemeral range (32768-60999),
+    where another process's socket could take one and fail a call with 503."""
     names = list(builds) + ["kamailio"]
     work = {n: tempfile.mkdtemp(prefix="together-") for n in names}
-    starts = {n: (lambda n=n, i=i: bench.Svar(n, 25060 + 2000 * i, a.count + 10, work[n])) for i, n in enumerate(builds)}
+    starts = {n: (lambda n=n, i=i: bench.Svar(n, 25060 + 2000 * i, a.count + 10, work[n],
+                                                      media_ports=(10000 + 5000 * i, 5000))) for i, n in enumerate(builds)}
     starts["kamailio"] = lambda: bench.Kamailio(24060, work["kamailio"])
     order = names[::-1] if flip else names
     servers, uases = {}, []
