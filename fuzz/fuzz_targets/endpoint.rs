@@ -32,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
         }
         while let Some(o) = ep.poll_output() {
             let Output::Event(event) = o else { continue };
-            if let Event::Response { tx, response, core } = *event {
+            if let Event::Response { tx, response, core } = event {
                 if response.status >= 200 && core.cseq.method != sip_msg::Method::Invite {
                     let n = finals.entry(tx.0).or_default();
                     *n += 1;
