@@ -7,17 +7,21 @@ run at once, both pinned to CPU 1, each loaded by its own SIPp on CPU 0 (the sam
 users, rate and digest as bench.py's register phase), so whatever the machine does during
 a round it does to both. `--phase calls` does the same with bench.py's calls phase: each
 server gets its own registered SIPp UAS and SIPp UAC (both on CPU 0) and takes calls at
-`--call-rate` for `--call-seconds`. Each round starts both servers afresh; which server is started
-and loaded first alternates. The two share a core and its caches, which costs both a
-little (each round's absolute figures read somewhat above bench.py's); the ratio is what
-this measures.
+`--call-rate` for `--call-seconds`. Each round starts every server afresh; the order in
+which they are started and loaded flips every round. The servers share a core and its
+caches, and the ratio moves a little with how many share it (calls: 0.96 with three
+servers on the core, 0.98-1.00 with two), so compare with Kamailio in two-server runs.
+Given `--svar` twice, two svar builds and Kamailio run at once and the second build is
+also compared with the first, round by round: that resolves differences under 1 %.
 
-Prints each round's CPU per authenticated REGISTER or per call (all threads and processes, from
-schedstat) and the ratio, then the medians and a distribution-free 95 % interval for the
-median ratio (order statistics of the rounds' ratios; no assumption about their spread).
+Prints each round's CPU per authenticated REGISTER or per call (all threads and
+processes, from schedstat), then the medians and, for each ratio, a distribution-free
+95 % interval for its median (order statistics of the rounds' ratios; no assumption
+about their spread).
 
 Usage: python3 bench/together.py [--rounds 12] [--rate 2000] [--count 10000]
        python3 bench/together.py --phase calls [--rounds 8] [--call-rate 500]
+       python3 bench/together.py --svar OLD_SVAR --svar NEW_SVAR [--phase calls]
 """
 import argparse
 import os
