@@ -16,16 +16,16 @@ use std::collections::VecDeque;
 /// The FIFO. `BLOCK` entries per block.
 #[derive(Debug)]
 pub(crate) struct Fifo<T, const BLOCK: usize> {
-    /// Oldest first. Every block but the first and the last is full.
+    /// Oldest first. No block is empty, and every block but the first and the last is
+    /// full.
     blocks: VecDeque<VecDeque<T>>,
     /// An emptied block, kept for the next one needed.
     spare: Option<VecDeque<T>>,
-    len: usize,
 }
 
 impl<T, const BLOCK: usize> Default for Fifo<T, BLOCK> {
     fn default() -> Self {
-        Self { blocks: VecDeque::new(), spare: None, len: 0 }
+        Self { blocks: VecDeque::new(), spare: None }
     }
 }
 
@@ -40,20 +40,14 @@ impl<T, const BLOCK: usize> Fifo<T, BLOCK> {
                 self.blocks.push_back(block);
             }
         }
-        self.len += 1;
     }
 
     /// Take the oldest.
     pub(crate) fn pop_front(&mut self) -> Option<T> {
         let first = self.blocks.front_mut()?;
         let value = first.pop_front();
-        if first.is_empty()
-            && let Some(emptied) = self.blocks.pop_front()
-        {
-            self.spare = Some(emptied);
-        }
-        if value.is_some() {
-            self.len -= 1;
+        if first.is_empty() {
+            self.spare = self.blocks.pop_front();
         }
         value
     }
@@ -74,7 +68,13 @@ impl<T, const BLOCK: usize> Fifo<T, BLOCK> {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.len
+        match (self.blocks.front(), self.blocks.back()) {
+            (Some(first), Some(last)) if self.blocks.len() > 1 => {
+                first.len() + (self.blocks.len() - 2) * BLOCK + last.len()
+            }
+            (Some(only), _) => only.len(),
+            _ => 0,
+        }
     }
 }
 
